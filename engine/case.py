@@ -1,0 +1,260 @@
+"""A case and what happens to it, as plain data.
+
+The runtime takes a ``Case`` and an ``Event`` and returns an ``Outcome``: the
+new case and the list of effects (transitions, tasks created, completed or
+cancelled, timers set, facts changed, messages to send). Everything here is
+immutable and serialisable with ``to_dict``, so the persistence layer can
+write one outcome in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from engine.durations import Duration
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Duration):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TimerState:
+    name: str
+    state: str
+    fire_at: datetime
+    every: str | None = None  # the period's duration text, for recurring timers
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTask:
+    ref: str
+    key: str
+    state: str
+    role: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One patient's progress through one pathway version."""
+
+    active: tuple[str, ...]
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    timers: tuple[TimerState, ...] = ()
+    tasks: tuple[OpenTask, ...] = ()
+    seq: int = 0
+    closed_at: datetime | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_at is not None
+
+    @property
+    def next_due(self) -> datetime | None:
+        return min((t.fire_at for t in self.timers), default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Case:
+        return cls(
+            active=tuple(data["active"]), facts=dict(data.get("facts", {})),
+            timers=tuple(TimerState(t["name"], t["state"], _dt(t["fire_at"]), t.get("every"))
+                         for t in data.get("timers", ())),
+            tasks=tuple(OpenTask(t["ref"], t["key"], t["state"], t["role"], _dt(t["due_at"]))
+                        for t in data.get("tasks", ())),
+            seq=int(data.get("seq", 0)),
+            closed_at=_dt(data["closed_at"]) if data.get("closed_at") else None)
+
+
+def _dt(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to the patient, at a time."""
+
+    name: str
+    at: datetime
+    value: Any = None
+    unit: str | None = None
+    task: str | None = None             # ref of the task completed
+    result: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        """What guards see as ``event``."""
+        return {"name": self.name, "value": self.value, "unit": self.unit, "date": self.at,
+                "result": dict(self.result), "data": dict(self.data), "task": self.task}
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationValue:
+    """The latest value of one observation code for the patient."""
+
+    value: Any
+    at: datetime
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What the runtime may know of the patient: no name, no identifier."""
+
+    birth_date: date | None = None
+    sex: str | None = None
+    conditions: tuple[str, ...] = ()
+    #: latest observation per *pathway observation key*
+    observations: Mapping[str, ObservationValue] = field(default_factory=dict)
+
+    def age_at(self, moment: datetime) -> int | None:
+        if self.birth_date is None:
+            return None
+        day = moment.date()
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+# -- effects -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    kind: ClassVar[str] = "effect"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **jsonable(asdict(self))}
+
+
+@dataclass(frozen=True, slots=True)
+class Entered(Effect):
+    kind: ClassVar[str] = "enrolled"
+    at: datetime
+    states: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Transitioned(Effect):
+    kind: ClassVar[str] = "transition"
+    at: datetime
+    event: str
+    transition: str
+    source: str
+    target: str | None
+    exited: tuple[str, ...]
+    entered: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCreated(Effect):
+    kind: ClassVar[str] = "task_created"
+    at: datetime
+    ref: str
+    key: str
+    state: str
+    title: str
+    description: str | None
+    role: str
+    due_at: datetime
+    reminder_at: datetime | None
+    escalation_at: datetime | None
+    result: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCompleted(Effect):
+    kind: ClassVar[str] = "task_completed"
+    at: datetime
+    ref: str
+    key: str
+    result: Mapping[str, Any]
+    by_event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCancelled(Effect):
+    kind: ClassVar[str] = "task_cancelled"
+    at: datetime
+    ref: str
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerSet(Effect):
+    kind: ClassVar[str] = "timer_set"
+    name: str
+    state: str
+    fire_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TimerCancelled(Effect):
+    kind: ClassVar[str] = "timer_cancelled"
+    at: datetime
+    name: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired(Effect):
+    kind: ClassVar[str] = "timer_fired"
+    at: datetime
+    name: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class FactSet(Effect):
+    kind: ClassVar[str] = "fact_set"
+    at: datetime
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Notification(Effect):
+    kind: ClassVar[str] = "notification"
+    at: datetime
+    roles: tuple[str, ...]
+    message: str
+    template: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuardFailed(Effect):
+    kind: ClassVar[str] = "guard_failed"
+    at: datetime
+    transition: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseClosed(Effect):
+    kind: ClassVar[str] = "case_closed"
+    at: datetime
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    case: Case
+    effects: tuple[Effect, ...]
+
+    def of(self, kind: type[Effect]) -> list[Any]:
+        return [e for e in self.effects if isinstance(e, kind)]

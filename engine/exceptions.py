@@ -1,0 +1,100 @@
+"""Every error the engine raises, under one root.
+
+::
+
+    ParcoursError                       root of everything raised on purpose
+    ├── PathwayError                    a pathway definition is wrong
+    │   └── PathwayDefinitionError      carries every Diagnostic of a file
+    ├── ExpressionError                 a guard or fact expression failed to compile
+    ├── DurationError                   a text is not an ISO-8601 duration
+    ├── RuntimeEventError               an event cannot be applied to a case
+    │   ├── UnknownEventError           no such event in this pathway
+    │   ├── ClosedCaseError             the case has ended
+    │   └── InvalidEventDataError       the event's data is not what the pathway expects
+    └── TimelineError                   a replay timeline file is wrong
+
+Each exception says whether retrying can help (``retryable``), so callers
+(the Prefect flows) retry only what can succeed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ParcoursError(Exception):
+    """Root of every error Parcours raises on purpose."""
+
+    retryable: bool = False
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem found in a pathway file, at a line and column (1-based)."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    check: str = "schema"
+    #: The id of the offending state, transition or task, when there is one.
+    element: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message} [{self.check}]"
+
+
+class PathwayError(ParcoursError):
+    """A pathway definition is wrong."""
+
+
+class PathwayDefinitionError(PathwayError):
+    """A pathway file has one or more errors; all of them are in ``diagnostics``."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class ExpressionError(ParcoursError):
+    """An expression does not parse; ``column`` is 1-based within the expression."""
+
+    def __init__(self, expression: str, message: str, column: int | None = None) -> None:
+        self.expression = expression
+        self.column = column
+        super().__init__(message)
+
+
+class DurationError(ParcoursError, ValueError):
+    """A text is not a valid ISO-8601 duration."""
+
+    def __init__(self, text: object) -> None:
+        self.text = text
+        super().__init__(
+            f"invalid duration {text!r}: expected ISO-8601 such as P3M (three calendar months), "
+            "P1Y, P2W, P14D or PT12H"
+        )
+
+
+class RuntimeEventError(ParcoursError):
+    """An event cannot be applied to a case."""
+
+
+class UnknownEventError(RuntimeEventError):
+    def __init__(self, event: str, allowed: list[str]) -> None:
+        self.event = event
+        self.allowed = allowed
+        super().__init__(f"unknown event {event!r}; this pathway knows: {', '.join(allowed)}")
+
+
+class ClosedCaseError(RuntimeEventError):
+    def __init__(self, state: str) -> None:
+        super().__init__(f"the case has ended (final state {state!r}); no event can be applied")
+
+
+class InvalidEventDataError(RuntimeEventError):
+    """The event's payload is not what the pathway expects (wrong type, out of range)."""
+
+
+class TimelineError(ParcoursError):
+    """A timeline file for ``parcours run`` is wrong."""

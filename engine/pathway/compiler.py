@@ -1,0 +1,268 @@
+"""Definition → ``CompiledPathway``: immutable, shared by every case of one version.
+
+The hierarchy is flattened into state ids. One ``transitions.Machine`` per
+pathway version holds every state and every transition, expanded onto the
+atomic states it applies to (a transition declared on a compound state is
+tried from each of its atomic descendants, after their own transitions), so
+the machine picks, for an atomic state and an event, the first transition
+whose guard holds. The runtime binds a case to that machine for one event
+through a two-slot probe object; the machine is never rebuilt per case.
+
+Everything the runtime needs per transition (exit domain, states to enter)
+is computed here once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from transitions import Machine
+
+from engine.durations import Duration
+from engine.exceptions import PathwayDefinitionError
+from engine.pathway.checks import BUILTIN_EVENTS, _typecheck
+from engine.pathway.expressions import CompiledExpression, compile_expression, literal_or_expression
+from engine.pathway.model import Notify, Pathway, Task
+from engine.pathway.statetree import ROOT, StateTree
+from engine.suggest import did_you_mean
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledActions:
+    set: tuple[tuple[str, Any], ...] = ()
+    tasks: tuple[str, ...] = ()
+    notify: tuple[Notify, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.set or self.tasks or self.notify)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTimer:
+    name: str
+    state: str
+    delay: str          # duration text or parameter name
+    recurring: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledState:
+    id: str
+    parent: str | None
+    depth: int
+    order: int
+    final: bool
+    top_final: bool
+    title: str
+    entry: CompiledActions
+    timers: tuple[CompiledTimer, ...]
+    ancestors: tuple[str, ...]    # nearest first, without the root
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTransition:
+    id: str
+    source: str
+    event: str
+    target: str | None
+    guard: CompiledExpression | None
+    actions: CompiledActions
+    domain: str
+    enter: tuple[str, ...]          # states entered, top-down
+    enter_leaves: tuple[str, ...]   # atomic states active after entry
+
+
+class _Selected:
+    """Machine callback that records which transition the machine took."""
+
+    __slots__ = ("transition",)
+
+    def __init__(self, transition: CompiledTransition) -> None:
+        self.transition = transition
+
+    def __call__(self, event_data: Any) -> None:
+        event_data.model.selected = self.transition
+
+
+class _Guard:
+    """Machine condition evaluating a compiled guard in the event's scope."""
+
+    __slots__ = ("expression", "transition")
+
+    def __init__(self, transition: CompiledTransition) -> None:
+        self.transition = transition
+        self.expression = transition.guard
+
+    def __call__(self, event_data: Any) -> bool:
+        scope = event_data.args[0]
+        try:
+            return bool(self.expression.evaluate(scope))  # type: ignore[union-attr]
+        except Exception as exc:
+            scope.guard_errors.append((self.transition.id, f"{type(exc).__name__}: {exc}"))
+            return False
+
+
+@dataclass
+class CompiledPathway:
+    definition: Pathway
+    source: str
+    tree: StateTree
+    states: dict[str, CompiledState]
+    transitions: dict[str, CompiledTransition]
+    machine: Machine
+    initial_enter: tuple[str, ...]
+    initial_leaves: tuple[str, ...]
+    eligibility: CompiledExpression | None
+    event_names: frozenset[str]
+    content_hash: str = field(default="")
+
+    @property
+    def key(self) -> str:
+        return self.definition.key
+
+    @property
+    def version(self) -> int:
+        return self.definition.version
+
+    @property
+    def tasks(self) -> Mapping[str, Task]:
+        return self.definition.tasks
+
+    def leaf_order(self, leaves: set[str] | list[str]) -> tuple[str, ...]:
+        return tuple(sorted(leaves, key=lambda s: self.states[s].order))
+
+    def resolve_parameters(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults merged with a CPTS's overrides, each checked against its declared type."""
+        declared = self.definition.parameters
+        values = {name: p.default for name, p in declared.items()}
+        problems = []
+        for name, value in (overrides or {}).items():
+            if name not in declared:
+                problems.append(f"unknown parameter {name!r}{did_you_mean(name, declared)}; "
+                                f"this pathway declares {', '.join(declared) or 'none'}")
+                continue
+            problem = _typecheck(value, declared[name].type, declared[name].choices)
+            if problem:
+                problems.append(f"parameter {name!r}: {problem}")
+            values[name] = value
+        if problems:
+            raise ValueError("; ".join(problems))
+        return values
+
+    def duration(self, ref: str, params: Mapping[str, Any]) -> Duration:
+        return Duration.parse(params.get(ref, ref))
+
+
+def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
+    tree = StateTree(pathway)
+    ids = [n.id for n in tree.states()]
+    states = {sid: _compile_state(tree, sid, i) for i, sid in enumerate(ids)}
+    transitions: dict[str, CompiledTransition] = {}
+    for node in tree.states():
+        for i, spec in enumerate(node.state.transitions):
+            target = tree.resolve(spec.to, node.id)[0] if spec.to is not None else None
+            if spec.to is not None and target is None:
+                raise PathwayDefinitionError([])  # unreachable: checks refuse such files
+            tid = f"{node.id}#{i}"
+            domain = _domain(tree, node.id, target) if target is not None else node.id
+            enter = _entry(tree, domain, target) if target is not None else ()
+            transitions[tid] = CompiledTransition(
+                id=tid, source=node.id, event=spec.on, target=target,
+                guard=compile_expression(spec.guard) if spec.guard else None,
+                actions=_actions(spec.set, spec.tasks, spec.notify), domain=domain,
+                enter=enter, enter_leaves=tuple(s for s in enter if not tree.nodes[s].children))
+    initial_enter = _entry(tree, ROOT, None)
+    events = {t.event for t in transitions.values()} | set(BUILTIN_EVENTS) | set(pathway.events)
+    events |= {f"observation:{k}" for k in pathway.observations}
+    events |= {f"task_completed:{k}" for k in pathway.tasks}
+    events |= {f"timer:{t.name}" for s in states.values() for t in s.timers}
+    return CompiledPathway(
+        definition=pathway, source=source, tree=tree, states=states, transitions=transitions,
+        machine=_machine(tree, transitions), initial_enter=initial_enter,
+        initial_leaves=tuple(s for s in initial_enter if not tree.nodes[s].children),
+        eligibility=compile_expression(pathway.eligibility) if pathway.eligibility else None,
+        event_names=frozenset(events),
+        content_hash=hashlib.sha256(source.encode()).hexdigest() if source else "")
+
+
+def _compile_state(tree: StateTree, sid: str, order: int) -> CompiledState:
+    node = tree.nodes[sid]
+    entry = node.state.on_enter
+    ancestors = tuple(a for a in tree.ancestors(sid) if a != ROOT)
+    timers = tuple(CompiledTimer(name, sid, t.every or t.after or "", t.every is not None)
+                   for name, t in node.state.timers.items())
+    return CompiledState(
+        id=sid, parent=node.parent, depth=len(ancestors), order=order, final=node.state.final,
+        top_final=node.state.final and node.parent == ROOT, title=node.state.title or node.name,
+        entry=_actions(entry.set, entry.tasks, entry.notify) if entry else CompiledActions(),
+        timers=timers, ancestors=ancestors)
+
+
+def _actions(sets: Mapping[str, Any], tasks: list[str], notify: list[Notify]) -> CompiledActions:
+    return CompiledActions(tuple((k, literal_or_expression(v)) for k, v in sets.items()),
+                           tuple(tasks), tuple(notify))
+
+
+def _domain(tree: StateTree, source: str, target: str) -> str:
+    """The state whose descendants are exited and re-entered (external transition)."""
+    for ancestor in tree.ancestors(source):
+        if ancestor != target and tree.is_descendant(target, ancestor):
+            return ancestor
+    return ROOT
+
+
+def _entry(tree: StateTree, domain: str, target: str | None) -> tuple[str, ...]:
+    """States entered, top-down, going from ``domain`` (exclusive) to ``target``'s defaults."""
+    out: list[str] = []
+
+    def enter_default(sid: str) -> None:
+        out.append(sid)
+        node = tree.nodes[sid]
+        if node.state.parallel:
+            for child in node.children:
+                enter_default(child)
+        elif (child := tree.initial_child(sid)) is not None:
+            enter_default(child)
+
+    def enter_towards(sid: str) -> None:
+        if sid == target:
+            enter_default(sid)
+            return
+        out.append(sid)
+        node = tree.nodes[sid]
+        for child in node.children:
+            if target is not None and tree.is_descendant(target, child):
+                enter_towards(child)
+            elif node.state.parallel:
+                enter_default(child)
+
+    if target is None:
+        if (child := tree.initial_child(domain)) is not None:
+            enter_default(child)
+        return tuple(out)
+    path = [target, *tree.ancestors(target)]
+    first = path[path.index(domain) - 1] if domain in path else target
+    enter_towards(first)
+    return tuple(out)
+
+
+def _machine(tree: StateTree, transitions: dict[str, CompiledTransition]) -> Machine:
+    machine = Machine(model=None, states=[n.id for n in tree.states()], initial=None,
+                      auto_transitions=False, send_event=True, ignore_invalid_triggers=True)
+    by_source: dict[str, list[CompiledTransition]] = {}
+    for transition in transitions.values():
+        by_source.setdefault(transition.source, []).append(transition)
+    for node in tree.states():
+        if node.children:
+            continue
+        # own transitions first, then each ancestor's, nearest first (document order within)
+        for holder in [node.id, *(a for a in tree.ancestors(node.id) if a != ROOT)]:
+            for t in by_source.get(holder, []):
+                machine.add_transition(
+                    t.event, node.id, t.target if t.target is not None else None,
+                    conditions=[_Guard(t)] if t.guard is not None else None,
+                    after=[_Selected(t)])
+    return machine

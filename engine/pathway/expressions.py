@@ -1,0 +1,187 @@
+"""The guard language: Jinja2 expressions compiled in an immutable sandbox.
+
+Author text is never passed to ``eval``/``exec``: Jinja2 parses it into its
+own AST, the sandbox refuses any attribute that starts with ``_`` or belongs
+to Python internals, and the only names in scope are the ones listed in
+``ROOTS``. Evaluation is fast because one Jinja context is built per *event*
+and shared by every guard evaluated for it.
+
+Names an expression can read:
+
+``params.NAME``        pathway parameters (defaults, or the CPTS's overrides)
+``facts.NAME``         facts of the case
+``obs.KEY.value|unit|date|days_ago``  latest observation of KEY, or none
+``patient.age|sex|conditions``        the patient (age in whole years at ``now``)
+``event.name|value|unit|date|result.FIELD|data.FIELD``  the event being applied
+``now``                the time of the event
+``days_since(date)``   whole days between ``date`` and ``now``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.exceptions import TemplateError
+from jinja2.parser import Parser
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import consume
+
+from engine.exceptions import ExpressionError
+
+ROOTS = ("params", "facts", "obs", "patient", "event", "now", "days_since")
+OBS_FIELDS = ("value", "unit", "date", "days_ago")
+PATIENT_FIELDS = ("age", "sex", "conditions", "birth_date")
+EVENT_FIELDS = ("name", "value", "unit", "date", "result", "data", "task")
+
+
+class GuardEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, with a fast path for plain dicts (their items are data, never internals)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+ENV = GuardEnvironment()
+_SCOPE_TEMPLATE = ENV.from_string("")
+
+
+def days_since(moment: Any, now: datetime | None = None) -> int | None:
+    if moment is None or now is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if isinstance(moment, datetime):
+        return (now - moment).days
+    if isinstance(moment, date):
+        return (now.date() - moment).days
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledExpression:
+    """A parsed, sandboxed expression; evaluate it inside a ``Scope``."""
+
+    source: str
+    _root: Callable[[Context], Iterator[Any]]
+    names: tuple[tuple[str, ...], ...]
+
+    def evaluate(self, scope: Scope) -> Any:
+        ctx = scope.context
+        consume(self._root(ctx))
+        return ctx.vars["result"]
+
+
+class Scope:
+    """The names visible to expressions for one event (built once, shared by all guards)."""
+
+    __slots__ = ("context", "values")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        now = values.get("now")
+        values["days_since"] = lambda moment: days_since(moment, now)
+        self.values = values
+        self.context = _SCOPE_TEMPLATE.new_context(values)
+
+    def set_fact(self, name: str, value: Any) -> None:
+        self.values["facts"][name] = value
+
+
+def parse(source: str) -> nodes.Expr:
+    """Parse an expression; raise ``ExpressionError`` with the 1-based column if it is wrong."""
+    parser = Parser(ENV, source, state="variable")
+    try:
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            token = parser.stream.current
+            raise ExpressionError(source, f"unexpected {token.value!r} after the expression",
+                                  _column(source, token.lineno, token.value))
+        expr.set_environment(ENV)
+    except TemplateSyntaxError as exc:
+        message = (exc.message or "invalid syntax").replace("template", "expression")
+        raise ExpressionError(source, f"syntax error in expression: {message}") from exc
+    return expr
+
+
+def compile_expression(source: str) -> CompiledExpression:
+    expr = parse(source)
+    try:
+        body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+        template = ENV.from_string(nodes.Template(body, lineno=1))
+    except TemplateError as exc:  # e.g. unknown filter or test
+        raise ExpressionError(source, f"invalid expression: {exc.message}") from exc
+    return CompiledExpression(source, template.root_render_func, tuple(references(expr)))
+
+
+def references(expr: nodes.Node) -> Iterator[tuple[str, ...]]:
+    """Every name path the expression reads: ('params', 'x'), ('obs', 'hba1c', 'value')…"""
+    for node in expr.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Name) and node.ctx == "load":
+            yield (node.name,)
+    for node in _outermost_chains(expr):
+        yield _chain(node)
+
+
+def _outermost_chains(expr: nodes.Node) -> Iterator[nodes.Node]:
+    inner: set[int] = set()
+    chains = list(expr.find_all((nodes.Getattr, nodes.Getitem)))
+    for node in chains:
+        if isinstance(node.node, nodes.Getattr | nodes.Getitem):
+            inner.add(id(node.node))
+    yield from (n for n in chains if id(n) not in inner)
+
+
+def _chain(node: nodes.Node) -> tuple[str, ...]:
+    parts: list[str] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            parts.append(node.arg.value)
+        else:
+            parts.clear()  # a computed index: only what precedes it can be checked
+        node = node.node
+    if isinstance(node, nodes.Name):
+        parts.append(node.name)
+        return tuple(reversed(parts))
+    return ()
+
+
+def _column(source: str, lineno: int, token: object) -> int | None:
+    line = source.splitlines()[lineno - 1] if source else ""
+    index = line.find(str(token))
+    return index + 1 if index >= 0 else None
+
+
+def literal_or_expression(value: Any) -> CompiledExpression | Any:
+    """In ``set:``, strings are expressions; other YAML scalars are literal values."""
+    return compile_expression(value) if isinstance(value, str) else value
+
+
+def evaluate_value(value: Any, scope: Scope) -> Any:
+    return value.evaluate(scope) if isinstance(value, CompiledExpression) else value
+
+
+def plain(value: Any) -> Any:
+    """Turn Jinja's Undefined into None for storage."""
+    from jinja2 import Undefined
+
+    return None if isinstance(value, Undefined) else value
+
+
+__all__ = ["ROOTS", "CompiledExpression", "Scope", "compile_expression", "parse", "references"]
+
+
+def make_scope(*, params: Mapping[str, Any], facts: dict[str, Any], obs: Mapping[str, Any],
+               patient: Mapping[str, Any], event: Mapping[str, Any], now: datetime) -> Scope:
+    return Scope({"params": params, "facts": facts, "obs": obs, "patient": patient,
+                  "event": event, "now": now})

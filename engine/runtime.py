@@ -1,0 +1,409 @@
+"""The in-memory case runtime: (case, event) → (new case, effects).
+
+Statechart semantics, kept small:
+
+- the active configuration is the set of active *atomic* states (one per
+  parallel region); their ancestors are active too;
+- for an event, each active atomic state asks the shared machine for the
+  first transition (its own, then its ancestors') whose guard holds; a
+  transition already taken from another region, or whose source was left by
+  an earlier one, is skipped;
+- an external transition exits every active state under its domain (deepest
+  first: open tasks cancelled, timers disarmed), runs its actions, then enters
+  the states down to its target (timers armed, entry actions run);
+- before any event at time *t*, every timer due at or before *t* fires, in
+  time order, each at its own time; a recurring timer is re-armed from its
+  scheduled time, so there is no drift;
+- entering a top-level final state closes the case.
+
+Time comes only from the events (and from ``now`` given to ``advance``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from engine.case import (
+    Case,
+    CaseClosed,
+    Effect,
+    Entered,
+    Event,
+    FactSet,
+    GuardFailed,
+    Notification,
+    ObservationValue,
+    OpenTask,
+    Outcome,
+    Subject,
+    TaskCancelled,
+    TaskCompleted,
+    TaskCreated,
+    TimerCancelled,
+    TimerFired,
+    TimerSet,
+    TimerState,
+    Transitioned,
+)
+from engine.durations import Duration
+from engine.exceptions import (
+    ClosedCaseError,
+    InvalidEventDataError,
+    RuntimeEventError,
+    UnknownEventError,
+)
+from engine.pathway.compiler import CompiledActions, CompiledPathway, CompiledTransition
+from engine.pathway.expressions import Scope, evaluate_value, plain
+from engine.pathway.model import FieldSpec
+
+MAX_TIMER_FIRINGS = 10_000
+
+
+class _Probe:
+    """What the shared machine sees of a case for one trigger: a state and a slot."""
+
+    __slots__ = ("selected", "state")
+
+    def __init__(self) -> None:
+        self.state = ""
+        self.selected: CompiledTransition | None = None
+
+
+class _EventScope(Scope):
+    __slots__ = ("guard_errors",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.guard_errors: list[tuple[str, str]] = []
+
+
+@dataclass
+class _Work:
+    """The mutable copy of a case while one event is applied."""
+
+    leaves: list[str]
+    facts: dict[str, Any]
+    timers: dict[tuple[str, str], TimerState]
+    tasks: dict[str, OpenTask]
+    seq: int
+    closed_at: datetime | None
+    effects: list[Effect] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, case: Case) -> _Work:
+        return cls(list(case.active), dict(case.facts),
+                   {(t.state, t.name): t for t in case.timers},
+                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at)
+
+    def freeze(self, order: Any) -> Case:
+        timers = tuple(sorted(self.timers.values(), key=lambda t: (t.fire_at, t.name)))
+        return Case(order(self.leaves), self.facts, timers, tuple(self.tasks.values()),
+                    self.seq, self.closed_at)
+
+
+class Runtime:
+    """Applies events to cases of one compiled pathway with one set of parameters."""
+
+    def __init__(self, pathway: CompiledPathway,
+                 parameters: Mapping[str, Any] | None = None) -> None:
+        self.pathway = pathway
+        self.params = pathway.resolve_parameters(parameters)
+        self._durations: dict[str, Duration] = {}
+        self._probe = _Probe()
+        self._obs_keys = set(pathway.definition.observations)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def is_eligible(self, subject: Subject, now: datetime) -> bool:
+        if self.pathway.eligibility is None:
+            return True
+        scope = Scope({"params": self.params, "patient": self._patient(subject, now),
+                       "now": now})
+        return bool(self.pathway.eligibility.evaluate(scope))
+
+    def start(self, subject: Subject, now: datetime) -> Outcome:
+        """Enrol: a new case in the initial configuration, entry actions run at ``now``."""
+        facts = {name: fact.default for name, fact in self.pathway.definition.facts.items()}
+        work = _Work([], facts, {}, {}, 0, None)
+        scope = self._scope(work, subject, Event("enrolled", now), now)
+        self._enter(work, self.pathway.initial_enter, scope, now)
+        work.leaves = list(self.pathway.initial_leaves)
+        work.effects.insert(0, Entered(now, self.pathway.initial_leaves))
+        self._close_if_final(work, now)
+        return Outcome(work.freeze(self.pathway.leaf_order), tuple(work.effects))
+
+    def advance(self, case: Case, subject: Subject, now: datetime) -> Outcome:
+        """Fire every timer due at or before ``now``, in time order."""
+        work = _Work.of(case)
+        self._fire_due(work, subject, now)
+        return Outcome(work.freeze(self.pathway.leaf_order), tuple(work.effects))
+
+    def apply(self, case: Case, event: Event, subject: Subject) -> Outcome:
+        """Apply one event (after firing the timers due before it)."""
+        if case.closed:
+            raise ClosedCaseError(case.active[0] if case.active else "?")
+        self._validate(case, event)
+        work = _Work.of(case)
+        self._fire_due(work, subject, event.at)
+        if work.closed_at is not None:
+            raise ClosedCaseError(work.leaves[0] if work.leaves else "?")
+        if event.task is not None and event.task not in work.tasks:
+            raise RuntimeEventError(f"task {event.task!r} was closed by a timer before "
+                                    f"{event.at.isoformat()}")
+        subject = self._with_observation(subject, event)
+        scope = self._scope(work, subject, event, event.at)
+        self._complete_tasks(work, event)
+        self._dispatch(work, event.name, scope, event.at)
+        return Outcome(work.freeze(self.pathway.leaf_order), tuple(work.effects))
+
+    # -- validation -------------------------------------------------------------------------
+
+    def _validate(self, case: Case, event: Event) -> None:
+        names = self.pathway.event_names
+        if event.name not in names:
+            raise UnknownEventError(event.name, sorted(names))
+        kind, _, arg = event.name.partition(":")
+        if kind == "observation":
+            spec = self.pathway.definition.observations[arg]
+            check_value(spec.title, event.value, spec.type, spec.minimum, spec.maximum,
+                        spec.choices, spec.unit)
+        elif kind == "task_completed":
+            open_task = next((t for t in case.tasks if t.ref == event.task), None)
+            if open_task is None or open_task.key != arg:
+                refs = [t.ref for t in case.tasks if t.key == arg] or [t.ref for t in case.tasks]
+                raise RuntimeEventError(f"no open task {event.task!r} of kind {arg!r} in this "
+                                        f"case; open tasks: {', '.join(refs) or 'none'}")
+            check_fields(f"result of task {arg!r}", event.result,
+                         self.pathway.tasks[arg].result)
+        elif kind == "timer":
+            raise RuntimeEventError("timer events are fired by the runtime, not sent to it")
+        elif event.name in self.pathway.definition.events:
+            check_fields(f"data of event {event.name!r}", event.data,
+                         self.pathway.definition.events[event.name].data)
+
+    # -- scope ------------------------------------------------------------------------------
+
+    def _patient(self, subject: Subject, now: datetime) -> dict[str, Any]:
+        return {"age": subject.age_at(now), "sex": subject.sex,
+                "conditions": list(subject.conditions), "birth_date": subject.birth_date}
+
+    def _scope(self, work: _Work, subject: Subject, event: Event, now: datetime) -> _EventScope:
+        obs: dict[str, Any] = {key: None for key in self._obs_keys}
+        for key, value in subject.observations.items():
+            obs[key] = {"value": value.value, "unit": value.unit, "date": value.at,
+                        "days_ago": (now - value.at).days}
+        return _EventScope({"params": self.params, "facts": work.facts, "obs": obs,
+                            "patient": self._patient(subject, now), "event": event.view(),
+                            "now": now})
+
+    def _with_observation(self, subject: Subject, event: Event) -> Subject:
+        kind, _, key = event.name.partition(":")
+        if kind != "observation":
+            return subject
+        latest = subject.observations.get(key)
+        if latest is not None and latest.at > event.at:
+            return subject
+        observations = dict(subject.observations)
+        observations[key] = ObservationValue(event.value, event.at, event.unit)
+        return Subject(subject.birth_date, subject.sex, subject.conditions, observations)
+
+    # -- timers -----------------------------------------------------------------------------
+
+    def _fire_due(self, work: _Work, subject: Subject, now: datetime) -> None:
+        for _ in range(MAX_TIMER_FIRINGS):
+            if work.closed_at is not None or not work.timers:
+                return
+            slot, timer = min(work.timers.items(), key=lambda item: item[1].fire_at)
+            if timer.fire_at > now:
+                return
+            del work.timers[slot]
+            if timer.every is not None:
+                work.timers[slot] = TimerState(timer.name, timer.state,
+                                               self._dur(timer.every).add_to(timer.fire_at),
+                                               timer.every)
+            work.effects.append(TimerFired(timer.fire_at, timer.name, timer.state))
+            event = Event(f"timer:{timer.name}", timer.fire_at)
+            self._dispatch(work, event.name, self._scope(work, subject, event, timer.fire_at),
+                           timer.fire_at)
+        raise RuntimeEventError(f"more than {MAX_TIMER_FIRINGS} timer firings in one step")
+
+    def _dur(self, ref: str) -> Duration:
+        duration = self._durations.get(ref)
+        if duration is None:
+            duration = self._durations[ref] = self.pathway.duration(ref, self.params)
+        return duration
+
+    # -- transitions ------------------------------------------------------------------------
+
+    def _dispatch(self, work: _Work, event_name: str, scope: _EventScope, now: datetime) -> None:
+        trigger = self.pathway.machine.events.get(event_name)
+        if trigger is None:
+            return
+        probe = self._probe
+        chosen: list[CompiledTransition] = []
+        for leaf in list(work.leaves):
+            probe.state, probe.selected = leaf, None
+            trigger.trigger(probe, scope)
+            if probe.selected is not None and probe.selected not in chosen:
+                chosen.append(probe.selected)
+        for tid, error in scope.guard_errors:
+            work.effects.append(GuardFailed(now, tid, error))
+        for transition in chosen:
+            if work.closed_at is None and self._is_active(work, transition.source):
+                self._take(work, transition, scope, now, event_name)
+
+    def _is_active(self, work: _Work, sid: str) -> bool:
+        states = self.pathway.states
+        return any(leaf == sid or sid in states[leaf].ancestors for leaf in work.leaves)
+
+    def _take(self, work: _Work, t: CompiledTransition, scope: _EventScope, now: datetime,
+              event_name: str) -> None:
+        if t.target is None:
+            work.effects.append(Transitioned(now, event_name, t.id, t.source, None, (), ()))
+            self._run(work, t.actions, t.source, scope, now)
+            return
+        exited = self._exit(work, t.domain, now)
+        work.effects.append(Transitioned(now, event_name, t.id, t.source, t.target,
+                                         tuple(exited), t.enter))
+        self._run(work, t.actions, t.target, scope, now)
+        self._enter(work, t.enter, scope, now)
+        work.leaves = [leaf for leaf in work.leaves if leaf not in exited] + list(t.enter_leaves)
+        self._close_if_final(work, now)
+
+    def _exit(self, work: _Work, domain: str, now: datetime) -> list[str]:
+        states = self.pathway.states
+        active: set[str] = set()
+        for leaf in work.leaves:
+            if domain == "" or domain in states[leaf].ancestors:
+                active.add(leaf)
+                active.update(a for a in states[leaf].ancestors
+                              if a != domain and (domain == "" or domain in states[a].ancestors))
+        exited = sorted(active, key=lambda s: (-states[s].depth, states[s].order))
+        gone = set(exited)
+        for ref, task in list(work.tasks.items()):
+            if task.state in gone:
+                del work.tasks[ref]
+                work.effects.append(TaskCancelled(now, ref, task.key,
+                                                  f"left state '{task.state}'"))
+        for slot, timer in list(work.timers.items()):
+            if timer.state in gone:
+                del work.timers[slot]
+                work.effects.append(TimerCancelled(now, timer.name, timer.state))
+        return exited
+
+    def _enter(self, work: _Work, entered: tuple[str, ...], scope: _EventScope,
+               now: datetime) -> None:
+        for sid in entered:
+            state = self.pathway.states[sid]
+            for timer in state.timers:
+                duration = self._dur(timer.delay)
+                fire_at = duration.add_to(now)
+                work.timers[(sid, timer.name)] = TimerState(
+                    timer.name, sid, fire_at, str(duration) if timer.recurring else None)
+                work.effects.append(TimerSet(timer.name, sid, fire_at))
+            if state.entry:
+                self._run(work, state.entry, sid, scope, now)
+
+    def _run(self, work: _Work, actions: CompiledActions, owner: str, scope: _EventScope,
+             now: datetime) -> None:
+        for name, value in actions.set:
+            result = plain(evaluate_value(value, scope))
+            work.facts[name] = result
+            work.effects.append(FactSet(now, name, result))
+        for key in actions.tasks:
+            self._create_task(work, key, owner, now)
+        for notify in actions.notify:
+            work.effects.append(Notification(now, tuple(notify.to), notify.message,
+                                             notify.template))
+
+    def _create_task(self, work: _Work, key: str, owner: str, now: datetime) -> None:
+        spec = self.pathway.tasks[key]
+        work.seq += 1
+        ref = f"{key}-{work.seq}"
+        due_at = self._dur(spec.due).add_to(now)
+        work.tasks[ref] = OpenTask(ref, key, owner, spec.role, due_at)
+        work.effects.append(TaskCreated(
+            now, ref, key, owner, spec.title, spec.description, spec.role, due_at,
+            self._dur(spec.reminder).add_to(now) if spec.reminder else None,
+            self._dur(spec.escalation).add_to(now) if spec.escalation else None,
+            {name: f.model_dump(exclude_none=True) for name, f in spec.result.items()}))
+
+    def _complete_tasks(self, work: _Work, event: Event) -> None:
+        if event.task is not None:
+            task = work.tasks.pop(event.task)
+            work.effects.append(TaskCompleted(event.at, task.ref, task.key, dict(event.result)))
+        for ref, task in list(work.tasks.items()):
+            if self.pathway.tasks[task.key].completed_by == event.name:
+                del work.tasks[ref]
+                work.effects.append(TaskCompleted(event.at, ref, task.key, {}, event.name))
+
+    def _close_if_final(self, work: _Work, now: datetime) -> None:
+        final = next((s for s in work.leaves if self.pathway.states[s].top_final), None)
+        if final is None:
+            return
+        for ref, task in list(work.tasks.items()):
+            del work.tasks[ref]
+            work.effects.append(TaskCancelled(now, ref, task.key, "case closed"))
+        for slot, timer in list(work.timers.items()):
+            del work.timers[slot]
+            work.effects.append(TimerCancelled(now, timer.name, timer.state))
+        work.closed_at = now
+        work.effects.append(CaseClosed(now, final))
+
+
+# -- value checks (shared with the persistence layer) ------------------------------------
+
+
+def check_value(title: str, value: Any, kind: str, minimum: float | None = None,
+                maximum: float | None = None, choices: list[Any] | None = None,
+                unit: str | None = None) -> Any:
+    """Refuse a value that is not of ``kind`` or outside [minimum, maximum]."""
+    unit_text = f" {unit}" if unit else ""
+    if kind in ("number", "integer"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidEventDataError(f"{title}: {value!r} is not a number; expected a "
+                                        f"{'whole ' if kind == 'integer' else ''}number"
+                                        f"{_range(minimum, maximum, unit_text)}")
+        if kind == "integer" and not float(value).is_integer():
+            raise InvalidEventDataError(f"{title}: {value!r} is not a whole number")
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise InvalidEventDataError(f"{title}: {value}{unit_text} is impossible; allowed"
+                                        f"{_range(minimum, maximum, unit_text)}")
+    elif kind == "boolean" and not isinstance(value, bool):
+        raise InvalidEventDataError(f"{title}: expected true or false, got {value!r}")
+    elif kind == "choice" and choices is not None and value not in choices:
+        raise InvalidEventDataError(f"{title}: {value!r} is not allowed; choose one of "
+                                    f"{', '.join(map(str, choices))}")
+    elif kind == "text" and not isinstance(value, str):
+        raise InvalidEventDataError(f"{title}: expected a text, got {value!r}")
+    elif kind == "date" and not isinstance(value, date | str):
+        raise InvalidEventDataError(f"{title}: expected a date, got {value!r}")
+    return value
+
+
+def _range(minimum: float | None, maximum: float | None, unit: str) -> str:
+    if minimum is not None and maximum is not None:
+        return f" between {minimum:g} and {maximum:g}{unit}"
+    if minimum is not None:
+        return f" of at least {minimum:g}{unit}"
+    if maximum is not None:
+        return f" of at most {maximum:g}{unit}"
+    return ""
+
+
+def check_fields(title: str, values: Mapping[str, Any], spec: Mapping[str, FieldSpec]) -> None:
+    unknown = [k for k in values if k not in spec]
+    if unknown:
+        raise InvalidEventDataError(f"{title}: unknown field(s) {', '.join(unknown)}; allowed: "
+                                    f"{', '.join(spec) or 'none'}")
+    for name, field_spec in spec.items():
+        if name not in values:
+            if field_spec.required:
+                raise InvalidEventDataError(f"{title}: missing field {name!r} "
+                                            f"({field_spec.type})")
+            continue
+        check_value(f"{title}, field {name!r}", values[name], field_spec.type,
+                    field_spec.minimum, field_spec.maximum, field_spec.choices, field_spec.unit)

@@ -1,0 +1,163 @@
+"""Pathway authors' commands: validate, schema, graph, run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from engine.case import (
+    CaseClosed,
+    Entered,
+    FactSet,
+    GuardFailed,
+    Notification,
+    TaskCancelled,
+    TaskCompleted,
+    TaskCreated,
+    TimerFired,
+    TimerSet,
+    Transitioned,
+)
+from engine.exceptions import Diagnostic, ParcoursError, PathwayDefinitionError
+from engine.pathway.loader import check_file, load_file
+
+
+def pathway_files(paths: list[str]) -> Iterator[str]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(str(p) for p in path.rglob("*.yaml")
+                              if not p.name.endswith((".timeline.yaml", ".scenario.yaml")))
+        else:
+            yield raw
+
+
+def validate(args: argparse.Namespace) -> int:
+    failed = 0
+    files = list(pathway_files(args.paths))
+    if not files:
+        print("no pathway file found in " + ", ".join(args.paths), file=sys.stderr)
+        return 1
+    for file in files:
+        _, problems = check_file(file)
+        for problem in problems:
+            print(problem)
+        if problems:
+            failed += 1
+        elif not args.quiet:
+            print(f"{file}: ok")
+    if failed:
+        print(f"{failed} of {len(files)} file(s) invalid", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def schema(args: argparse.Namespace) -> int:
+    from engine.pathway.schema import shipped
+
+    sys.stdout.write(shipped())
+    return 0
+
+
+def _load(file: str):  # type: ignore[no-untyped-def]
+    try:
+        return load_file(file)
+    except PathwayDefinitionError as exc:
+        for problem in exc.diagnostics:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def graph(args: argparse.Namespace) -> int:
+    from engine.pathway.diagram import to_dot, to_mermaid
+
+    pathway = _load(args.pathway)
+    if pathway is None:
+        return 1
+    sys.stdout.write(to_dot(pathway) if args.format == "dot" else to_mermaid(pathway))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.timeline import read_timeline, replay
+
+    pathway = _load(args.pathway)
+    if pathway is None:
+        return 1
+    steps = []
+    try:
+        timeline, doc = read_timeline(args.timeline)
+        for result in replay(pathway, timeline, doc):
+            if args.json:
+                steps.append({"step": result.index, "at": result.at.isoformat(),
+                              "label": result.label,
+                              "effects": [e.to_dict() for e in result.effects],
+                              "case": result.case.to_dict()})
+            else:
+                print_step(result, pathway)
+    except ParcoursError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump({"pathway": pathway.key, "version": pathway.version, "steps": steps},
+                  sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    return 0
+
+
+def _d(moment) -> str:  # type: ignore[no-untyped-def]
+    from engine.clock import PARIS
+
+    return moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
+
+
+def print_step(result, pathway) -> None:  # type: ignore[no-untyped-def]
+    print(f"── step {result.index} · {_d(result.at)} · {result.label}")
+    for effect in result.effects:
+        line = describe(effect)
+        if line:
+            print(f"   {line}")
+    case = result.case
+    print(f"   states: {', '.join(case.active) or '-'}" + ("  (closed)" if case.closed else ""))
+    for task in case.tasks:
+        print(f"   open task: {task.ref} [{task.role}] due {_d(task.due_at)}")
+    for timer in case.timers:
+        kind = f"every {timer.every}" if timer.every else "once"
+        print(f"   timer: {timer.name} ({kind}) at {_d(timer.fire_at)}")
+    facts = {k: v for k, v in case.facts.items() if v is not None}
+    if facts:
+        print("   facts: " + ", ".join(f"{k}={v}" for k, v in facts.items()))
+
+
+def describe(effect) -> str | None:  # type: ignore[no-untyped-def]
+    match effect:
+        case Entered(states=states):
+            return f"enrolled in {', '.join(states)}"
+        case Transitioned(target=None, transition=tid, event=event):
+            return f"internal {tid} on {event}"
+        case Transitioned(source=source, target=target, event=event):
+            return f"transition {source} → {target} on {event}"
+        case TaskCreated(ref=ref, role=role, due_at=due, title=title):
+            return f"task created {ref} [{role}] due {_d(due)}: {title}"
+        case TaskCompleted(ref=ref, by_event=by):
+            return f"task completed {ref}" + (f" (by {by})" if by else "")
+        case TaskCancelled(ref=ref, reason=reason):
+            return f"task cancelled {ref} ({reason})"
+        case TimerSet(name=name, fire_at=at):
+            return f"timer set {name} at {_d(at)}"
+        case TimerFired(name=name, at=at):
+            return f"timer fired {name} at {_d(at)}"
+        case FactSet(name=name, value=value):
+            return f"fact {name} = {value!r}"
+        case Notification(roles=roles, message=message):
+            return f"notify {', '.join(roles)}: {message}"
+        case GuardFailed(transition=tid, error=error):
+            return f"guard of {tid} failed: {error}"
+        case CaseClosed(state=state):
+            return f"case closed in {state}"
+    return None
+
+
+__all__ = ["Diagnostic", "graph", "run", "schema", "validate"]

@@ -1,0 +1,1 @@
+"""Notifications: Jinja2 templates, channels and outbox dispatch."""
