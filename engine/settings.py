@@ -1,0 +1,19 @@
+"""Typed settings, read once at the edge (environment prefix ``PARCOURS_``) and passed down."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARCOURS_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///parcours.db",
+        description="SQLAlchemy URL; PostgreSQL: postgresql+psycopg://user@host/db")
+    timezone: str = Field("Europe/Paris", description="The territory's time zone")
+    base_url: str = Field("http://127.0.0.1:8000", description="Links in messages point here")
+    batch_size: int = Field(500, ge=1, description="Cases advanced per batch")
+    max_retries: int = Field(5, ge=0, description="Retries of a transaction on a conflict")
+    echo_sql: bool = False

@@ -1,0 +1,85 @@
+"""Database engines and transactions, the same API on SQLite and PostgreSQL.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a
+busy timeout, and every write transaction starts with ``BEGIN IMMEDIATE`` so
+that two writers queue instead of failing half-way. PostgreSQL is reached
+through psycopg 3.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from engine.store.errors import ConcurrentUpdateError, TransientStoreError
+
+T = TypeVar("T")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        _sqlite_setup(engine)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000",
+                       "synchronous=NORMAL"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: everything inside commits together or not at all."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57014", "08006", "08003", "08001"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ConcurrentUpdateError | TransientStoreError):
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower() if exc.orig else ""
+        return "locked" in text or "busy" in text or getattr(exc.orig, "sqlstate", None) in \
+            _TRANSIENT_SQLSTATES or "connection" in text
+    if isinstance(exc, DBAPIError):
+        return getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
+    return False
+
+
+def with_retries(work: Callable[[], T], attempts: int = 5, base_delay: float = 0.02) -> T:
+    """Run ``work`` (which opens its own transaction), retrying transient failures."""
+    for attempt in range(attempts + 1):
+        try:
+            return work()
+        except Exception as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            time.sleep(base_delay * (2 ** attempt))
+    raise AssertionError("unreachable")

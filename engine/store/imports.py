@@ -1,0 +1,222 @@
+"""Import professionals and patients from CSV or YAML, all rows or none.
+
+Formats (documented in docs/imports.md):
+
+- professionals: ``rpps, family_name, given_names, profession, email, mssante, phone, active``
+- patients: ``ins, local_id, family_name, given_names, birth_date, sex, commune, conditions``
+  (``conditions``: SNOMED CT codes separated by ``;``)
+
+A CSV file has a header line with these column names; a YAML file is a list of
+mappings with the same keys. Existing rows (same RPPS, INS or local id) are
+updated. A file with any bad row imports nothing and every bad row is listed
+with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.pathway.reader import YamlReadError, read_file
+from engine.store.errors import ImportFileError
+from engine.store.tables import SEXES, Patient, Professional
+
+PROFESSIONS = (
+    "medecin", "infirmier", "pharmacien", "cardiologue", "pedicure_podologue",
+    "chirurgien_dentiste", "kinesitherapeute", "sage_femme", "orthophoniste", "pediatre",
+    "psychologue", "dieteticien", "endocrinologue", "ophtalmologue", "orthoptiste",
+    "angiologue", "coordinateur", "dac")
+PROFESSIONAL_FIELDS = ("rpps", "family_name", "given_names", "profession", "email", "mssante",
+                       "phone", "active")
+PATIENT_FIELDS = ("ins", "local_id", "family_name", "given_names", "birth_date", "sex",
+                  "commune", "conditions")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
+_PHONE = re.compile(r"^(\+33|0)[1-9](\d{8})$")
+
+
+def rows(path: str, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, row) pairs from a CSV or YAML file; structural problems raise ImportFileError."""
+    file = Path(path)
+    if not file.exists():
+        raise ImportFileError(path, [f"fichier introuvable : {path}"])
+    if file.suffix.lower() in (".yaml", ".yml"):
+        yield from _yaml_rows(path, fields)
+        return
+    with file.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter=_delimiter(handle))
+        unknown = [c for c in reader.fieldnames or [] if c not in fields]
+        if unknown or not reader.fieldnames:
+            raise ImportFileError(path, [f"ligne 1 : colonnes inconnues {', '.join(unknown)} ; "
+                                         f"colonnes attendues : {', '.join(fields)}"])
+        for row in reader:
+            if None in row:
+                raise ImportFileError(path, [f"ligne {reader.line_num} : trop de valeurs "
+                                             f"(attendu {len(reader.fieldnames)} colonnes)"])
+            yield reader.line_num, {k: (v.strip() if isinstance(v, str) else v) or None
+                                    for k, v in row.items()}
+
+
+def _delimiter(handle: Any) -> str:
+    first = handle.readline()
+    handle.seek(0)
+    return ";" if first.count(";") > first.count(",") else ","
+
+
+def _yaml_rows(path: str, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        doc, problems = read_file(path)
+    except YamlReadError as exc:
+        raise ImportFileError(path, [str(d) for d in exc.diagnostics]) from exc
+    if problems:
+        raise ImportFileError(path, [str(d) for d in problems])
+    if not isinstance(doc.data, list):
+        raise ImportFileError(path, ["ligne 1 : le fichier doit être une liste d'éléments"])
+    for i, item in enumerate(doc.data):
+        line = doc.position((i,))[0]
+        if not isinstance(item, dict):
+            raise ImportFileError(path, [f"ligne {line} : chaque élément doit être un "
+                                         "dictionnaire (clé: valeur)"])
+        unknown = [k for k in item if k not in fields]
+        if unknown:
+            raise ImportFileError(path, [f"ligne {line} : clés inconnues {', '.join(map(str, unknown))} ;"
+                                         f" clés possibles : {', '.join(fields)}"])
+        yield line, {k: (str(v) if isinstance(v, int | float) and not isinstance(v, bool)
+                         else v) for k, v in item.items()}
+
+
+def import_professionals(session: Session, path: str) -> tuple[int, int]:
+    parsed, problems = [], []
+    seen: dict[str, int] = {}
+    for line, row in rows(path, PROFESSIONAL_FIELDS):
+        errors = _check_professional(row)
+        rpps = row.get("rpps") or ""
+        if rpps in seen:
+            errors.append(f"RPPS {rpps} déjà présent ligne {seen[rpps]}")
+        seen[rpps] = line
+        if errors:
+            problems.append(f"ligne {line} : " + " ; ".join(errors))
+        else:
+            parsed.append(row)
+    if problems:
+        raise ImportFileError(path, problems)
+    existing = {p.rpps: p for p in session.scalars(select(Professional).where(
+        Professional.rpps.in_([r["rpps"] for r in parsed])))}  # type: ignore[attr-defined]
+    for row in parsed:
+        values = {k: row.get(k) for k in PROFESSIONAL_FIELDS if k != "active"}
+        values["active"] = _bool(row.get("active"), True)
+        target = existing.get(row["rpps"])
+        if target is None:
+            session.add(Professional(**values))
+        else:
+            for key, value in values.items():
+                setattr(target, key, value)
+    session.flush()
+    return len(parsed) - len(existing), len(existing)
+
+
+def _check_professional(row: dict[str, Any]) -> list[str]:
+    errors = []
+    if not re.fullmatch(r"\d{11}", str(row.get("rpps") or "")):
+        errors.append(f"RPPS {row.get('rpps')!r} invalide (11 chiffres attendus)")
+    for key in ("family_name", "given_names"):
+        if not row.get(key):
+            errors.append(f"{key} manquant")
+    if row.get("profession") not in PROFESSIONS:
+        errors.append(f"profession {row.get('profession')!r} inconnue ; possibles : "
+                      f"{', '.join(PROFESSIONS)}")
+    for key in ("email", "mssante"):
+        if row.get(key) and not _EMAIL.match(str(row[key])):
+            errors.append(f"{key} {row[key]!r} n'est pas une adresse valide")
+    if row.get("phone") and not _PHONE.match(re.sub(r"[ .-]", "", str(row["phone"]))):
+        errors.append(f"téléphone {row['phone']!r} invalide (format 0612345678 ou +33612345678)")
+    if row.get("active") is not None and _bool(row.get("active"), None) is None:
+        errors.append(f"active {row['active']!r} invalide (oui/non, true/false)")
+    return errors
+
+
+def _bool(value: Any, default: bool | None) -> bool | None:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return {"true": True, "1": True, "oui": True, "yes": True, "false": False, "0": False,
+            "non": False, "no": False}.get(str(value).lower())
+
+
+def import_patients(session: Session, path: str, now: datetime) -> tuple[int, int]:
+    from engine.store.batch import as_of
+
+    today = as_of(now)
+    parsed, problems = [], []
+    seen: dict[str, int] = {}
+    for line, row in rows(path, PATIENT_FIELDS):
+        errors, values = _check_patient(row, today)
+        values["created_at"] = now
+        ident = values.get("ins") or values.get("local_id") or ""
+        if ident and ident in seen:
+            errors.append(f"patient {ident} déjà présent ligne {seen[ident]}")
+        seen[ident] = line
+        if errors:
+            problems.append(f"ligne {line} : " + " ; ".join(errors))
+        else:
+            parsed.append(values)
+    if problems:
+        raise ImportFileError(path, problems)
+    created = updated = 0
+    for values in parsed:
+        column = Patient.ins if values.get("ins") else Patient.local_id
+        target = session.scalars(select(Patient).where(
+            column == (values.get("ins") or values.get("local_id")))).first()
+        if target is None:
+            session.add(Patient(**values))
+            created += 1
+        else:
+            for key, value in values.items():
+                if key != "created_at":
+                    setattr(target, key, value)
+            updated += 1
+    session.flush()
+    return created, updated
+
+
+def _check_patient(row: dict[str, Any], today: date) -> tuple[list[str], dict[str, Any]]:
+    errors: list[str] = []
+    values: dict[str, Any] = {k: row.get(k) for k in ("ins", "local_id", "family_name",
+                                                     "given_names", "commune")}
+    if not values["ins"] and not values["local_id"]:
+        errors.append("ins ou local_id requis")
+    if values["ins"] and not re.fullmatch(r"[12]\d{12}\d{2}", str(values["ins"])):
+        errors.append(f"INS {values['ins']!r} invalide (15 chiffres : NIR et clé)")
+    for key in ("family_name", "given_names"):
+        if not values[key]:
+            errors.append(f"{key} manquant")
+    birth = row.get("birth_date")
+    try:
+        born = birth if isinstance(birth, date) else datetime.strptime(str(birth), "%Y-%m-%d").date()
+        if born > today or born.year < 1890:
+            errors.append(f"date de naissance {born} impossible")
+        values["birth_date"] = born
+    except ValueError:
+        errors.append(f"date de naissance {birth!r} invalide (format AAAA-MM-JJ)")
+    sex = str(row.get("sex") or "").upper()
+    if sex not in SEXES:
+        errors.append(f"sexe {row.get('sex')!r} invalide ; possibles : {', '.join(SEXES)}")
+    values["sex"] = sex
+    if values["commune"] and not re.fullmatch(r"\d{5}|2[AB]\d{3}", str(values["commune"])):
+        errors.append(f"code commune INSEE {values['commune']!r} invalide (5 caractères)")
+    conditions = row.get("conditions") or []
+    if isinstance(conditions, str):
+        conditions = [c.strip() for c in re.split(r"[;|]", conditions) if c.strip()]
+    bad = [c for c in conditions if not re.fullmatch(r"\d{6,18}", str(c))]
+    if bad:
+        errors.append(f"codes SNOMED CT invalides : {', '.join(map(str, bad))} (chiffres "
+                      "seulement, ex. 44054006)")
+    values["conditions"] = [str(c) for c in conditions]
+    return errors, values

@@ -1,0 +1,82 @@
+"""Published pathway versions: publish a file, get back the compiled pathway of a version.
+
+A case stays on the version it was enrolled with. Publishing a file whose
+content is already recorded changes nothing; a changed content becomes the
+next version of its key. Compiled pathways are cached per content hash, so a
+process compiles each version once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.exceptions import PathwayDefinitionError
+from engine.pathway.compiler import CompiledPathway
+from engine.pathway.loader import load_text
+from engine.store.errors import InputError, NotFoundError
+from engine.store.tables import PathwayVersion
+
+_CACHE: dict[str, CompiledPathway] = {}
+
+
+@dataclass(frozen=True)
+class Published:
+    key: str
+    version: int
+    created: bool
+    id: int
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def compiled(row: PathwayVersion) -> CompiledPathway:
+    pathway = _CACHE.get(row.content_hash)
+    if pathway is None:
+        pathway = _CACHE[row.content_hash] = load_text(row.source, f"{row.key}@v{row.version}")
+    return pathway
+
+
+def publish(session: Session, text: str, file: str, now: datetime) -> Published:
+    """Record ``text`` as a new version unless that exact content is already published."""
+    try:
+        pathway = load_text(text, file)
+    except PathwayDefinitionError as exc:
+        raise InputError(f"{file} est invalide, non publié :\n{exc}") from exc
+    digest = content_hash(text)
+    existing = session.scalars(select(PathwayVersion).where(
+        PathwayVersion.key == pathway.key, PathwayVersion.content_hash == digest)).first()
+    if existing is not None:
+        return Published(existing.key, existing.version, False, existing.id or 0)
+    last = session.scalar(select(func.max(PathwayVersion.version))
+                          .where(PathwayVersion.key == pathway.key)) or 0
+    row = PathwayVersion(key=pathway.key, version=last + 1,
+                         declared_version=pathway.version, title=pathway.definition.title,
+                         source=text, content_hash=digest, published_at=now)
+    session.add(row)
+    session.flush()
+    _CACHE[digest] = pathway
+    return Published(row.key, row.version, True, row.id or 0)
+
+
+def latest(session: Session, key: str) -> PathwayVersion:
+    row = session.scalars(select(PathwayVersion).where(PathwayVersion.key == key)
+                          .order_by(PathwayVersion.version.desc())).first()
+    if row is None:
+        known = session.scalars(select(PathwayVersion.key).distinct()).all()
+        raise NotFoundError("pathway", key, f" ; parcours publiés : {', '.join(known) or 'aucun'}"
+                            " (parcours pathways publish FICHIER)")
+    return row
+
+
+def by_id(session: Session, version_id: int) -> PathwayVersion:
+    row = session.get(PathwayVersion, version_id)
+    if row is None:
+        raise NotFoundError("pathway version", version_id)
+    return row

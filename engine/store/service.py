@@ -1,0 +1,407 @@
+"""The case service: every operation on cases, each one database transaction.
+
+Enrol, record an observation, a hospital event or a pathway event, complete
+a task, fire due timers, close a case. Each call either commits everything
+it implies (case row, history, tasks, timers, outbox) or nothing. A case
+changed concurrently is detected by its row version and the whole unit of
+work is retried. An inbound event carries an id; the same id delivered again
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.case import Event, Outcome
+from engine.exceptions import ParcoursError
+from engine.pathway.compiler import CompiledPathway
+from engine.runtime import Runtime, check_value
+from engine.settings import Settings
+from engine.store import registry
+from engine.store.batch import Batch, as_of, load_batch, subject_of
+from engine.store.claims import claim_due
+from engine.store.db import transaction, with_retries
+from engine.store.errors import InputError, NotFoundError
+from engine.store.tables import (
+    OPEN_TASK_STATUSES, CaseRow, EventReceipt, ObservationRow, PathwayVersion, Patient,
+    TaskRow,
+)
+from engine.store.writer import SYSTEM, Actor, Writer
+
+T = TypeVar("T")
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass
+class Applied:
+    """What one call changed."""
+
+    duplicate: bool = False
+    case_ids: list[int] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass
+class AdvanceReport:
+    batches: int = 0
+    cases: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+
+    def add(self, counts: Mapping[str, int]) -> None:
+        for kind, n in counts.items():
+            self.counts[kind] = self.counts.get(kind, 0) + n
+
+
+class CaseService:
+    def __init__(self, engine: Engine, settings: Settings | None = None,
+                 parameters: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.engine = engine
+        self.settings = settings or Settings()
+        self.parameters = parameters or {}
+        self._runtimes: dict[str, Runtime] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def runtime(self, pathway: CompiledPathway) -> Runtime:
+        key = pathway.content_hash or f"{pathway.key}@{pathway.version}"
+        runtime = self._runtimes.get(key)
+        if runtime is None:
+            try:
+                runtime = Runtime(pathway, self.parameters.get(pathway.key))
+            except ValueError as exc:
+                raise InputError(f"paramètres du parcours {pathway.key!r} : {exc}") from exc
+            self._runtimes[key] = runtime
+        return runtime
+
+    def _unit(self, work: Callable[[Session], T]) -> T:
+        def attempt() -> T:
+            with transaction(self.engine) as session:
+                return work(session)
+        return with_retries(attempt, self.settings.max_retries)
+
+    def _idempotent(self, event_id: str | None, kind: str, now: datetime,
+                    work: Callable[[Session], Applied]) -> Applied:
+        event_id = event_id or str(uuid.uuid4())
+
+        def guarded(session: Session) -> Applied:
+            session.info["now"] = now
+            if session.get(EventReceipt, event_id) is not None:
+                return Applied(duplicate=True, message=f"événement {event_id} déjà appliqué ; "
+                                                       "rien n'a changé")
+            result = work(session)
+            session.add(EventReceipt(event_id=event_id, kind=kind, recorded_at=now))
+            session.flush()
+            return result
+        try:
+            return self._unit(guarded)
+        except IntegrityError:
+            # a concurrent delivery of the same event id won the race: it is applied once
+            return self._unit(guarded)
+
+    def _apply(self, session: Session, batch: Batch, events: Mapping[int, Event],
+               actor: Actor, inbound: Callable[[Writer, int], None] | None = None) -> Applied:
+        writer = Writer(session, batch, session.info["now"])
+        for case_id, event in events.items():
+            runtime = self.runtime(batch.pathway(case_id))
+            try:
+                outcome = runtime.apply(batch.case(case_id), event, batch.subject(case_id))
+            except ParcoursError as exc:
+                raise InputError(f"dossier {case_id} : {exc}") from exc
+            if inbound is not None:
+                inbound(writer, case_id)
+            writer.record(case_id, outcome, actor)
+        writer.flush()
+        return Applied(case_ids=list(events), counts=writer.counts)
+
+    # -- pathways ---------------------------------------------------------------------------
+
+    def publish(self, text: str, file: str, now: datetime) -> registry.Published:
+        return self._unit(lambda s: registry.publish(s, text, file, now))
+
+    # -- enrolment --------------------------------------------------------------------------
+
+    def enroll(self, patient_ref: str | int, pathway_key: str, now: datetime, *,
+               actor: Actor = SYSTEM, event_id: str | None = None,
+               check_eligibility: bool = True) -> Applied:
+        def work(session: Session) -> Applied:
+            patient = find_patient(session, patient_ref)
+            version = registry.latest(session, pathway_key)
+            return self._enroll(session, patient, version, now, actor, check_eligibility)
+        return self._idempotent(event_id, "enrolment", now, work)
+
+    def _enroll(self, session: Session, patient: Patient, version: PathwayVersion,
+                now: datetime, actor: Actor, check_eligibility: bool) -> Applied:
+        open_case = session.scalar(select(CaseRow.id).where(
+            CaseRow.patient_id == patient.id, CaseRow.pathway_key == version.key,
+            CaseRow.closed_at.is_(None)))  # type: ignore[union-attr]
+        if open_case is not None:
+            raise InputError(f"le patient {patient.id} a déjà le dossier ouvert {open_case} "
+                             f"dans le parcours {version.key!r}")
+        pathway = registry.compiled(version)
+        runtime = self.runtime(pathway)
+        batch = Batch({})
+        from engine.store.batch import load_patients
+        load_patients(session, batch, {patient.id or 0}, as_of(now))
+        subject = subject_of(patient, pathway, batch.observations)
+        if check_eligibility and not runtime.is_eligible(subject, now):
+            raise InputError(f"le patient {patient.id} n'est pas éligible au parcours "
+                             f"{version.key!r} : {pathway.definition.eligibility} est faux "
+                             "(--force pour inscrire quand même)")
+        outcome = runtime.start(subject, now)
+        row = CaseRow(patient_id=patient.id or 0, pathway_version_id=version.id or 0,
+                      pathway_key=version.key, opened_at=now, row_version=1)
+        session.add(row)
+        session.flush()
+        batch.cases[row.id or 0] = row
+        batch.versions[version.id or 0] = version
+        writer = Writer(session, batch, now)
+        writer.record(row.id or 0, outcome, actor)
+        writer.flush()
+        return Applied(case_ids=[row.id or 0], counts=writer.counts,
+                       message=f"dossier {row.id} ouvert dans {version.key} v{version.version}")
+
+    # -- inbound events ---------------------------------------------------------------------
+
+    def observe(self, patient_ref: str | int, code: str, value: Any, unit: str | None,
+                at: datetime, now: datetime, *, source: str | None = None,
+                actor: Actor = SYSTEM, event_id: str | None = None) -> Applied:
+        if at > now + FUTURE_TOLERANCE:
+            raise InputError(f"la date de l'observation {at:%d/%m/%Y %H:%M} est dans le futur "
+                             f"(maintenant : {now:%d/%m/%Y %H:%M}) ; enregistrez une "
+                             "observation une fois réalisée")
+
+        def work(session: Session) -> Applied:
+            patient = find_patient(session, patient_ref)
+            catalogue = observation_catalogue(session)
+            spec = catalogue.get(code) or next(
+                (s for s in catalogue.values() if s["key"] == code), None)
+            if spec is None:
+                known = ", ".join(f"{c} ({s['key']})" for c, s in sorted(catalogue.items()))
+                raise InputError(f"code d'observation inconnu {code!r} ; codes connus : "
+                                 f"{known or 'aucun (publiez d’abord un parcours)'}")
+            parsed = parse_value(spec, value)
+            if unit is not None and spec["unit"] and unit != spec["unit"]:
+                raise InputError(f"{spec['title']} : unité {unit!r} refusée ; utilisez "
+                                 f"{spec['unit']!r}")
+            session.add(ObservationRow(
+                patient_id=patient.id or 0, code=spec["code"], system=spec["system"],
+                value=float(parsed) if isinstance(parsed, int | float) else None,
+                value_text=None if isinstance(parsed, int | float) else str(parsed),
+                unit=unit or spec["unit"], effective_at=at, recorded_at=now, source=source))
+            session.flush()
+            cases = self._open_cases(session, patient.id or 0)
+            batch = load_batch(session, cases, as_of(now))
+            events = {}
+            for case_id in cases:
+                key = _obs_key(batch.pathway(case_id), spec["code"])
+                if key is not None:
+                    events[case_id] = Event(f"observation:{key}", at, value=parsed,
+                                            unit=unit or spec["unit"], id=event_id)
+            result = self._apply(session, batch, events, actor, _log_inbound(
+                "observation", at, actor, {"code": spec["code"], "value": parsed,
+                                           "unit": unit or spec["unit"]}))
+            result.message = (f"{spec['title']} enregistrée pour le patient {patient.id} ; "
+                              f"{len(events)} dossier(s) mis à jour")
+            return result
+        return self._idempotent(event_id, "observation", now, work)
+
+    def hospital_event(self, patient_ref: str | int, kind: str, at: datetime, now: datetime, *,
+                       data: Mapping[str, Any] | None = None, actor: Actor = SYSTEM,
+                       event_id: str | None = None) -> Applied:
+        if kind not in ("admission", "discharge"):
+            raise InputError(f"événement hospitalier inconnu {kind!r} ; possibles : admission, "
+                             "discharge")
+        if at > now + FUTURE_TOLERANCE:
+            raise InputError(f"la date de l'événement {kind} ({at:%d/%m/%Y %H:%M}) est dans le "
+                             "futur")
+
+        def work(session: Session) -> Applied:
+            patient = find_patient(session, patient_ref)
+            cases = self._open_cases(session, patient.id or 0)
+            batch = load_batch(session, cases, as_of(now))
+            events = {c: Event(kind, at, data=dict(data or {}), id=event_id) for c in cases}
+            result = self._apply(session, batch, events, actor,
+                                 _log_inbound(kind, at, actor, dict(data or {})))
+            result.message = f"{kind} enregistrée pour le patient {patient.id} ; " \
+                             f"{len(cases)} dossier(s)"
+            return result
+        return self._idempotent(event_id, kind, now, work)
+
+    def pathway_event(self, case_id: int, name: str, at: datetime, now: datetime, *,
+                      data: Mapping[str, Any] | None = None, actor: Actor = SYSTEM,
+                      event_id: str | None = None) -> Applied:
+        if name in ("admission", "discharge"):
+            raise InputError(f"{name} concerne le patient, pas un dossier : utilisez "
+                             "parcours event --patient …")
+
+        def work(session: Session) -> Applied:
+            batch = self._case_batch(session, case_id, now)
+            pathway = batch.pathway(case_id)
+            if name not in pathway.definition.events:
+                raise InputError(f"événement inconnu {name!r} pour le parcours {pathway.key!r} ; "
+                                 f"possibles : {', '.join(pathway.definition.events) or 'aucun'}")
+            event = Event(name, at, data=dict(data or {}), id=event_id)
+            return self._apply(session, batch, {case_id: event}, actor,
+                               _log_inbound("event", at, actor, {"event": name,
+                                                                  **dict(data or {})}))
+        return self._idempotent(event_id, "event", now, work)
+
+    def complete_task(self, task_id: int, result: Mapping[str, Any], at: datetime,
+                      now: datetime, *, actor: Actor = SYSTEM,
+                      event_id: str | None = None) -> Applied:
+        def work(session: Session) -> Applied:
+            task = session.get(TaskRow, task_id)
+            if task is None:
+                raise NotFoundError("task", task_id)
+            if task.status not in OPEN_TASK_STATUSES:
+                raise InputError(f"la tâche {task_id} est au statut {task.status} ; seules les "
+                                 f"tâches ouvertes ({', '.join(OPEN_TASK_STATUSES)}) peuvent "
+                                 "être terminées")
+            batch = self._case_batch(session, task.case_id, now)
+            spec = batch.pathway(task.case_id).tasks[task.key].result
+            parsed = {k: parse_value({**spec[k].model_dump(), "title": f"{spec[k].title or k} ({k})"}, v)
+                      if k in spec else v for k, v in result.items()}
+            event = Event(f"task_completed:{task.key}", at, task=task.ref, result=parsed,
+                          id=event_id)
+            return self._apply(session, batch, {task.case_id: event}, actor)
+        return self._idempotent(event_id, "task_completed", now, work)
+
+    def close_case(self, case_id: int, reason: str, now: datetime, *,
+                   actor: Actor = SYSTEM) -> Applied:
+        def work(session: Session) -> Applied:
+            batch = self._case_batch(session, case_id, now)
+            case = batch.case(case_id)
+            writer = Writer(session, batch, now)
+            from engine.case import Case, CaseClosed, TaskCancelled
+
+            effects = [TaskCancelled(now, t.ref, t.key, f"case closed: {reason}")
+                       for t in case.tasks]
+            effects.append(CaseClosed(now, ", ".join(case.active)))
+            closed = Case(case.active, case.facts, (), (), case.seq, now)
+            writer.record(case_id, Outcome(closed, tuple(effects)), actor)
+            writer.case_updates[-1]["close_reason"] = reason
+            writer.flush()
+            return Applied(case_ids=[case_id], counts=writer.counts)
+        return self._unit(work)
+
+    # -- timers -----------------------------------------------------------------------------
+
+    def advance(self, now: datetime, *, batch_size: int | None = None,
+                progress: Callable[[int], None] | None = None) -> AdvanceReport:
+        """Fire every due timer, batch after batch, each batch one transaction."""
+        report = AdvanceReport()
+        size = batch_size or self.settings.batch_size
+        while True:
+            done = self.advance_batch(now, size, report)
+            if not done:
+                return report
+            if progress is not None:
+                progress(done)
+
+    def advance_batch(self, now: datetime, size: int, report: AdvanceReport,
+                      case_ids: list[int] | None = None) -> int:
+        """Claim up to ``size`` due cases (or the given ones), advance them; returns count."""
+        def work(session: Session) -> tuple[int, dict[str, int], dict[int, str]]:
+            session.info["now"] = now
+            ids = claim_due(session, now, size, case_ids)
+            if not ids:
+                return 0, {}, {}
+            batch = load_batch(session, ids, as_of(now))
+            writer = Writer(session, batch, now)
+            failures = {}
+            for case_id in ids:
+                try:
+                    outcome = self.runtime(batch.pathway(case_id)).advance(
+                        batch.case(case_id), batch.subject(case_id), now)
+                except ParcoursError as exc:
+                    failures[case_id] = str(exc)
+                    continue
+                writer.record(case_id, outcome)
+            writer.flush()
+            return len(ids), writer.counts, failures
+        count, counts, failures = self._unit(work)
+        if count:
+            report.batches += 1
+            report.cases += count
+            report.add(counts)
+            report.failures.update(failures)
+        return count
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _open_cases(self, session: Session, patient_id: int) -> list[int]:
+        return list(session.scalars(select(CaseRow.id).where(
+            CaseRow.patient_id == patient_id, CaseRow.closed_at.is_(None))  # type: ignore[union-attr]
+            .order_by(CaseRow.id)))
+
+    def _case_batch(self, session: Session, case_id: int, now: datetime) -> Batch:
+        batch = load_batch(session, [case_id], as_of(now))
+        if case_id not in batch.cases:
+            raise NotFoundError("case", case_id)
+        if batch.cases[case_id].closed_at is not None:
+            row = batch.cases[case_id]
+            raise InputError(f"le dossier {case_id} est clos depuis le {row.closed_at:%d/%m/%Y} "
+                             f"({row.close_reason}) ; aucun événement ne peut s'y appliquer")
+        return batch
+
+
+def _log_inbound(kind: str, at: datetime, actor: Actor,
+                 data: dict[str, Any]) -> Callable[[Writer, int], None]:
+    def log(writer: Writer, case_id: int) -> None:
+        writer.log(case_id, at, kind, actor, data=data)
+    return log
+
+
+def _obs_key(pathway: CompiledPathway, code: str) -> str | None:
+    return next((k for k, o in pathway.definition.observations.items() if o.code == code), None)
+
+
+def find_patient(session: Session, ref: str | int) -> Patient:
+    text = str(ref).strip()
+    patient = session.scalars(select(Patient).where(
+        (Patient.ins == text) | (Patient.local_id == text))).first()
+    if patient is None and text.isdigit() and len(text) < 10:
+        patient = session.get(Patient, int(text))
+    if patient is None:
+        raise NotFoundError("patient", ref, " ; donnez l'identifiant interne, l'INS ou "
+                                            "l'identifiant local (voir parcours patients import)")
+    return patient
+
+
+def observation_catalogue(session: Session) -> dict[str, dict[str, Any]]:
+    """Every observation code the published pathways read: code → definition."""
+    out: dict[str, dict[str, Any]] = {}
+    for version in session.scalars(select(PathwayVersion).order_by(PathwayVersion.id)):
+        for key, spec in registry.compiled(version).definition.observations.items():
+            out[spec.code] = {"key": key, **spec.model_dump()}
+    return out
+
+
+def parse_value(spec: Mapping[str, Any], raw: Any) -> Any:
+    """A value from a user or a file, converted to the declared type and range-checked."""
+    kind = spec.get("type", "number")
+    value = raw
+    if isinstance(raw, str) and kind in ("number", "integer"):
+        try:
+            value = float(raw.replace(",", ".")) if kind == "number" else int(raw)
+        except ValueError:
+            value = raw
+    elif isinstance(raw, str) and kind == "boolean":
+        value = {"true": True, "oui": True, "yes": True, "false": False, "non": False,
+                 "no": False}.get(raw.lower(), raw)
+    try:
+        return check_value(spec.get("title") or spec.get("key", "value"), value, kind,
+                           spec.get("minimum"), spec.get("maximum"), spec.get("choices"),
+                           spec.get("unit"))
+    except ParcoursError as exc:
+        raise InputError(str(exc)) from exc

@@ -1,0 +1,208 @@
+"""The database tables (SQLModel). The schema itself is managed by Alembic.
+
+Every time column is timezone-aware UTC (``UTCDateTime``). Clinical data
+lives here and nowhere else: Prefect only ever sees ids and counts.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from engine.store.types import JsonType, UTCDateTime
+
+#: FHIR Task statuses (https://hl7.org/fhir/valueset-task-status.html) used here.
+TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "completed", "cancelled",
+                 "failed")
+OPEN_TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold")
+SEXES = ("F", "M", "U")
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+def _json(**kw: Any) -> Any:
+    return Field(sa_type=JsonType, **kw)
+
+
+class Patient(SQLModel, table=True):
+    __tablename__ = "patient"
+    id: int | None = Field(default=None, primary_key=True)
+    ins: str | None = Field(default=None, unique=True, max_length=40,
+                            description="INS (qualified national health identifier)")
+    local_id: str | None = Field(default=None, unique=True, max_length=64)
+    family_name: str = Field(max_length=120)
+    given_names: str = Field(max_length=200)
+    birth_date: date
+    sex: str = Field(max_length=1)
+    commune: str | None = Field(default=None, max_length=5, description="INSEE code")
+    conditions: list[str] = _json(default_factory=list)
+    created_at: datetime = _ts()
+
+
+class Professional(SQLModel, table=True):
+    __tablename__ = "professional"
+    id: int | None = Field(default=None, primary_key=True)
+    rpps: str = Field(unique=True, max_length=11)
+    family_name: str = Field(max_length=120)
+    given_names: str = Field(max_length=200)
+    profession: str = Field(max_length=60, index=True)
+    email: str | None = Field(default=None, max_length=254)
+    mssante: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=20)
+    active: bool = True
+    preferences: dict[str, Any] = _json(default_factory=dict)
+
+
+class CareTeamMember(SQLModel, table=True):
+    __tablename__ = "care_team"
+    __table_args__ = (Index("ix_care_team_patient_role", "patient_id", "role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    professional_id: int = Field(foreign_key="professional.id")
+    role: str = Field(max_length=60)
+    start_date: date
+    end_date: date | None = None
+
+
+class PathwayVersion(SQLModel, table=True):
+    __tablename__ = "pathway_version"
+    __table_args__ = (UniqueConstraint("key", "version"),
+                      UniqueConstraint("key", "content_hash"))
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80, index=True)
+    version: int = Field(description="Revision recorded by Parcours, 1, 2, … per key")
+    declared_version: int = Field(description="The `version:` written in the file")
+    title: str
+    source: str
+    content_hash: str = Field(max_length=64)
+    published_at: datetime = _ts()
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "pathway_case"
+    __table_args__ = (Index("ix_case_due", "next_due_at"),
+                      Index("ix_case_patient", "patient_id", "pathway_key"))
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    pathway_version_id: int = Field(foreign_key="pathway_version.id")
+    pathway_key: str = Field(max_length=80)
+    active_states: list[str] = _json(default_factory=list)
+    facts: dict[str, Any] = _json(default_factory=dict)
+    seq: int = 0
+    next_due_at: datetime | None = _ts(default=None)
+    opened_at: datetime = _ts()
+    closed_at: datetime | None = _ts(default=None)
+    close_reason: str | None = None
+    row_version: int = 1
+
+
+class CaseEvent(SQLModel, table=True):
+    """Append-only history of a case."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="pathway_case.id")
+    at: datetime = _ts(description="When it happened (effective time)")
+    recorded_at: datetime = _ts()
+    actor_kind: str = Field(max_length=20, description="professional, coordinator or system")
+    actor_id: int | None = None
+    kind: str = Field(max_length=40)
+    from_state: str | None = None
+    to_state: str | None = None
+    data: dict[str, Any] = _json(default_factory=dict)
+
+
+class EventReceipt(SQLModel, table=True):
+    """One row per inbound event id applied: delivering it again changes nothing."""
+
+    __tablename__ = "event_receipt"
+    event_id: str = Field(primary_key=True, max_length=120)
+    kind: str = Field(max_length=40)
+    recorded_at: datetime = _ts()
+
+
+class ObservationRow(SQLModel, table=True):
+    __tablename__ = "observation"
+    __table_args__ = (Index("ix_observation_patient_code", "patient_id", "code",
+                            "effective_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    code: str = Field(max_length=40)
+    system: str = Field(default="loinc", max_length=20)
+    value: float | None = None
+    value_text: str | None = None
+    unit: str | None = Field(default=None, max_length=20)
+    effective_at: datetime = _ts()
+    recorded_at: datetime = _ts()
+    source: str | None = Field(default=None, max_length=120)
+
+
+class TaskRow(SQLModel, table=True):
+    __tablename__ = "task"
+    __table_args__ = (UniqueConstraint("case_id", "ref"),
+                      Index("ix_task_status_due", "status", "due_at"),
+                      Index("ix_task_assignee", "assignee_id", "status"))
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="pathway_case.id")
+    ref: str = Field(max_length=120)
+    key: str = Field(max_length=80)
+    state: str = Field(description="The state that owns the task")
+    title: str
+    description: str | None = None
+    role: str = Field(max_length=60)
+    assignee_id: int | None = Field(default=None, foreign_key="professional.id")
+    unassigned_role: bool = Field(default=False,
+                                  description="Nobody holds the role: sent to the coordinator")
+    status: str = Field(default="requested", max_length=20)
+    created_at: datetime = _ts()
+    due_at: datetime = _ts()
+    reminder_at: datetime | None = _ts(default=None)
+    escalation_at: datetime | None = _ts(default=None)
+    reminded_at: datetime | None = _ts(default=None)
+    escalated_at: datetime | None = _ts(default=None)
+    expected_result: dict[str, Any] = _json(default_factory=dict)
+    result: dict[str, Any] | None = _json(default=None)
+    closed_at: datetime | None = _ts(default=None)
+    closed_by: int | None = None
+    close_reason: str | None = None
+
+
+class TimerRow(SQLModel, table=True):
+    __tablename__ = "timer"
+    __table_args__ = (UniqueConstraint("case_id", "state", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="pathway_case.id", index=True)
+    name: str = Field(max_length=80)
+    state: str
+    fire_at: datetime = _ts()
+    every: str | None = Field(default=None, max_length=40)
+
+
+class OutboxRow(SQLModel, table=True):
+    """One message to send, written in the same transaction as what caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=40)
+    case_id: int | None = Field(default=None, foreign_key="pathway_case.id")
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    recipient_id: int | None = Field(default=None, foreign_key="professional.id")
+    payload: dict[str, Any] = _json(default_factory=dict)
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    created_at: datetime = _ts()
+    next_attempt_at: datetime = _ts()
+    sent_at: datetime | None = _ts(default=None)
+    last_error: str | None = None
+
+
+ALL_TABLES = [Patient, Professional, CareTeamMember, PathwayVersion, CaseRow, CaseEvent,
+              EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow]

@@ -1,0 +1,210 @@
+"""Write runtime outcomes to the database in bulk, inside the caller's transaction.
+
+For every case touched in a unit of work: the case row (optimistic lock on
+``row_version``), its history rows, tasks created/completed/cancelled, its
+timers (replaced), and the outbox rows for everyone who must be told. All of
+it is flushed with a handful of multi-row statements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy.orm import Session
+
+from engine.case import (
+    CaseClosed, Effect, Entered, FactSet, GuardFailed, Notification, Outcome, TaskCancelled,
+    TaskCompleted, TaskCreated, TimerFired, Transitioned, jsonable,
+)
+from engine.store.batch import Batch
+from engine.store.errors import ConcurrentUpdateError
+from engine.store.tables import CaseEvent, CaseRow, OutboxRow, TaskRow, TimerRow
+
+_CASE = CaseRow.__table__  # type: ignore[attr-defined]
+_TASK = TaskRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str = "system"   # professional, coordinator or system
+    id: int | None = None
+
+
+SYSTEM = Actor()
+
+
+class Writer:
+    """Collects rows for one unit of work; ``flush`` writes them."""
+
+    def __init__(self, session: Session, batch: Batch, recorded_at: datetime) -> None:
+        self.session = session
+        self.batch = batch
+        self.recorded_at = recorded_at
+        self.events: list[dict[str, Any]] = []
+        self.new_tasks: list[dict[str, Any]] = []
+        self.task_updates: list[dict[str, Any]] = []
+        self.timers: dict[int, tuple[Any, ...]] = {}
+        self.case_updates: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+
+    # -- collecting -------------------------------------------------------------------------
+
+    def log(self, case_id: int, at: datetime, kind: str, actor: Actor = SYSTEM,
+            from_state: str | None = None, to_state: str | None = None,
+            data: dict[str, Any] | None = None) -> None:
+        self.events.append({"case_id": case_id, "at": at, "recorded_at": self.recorded_at,
+                            "actor_kind": actor.kind, "actor_id": actor.id, "kind": kind,
+                            "from_state": from_state, "to_state": to_state,
+                            "data": jsonable(data or {})})
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def record(self, case_id: int, outcome: Outcome, actor: Actor = SYSTEM) -> None:
+        """Everything an outcome implies for one case (the case row included)."""
+        for effect in outcome.effects:
+            self._effect(case_id, effect, actor)
+        row = self.batch.cases[case_id]
+        case = outcome.case
+        self.case_updates.append({
+            "b_id": case_id, "b_version": row.row_version, "active_states": list(case.active),
+            "facts": jsonable(dict(case.facts)), "seq": case.seq, "next_due_at": case.next_due,
+            "closed_at": case.closed_at,
+            "close_reason": "final state" if case.closed and row.closed_at is None
+            else row.close_reason})
+        self.timers[case_id] = case.timers
+
+    def _effect(self, case_id: int, effect: Effect, actor: Actor) -> None:
+        row = self.batch.cases[case_id]
+        match effect:
+            case Entered(at=at, states=states):
+                self.log(case_id, at, "enrolment", actor, None, ", ".join(states))
+            case Transitioned(at=at, source=source, target=target, event=event):
+                self.log(case_id, at, "transition", actor, source, target,
+                         {"event": event, "transition": effect.transition,
+                          "exited": effect.exited, "entered": effect.entered})
+            case TaskCreated():
+                self._new_task(case_id, row.patient_id, effect)
+            case TaskCompleted(at=at, ref=ref, key=key, result=result, by_event=by):
+                task = self.batch.open_task(case_id, ref)
+                self.task_updates.append(self._task_close(case_id, ref, "completed", at,
+                                                          result, actor.id, by))
+                self.log(case_id, at, "task_completed", actor, data={
+                    "ref": ref, "key": key, "task_id": task.id if task else None,
+                    "by_event": by})
+            case TaskCancelled(at=at, ref=ref, key=key, reason=reason):
+                self._cancel(case_id, ref, key, at, reason)
+            case TimerFired(at=at, name=name, state=state):
+                self.log(case_id, at, "timer_fired", SYSTEM, state, None, {"timer": name})
+            case FactSet(at=at, name=name, value=value):
+                self.log(case_id, at, "fact_set", actor, data={"fact": name, "value": value})
+            case Notification(at=at, roles=roles, message=message, template=template):
+                self._notify(case_id, row.patient_id, at, roles, message, template)
+            case GuardFailed(at=at, transition=tid, error=error):
+                self.log(case_id, at, "guard_failed", SYSTEM, data={"transition": tid,
+                                                                    "error": error})
+            case CaseClosed(at=at, state=state):
+                self.log(case_id, at, "case_closed", actor, None, state)
+
+    def _recipient(self, patient_id: int, role: str) -> tuple[int | None, bool]:
+        holders = self.batch.holders(patient_id, role)
+        if holders:
+            return holders[0], False
+        return self.batch.coordinator_id, True
+
+    def _new_task(self, case_id: int, patient_id: int, t: TaskCreated) -> None:
+        assignee, unassigned = self._recipient(patient_id, t.role)
+        self.new_tasks.append({
+            "case_id": case_id, "ref": t.ref, "key": t.key, "state": t.state, "title": t.title,
+            "description": t.description, "role": t.role, "assignee_id": assignee,
+            "unassigned_role": unassigned, "status": "requested", "created_at": t.at,
+            "due_at": t.due_at, "reminder_at": t.reminder_at, "escalation_at": t.escalation_at,
+            "expected_result": jsonable(dict(t.result)), "result": None})
+        self.log(case_id, t.at, "task_created", SYSTEM, t.state, None, {
+            "ref": t.ref, "key": t.key, "role": t.role, "assignee_id": assignee,
+            "unassigned_role": unassigned, "due_at": t.due_at})
+
+    def _task_close(self, case_id: int, ref: str, status: str, at: datetime,
+                    result: Any, by: int | None, reason: str | None) -> dict[str, Any]:
+        return {"b_case": case_id, "b_ref": ref, "status": status, "closed_at": at,
+                "result": jsonable(dict(result)) if result is not None else None,
+                "closed_by": by, "close_reason": reason}
+
+    def _cancel(self, case_id: int, ref: str, key: str, at: datetime, reason: str) -> None:
+        task = self.batch.open_task(case_id, ref)
+        self.task_updates.append(self._task_close(case_id, ref, "cancelled", at, None, None,
+                                                  reason))
+        self.log(case_id, at, "task_cancelled", SYSTEM, data={
+            "ref": ref, "key": key, "reason": reason, "task_id": task.id if task else None})
+        if task is not None and task.assignee_id is not None:
+            self.outbox.append(self._message(
+                "task_cancelled", f"task:{task.id}:cancelled:{task.assignee_id}", case_id,
+                task.id, task.assignee_id, at, {"reason": reason}))
+
+    def _notify(self, case_id: int, patient_id: int, at: datetime, roles: tuple[str, ...],
+                message: str, template: str) -> None:
+        digest = hashlib.sha1(message.encode()).hexdigest()[:10]
+        for role in roles:
+            recipient, unassigned = self._recipient(patient_id, role)
+            key = f"case:{case_id}:{template}:{at.isoformat()}:{digest}:{role}:{recipient}"
+            self.outbox.append(self._message(template, key, case_id, None, recipient, at, {
+                "role": role, "message": message, "unassigned_role": unassigned}))
+        self.log(case_id, at, "notification", SYSTEM, data={"roles": roles,
+                                                            "template": template})
+
+    def _message(self, kind: str, key: str, case_id: int, task_id: int | None,
+                 recipient: int | None, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"idempotency_key": key, "kind": kind, "case_id": case_id, "task_id": task_id,
+                "recipient_id": recipient, "payload": jsonable(payload),
+                "status": "pending" if recipient is not None else "dead",
+                "attempts": 0, "created_at": self.recorded_at,
+                "next_attempt_at": max(at, self.recorded_at) if at else self.recorded_at,
+                "sent_at": None, "last_error": None if recipient is not None
+                else "no recipient: nobody holds the role and no coordinator is registered"}
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        s = self.session
+        if self.case_updates:
+            self._update_cases()
+        if self.task_updates:
+            s.execute(update(_TASK).where(_TASK.c.case_id == bindparam("b_case"),
+                                          _TASK.c.ref == bindparam("b_ref")),
+                      self.task_updates)
+        if self.new_tasks:
+            created = s.execute(insert(_TASK).returning(
+                _TASK.c.id, _TASK.c.assignee_id, _TASK.c.case_id, _TASK.c.unassigned_role,
+                sort_by_parameter_order=True), self.new_tasks).all()
+            for task_id, assignee, case_id, unassigned in created:
+                self.outbox.append(self._message(
+                    "task_assigned", f"task:{task_id}:assigned:{assignee}", case_id,
+                    task_id, assignee, self.recorded_at, {"unassigned_role": unassigned}))
+        if self.timers:
+            s.execute(delete(TimerRow).where(TimerRow.case_id.in_(self.timers)))  # type: ignore[attr-defined]
+            rows = [{"case_id": case_id, "name": t.name, "state": t.state, "fire_at": t.fire_at,
+                     "every": t.every}
+                    for case_id, timers in self.timers.items() for t in timers]
+            if rows:
+                s.execute(insert(TimerRow), rows)
+        if self.events:
+            s.execute(insert(CaseEvent), self.events)
+        if self.outbox:
+            s.execute(insert(OutboxRow), self.outbox)
+
+    def _update_cases(self) -> None:
+        stmt = update(_CASE).where(_CASE.c.id == bindparam("b_id"),
+                                   _CASE.c.row_version == bindparam("b_version")).values(
+            row_version=_CASE.c.row_version + 1)
+        if self.session.get_bind().dialect.supports_sane_multi_rowcount:
+            result = self.session.execute(stmt, self.case_updates)
+            if result.rowcount != len(self.case_updates):  # type: ignore[attr-defined]
+                raise ConcurrentUpdateError(self.case_updates[0]["b_id"])
+            return
+        for params in self.case_updates:
+            result = self.session.execute(stmt, params)
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConcurrentUpdateError(params["b_id"])
