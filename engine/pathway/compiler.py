@@ -25,7 +25,7 @@ from engine.durations import Duration
 from engine.exceptions import PathwayDefinitionError
 from engine.pathway.checks import BUILTIN_EVENTS, _typecheck
 from engine.pathway.expressions import CompiledExpression, compile_expression, literal_or_expression
-from engine.pathway.model import Notify, Pathway, Task
+from engine.pathway.model import Notify, Parameter, Pathway, Task
 from engine.pathway.statetree import ROOT, StateTree
 from engine.suggest import did_you_mean
 
@@ -73,6 +73,7 @@ class CompiledTransition:
     domain: str
     enter: tuple[str, ...]          # states entered, top-down
     enter_leaves: tuple[str, ...]   # atomic states active after entry
+    exits: frozenset[str] = frozenset()  # states exited when active (see ``_exit_scope``)
 
 
 class _Selected:
@@ -144,7 +145,8 @@ class CompiledPathway:
                 problems.append(f"unknown parameter {name!r}{did_you_mean(name, declared)}; "
                                 f"this pathway declares {', '.join(declared) or 'none'}")
                 continue
-            problem = _typecheck(value, declared[name].type, declared[name].choices)
+            problem = (_typecheck(value, declared[name].type, declared[name].choices)
+                       or _out_of_range(value, declared[name]))
             if problem:
                 problems.append(f"parameter {name!r}: {problem}")
             values[name] = value
@@ -154,6 +156,17 @@ class CompiledPathway:
 
     def duration(self, ref: str, params: Mapping[str, Any]) -> Duration:
         return Duration.parse(params.get(ref, ref))
+
+
+def _out_of_range(value: Any, parameter: Parameter) -> str | None:
+    """Why a numeric override is outside the parameter's declared range, or None."""
+    if parameter.type not in ("number", "integer"):
+        return None
+    if parameter.minimum is not None and value < parameter.minimum:
+        return f"{value!r} is below the minimum {parameter.minimum:g}"
+    if parameter.maximum is not None and value > parameter.maximum:
+        return f"{value!r} is above the maximum {parameter.maximum:g}"
+    return None
 
 
 def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
@@ -168,12 +181,14 @@ def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
                 raise PathwayDefinitionError([])  # unreachable: checks refuse such files
             tid = f"{node.id}#{i}"
             domain = _domain(tree, node.id, target) if target is not None else node.id
-            enter = _entry(tree, domain, target) if target is not None else ()
+            enter = _entry(tree, domain, target, node.id) if target is not None else ()
             transitions[tid] = CompiledTransition(
                 id=tid, source=node.id, event=spec.on, target=target,
                 guard=compile_expression(spec.guard) if spec.guard else None,
                 actions=_actions(spec.set, spec.tasks, spec.notify), domain=domain,
-                enter=enter, enter_leaves=tuple(s for s in enter if not tree.nodes[s].children))
+                enter=enter, enter_leaves=tuple(s for s in enter if not tree.nodes[s].children),
+                exits=_exit_scope(tree, domain, node.id, target) if target is not None
+                else frozenset())
     initial_enter = _entry(tree, ROOT, None)
     events = {t.event for t in transitions.values()} | set(BUILTIN_EVENTS) | set(pathway.events)
     events |= {f"observation:{k}" for k in pathway.observations}
@@ -214,8 +229,33 @@ def _domain(tree: StateTree, source: str, target: str) -> str:
     return ROOT
 
 
-def _entry(tree: StateTree, domain: str, target: str | None) -> tuple[str, ...]:
-    """States entered, top-down, going from ``domain`` (exclusive) to ``target``'s defaults."""
+def _region(tree: StateTree, parallel: str, sid: str) -> str:
+    """The child of ``parallel`` that is or contains ``sid``."""
+    return next(c for c in tree.nodes[parallel].children if tree.is_descendant(sid, c))
+
+
+def _exit_scope(tree: StateTree, domain: str, source: str, target: str) -> frozenset[str]:
+    """The states an external transition exits, when they are active.
+
+    Under a compound domain (or the root): every descendant of the domain. A
+    parallel domain stays active, so only its regions holding the source or the
+    target are exited (and re-entered): the other regions carry on untouched.
+    """
+    if tree.nodes[domain].state.parallel:
+        roots = {_region(tree, domain, source), _region(tree, domain, target)}
+    else:
+        roots = set(tree.nodes[domain].children)
+    return frozenset(sid for sid in tree.nodes if sid != ROOT
+                     and any(tree.is_descendant(sid, root) for root in roots))
+
+
+def _entry(tree: StateTree, domain: str, target: str | None,
+           source: str | None = None) -> tuple[str, ...]:
+    """States entered, top-down, going from ``domain`` (exclusive) to ``target``'s defaults.
+
+    Under a parallel domain the source's region, when it is not the target's,
+    is re-entered by default (see ``_exit_scope``).
+    """
     out: list[str] = []
 
     def enter_default(sid: str) -> None:
@@ -245,6 +285,14 @@ def _entry(tree: StateTree, domain: str, target: str | None) -> tuple[str, ...]:
         return tuple(out)
     path = [target, *tree.ancestors(target)]
     first = path[path.index(domain) - 1] if domain in path else target
+    if source is not None and tree.nodes[domain].state.parallel:
+        source_region = _region(tree, domain, source)
+        for region in tree.nodes[domain].children:
+            if region == first:
+                enter_towards(region)
+            elif region == source_region:
+                enter_default(region)
+        return tuple(out)
     enter_towards(first)
     return tuple(out)
 

@@ -47,6 +47,8 @@ class Document:
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     #: path → (line, column) of the key that introduces the value at that path
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    #: set when the model was built by leaving out parts with schema errors
+    partial: bool = False
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """The position of ``path``, or of its nearest ancestor that has one."""
@@ -85,13 +87,7 @@ def read_text(text: str, file: str = "<string>") -> tuple[Document, list[Diagnos
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        if exc.context:
-            problem = f"{problem} ({exc.context})"
-        raise YamlReadError([Diagnostic(file, line, column, f"YAML syntax error: {problem}",
-                                        "yaml")]) from exc
+        raise YamlReadError([_syntax_error(file, exc)]) from exc
     except yaml.YAMLError as exc:  # e.g. reader errors on invalid characters
         raise YamlReadError([Diagnostic(file, 1, 1, f"YAML error: {exc}", "yaml")]) from exc
     finally:
@@ -101,6 +97,42 @@ def read_text(text: str, file: str = "<string>") -> tuple[Document, list[Diagnos
     if node is not None:
         doc.data = _convert(node, (), doc, problems, loader)
     return doc, problems
+
+
+#: What authors usually did wrong when PyYAML reports one of these problems.
+_HINTS = {
+    "mapping values are not allowed here": "this line is indented deeper than a key of the "
+    "lines above, or a value contains ': ' and must be quoted",
+    "expected <block end>": "this line is not aligned with the keys above it; indent each "
+    "key of one mapping by the same number of spaces",
+    "that cannot start any token": "YAML is indented with spaces only, never tabs",
+    "found another document": "a pathway file holds a single YAML document; remove this "
+    "'---' or split the file",
+}
+
+#: Errors found far from their cause: the position reported is where the construct opened.
+_UNCLOSED = {
+    "while parsing a flow sequence": "the list opened here with '[' is not closed with ']'",
+    "while parsing a flow mapping": "the mapping opened here with '{' is not closed with '}'",
+    "while scanning a quoted scalar": "the quoted text opened here is not closed",
+}
+
+
+def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    problem = (exc.problem or "invalid YAML").removeprefix("but ")
+    mark = exc.problem_mark or exc.context_mark
+    unclosed = _UNCLOSED.get(exc.context or "")
+    if unclosed and exc.context_mark is not None and exc.problem_mark is not None:
+        where = f"line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
+        message = f"{unclosed} ({problem} at {where})"
+        mark = exc.context_mark
+    else:
+        hint = next((h for text, h in _HINTS.items() if text in problem), None)
+        message = f"{problem}: {hint}" if hint else problem
+        if exc.context and not hint:
+            message = f"{message} ({exc.context})"
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return Diagnostic(file, line, column, f"YAML syntax error: {message}", "yaml")
 
 
 def read_file(path: str) -> tuple[Document, list[Diagnostic]]:
