@@ -9,9 +9,10 @@ care teams and the coordinator. It turns rows into the runtime's plain
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -19,12 +20,26 @@ from sqlalchemy.orm import Session
 from engine.case import Case, ObservationValue, OpenTask, Subject, TimerState
 from engine.pathway.compiler import CompiledPathway
 from engine.store import registry
+from engine.store.bulk import in_ids
 from engine.store.tables import (
-    OPEN_TASK_STATUSES, CareTeamMember, CaseRow, ObservationRow, PathwayVersion, Patient,
-    Professional, TaskRow, TimerRow,
+    OPEN_TASK_STATUSES,
+    CareTeamMember,
+    CaseRow,
+    ObservationRow,
+    PathwayVersion,
+    Patient,
+    Professional,
+    TaskRow,
+    TimerRow,
 )
 
 COORDINATOR = "coordinateur"
+_CASE = CaseRow.__table__  # type: ignore[attr-defined]
+_TIMER = TimerRow.__table__  # type: ignore[attr-defined]
+_TASK = TaskRow.__table__  # type: ignore[attr-defined]
+_PATIENT = Patient.__table__  # type: ignore[attr-defined]
+_OBS = ObservationRow.__table__  # type: ignore[attr-defined]
+_TEAM = CareTeamMember.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -78,18 +93,25 @@ def subject_of(patient: Patient, pathway: CompiledPathway,
     return Subject(patient.birth_date, patient.sex, tuple(patient.conditions), observations)
 
 
+def _rows(session: Session, table: Any, *where: Any, order: Any = None) -> Sequence[Any]:
+    """Plain rows (attribute access by column name), without ORM bookkeeping."""
+    query = select(table).where(*where)
+    if order is not None:
+        query = query.order_by(*order)
+    return session.execute(query).all()
+
+
 def load_batch(session: Session, case_ids: Iterable[int], today: date) -> Batch:
     ids = list(case_ids)
-    batch = Batch({row.id: row for row in session.scalars(  # type: ignore[misc]
-        select(CaseRow).where(CaseRow.id.in_(ids)))})  # type: ignore[union-attr]
+    batch = Batch({row.id: row for row in _rows(session, _CASE,
+                                                 in_ids(_CASE.c.id, ids, session))})
     if not batch.cases:
         return batch
-    for timer in session.scalars(select(TimerRow).where(TimerRow.case_id.in_(ids))  # type: ignore[attr-defined]
-                                 .order_by(TimerRow.fire_at)):
+    for timer in _rows(session, _TIMER, in_ids(_TIMER.c.case_id, ids, session),
+                       order=(_TIMER.c.fire_at,)):
         batch.timers[timer.case_id].append(timer)
-    for task in session.scalars(select(TaskRow).where(
-            TaskRow.case_id.in_(ids), TaskRow.status.in_(OPEN_TASK_STATUSES))  # type: ignore[attr-defined]
-            .order_by(TaskRow.id)):
+    for task in _rows(session, _TASK, in_ids(_TASK.c.case_id, ids, session),
+                      _TASK.c.status.in_(OPEN_TASK_STATUSES), order=(_TASK.c.id,)):
         batch.tasks[task.case_id].append(task)
     patient_ids = {row.patient_id for row in batch.cases.values()}
     load_patients(session, batch, patient_ids, today)
@@ -100,20 +122,22 @@ def load_batch(session: Session, case_ids: Iterable[int], today: date) -> Batch:
 
 
 def load_patients(session: Session, batch: Batch, patient_ids: set[int], today: date) -> None:
-    batch.patients = {p.id: p for p in session.scalars(  # type: ignore[misc]
-        select(Patient).where(Patient.id.in_(patient_ids)))}  # type: ignore[union-attr]
-    for obs in session.scalars(select(ObservationRow)
-                               .where(ObservationRow.patient_id.in_(patient_ids))  # type: ignore[attr-defined]
-                               .order_by(ObservationRow.effective_at, ObservationRow.id)):
+    ids = list(patient_ids)
+    batch.patients = {p.id: p for p in _rows(session, _PATIENT,
+                                              in_ids(_PATIENT.c.id, ids, session))}
+    for obs in _rows(session, _OBS, in_ids(_OBS.c.patient_id, ids, session),
+                     order=(_OBS.c.effective_at, _OBS.c.id)):
         batch.observations[(obs.patient_id, obs.code)] = obs
-    members = session.scalars(select(CareTeamMember).join(
-        Professional, Professional.id == CareTeamMember.professional_id).where(
-        CareTeamMember.patient_id.in_(patient_ids), Professional.active,  # type: ignore[attr-defined]
-        CareTeamMember.start_date <= today,
-        or_(CareTeamMember.end_date.is_(None), CareTeamMember.end_date >= today))  # type: ignore[union-attr]
-        .order_by(CareTeamMember.start_date.desc(), CareTeamMember.id))  # type: ignore[attr-defined]
-    for member in members:
-        batch.team[(member.patient_id, member.role)].append(member.professional_id)
+    team, pro = _TEAM, Professional.__table__  # type: ignore[attr-defined]
+    members = session.execute(
+        select(team.c.patient_id, team.c.role, team.c.professional_id)
+        .join(pro, pro.c.id == team.c.professional_id)
+        .where(in_ids(team.c.patient_id, ids, session), pro.c.active,
+               team.c.start_date <= today,
+               or_(team.c.end_date.is_(None), team.c.end_date >= today))
+        .order_by(team.c.start_date.desc(), team.c.id)).all()
+    for patient_id, role, professional_id in members:
+        batch.team[(patient_id, role)].append(professional_id)
     batch.coordinator_id = coordinator_id(session)
 
 

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 
 from engine.store.errors import NotFoundError
 from engine.store.tables import (
-    OPEN_TASK_STATUSES, CaseEvent, CaseRow, PathwayVersion, Patient, Professional, TaskRow,
+    OPEN_TASK_STATUSES,
+    CaseEvent,
+    CaseRow,
+    PathwayVersion,
+    Patient,
+    Professional,
+    TaskRow,
     TimerRow,
 )
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +26,17 @@ from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime, check_value
 from engine.settings import Settings
 from engine.store import registry
-from engine.store.batch import Batch, as_of, load_batch, subject_of
+from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
 from engine.store.claims import claim_due
 from engine.store.db import transaction, with_retries
 from engine.store.errors import InputError, NotFoundError
 from engine.store.tables import (
-    OPEN_TASK_STATUSES, CaseRow, EventReceipt, ObservationRow, PathwayVersion, Patient,
+    OPEN_TASK_STATUSES,
+    CaseRow,
+    EventReceipt,
+    ObservationRow,
+    PathwayVersion,
+    Patient,
     TaskRow,
 )
 from engine.store.writer import SYSTEM, Actor, Writer
@@ -48,6 +53,20 @@ class Applied:
     case_ids: list[int] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     message: str = ""
+
+
+@dataclass
+class EnrolReport:
+    enrolled: int = 0
+    already: int = 0
+    ineligible: int = 0
+    case_ids: list[int] = field(default_factory=list)
+
+    def merge(self, other: EnrolReport) -> None:
+        self.enrolled += other.enrolled
+        self.already += other.already
+        self.ineligible += other.ineligible
+        self.case_ids.extend(other.case_ids)
 
 
 @dataclass
@@ -150,7 +169,6 @@ class CaseService:
         pathway = registry.compiled(version)
         runtime = self.runtime(pathway)
         batch = Batch({})
-        from engine.store.batch import load_patients
         load_patients(session, batch, {patient.id or 0}, as_of(now))
         subject = subject_of(patient, pathway, batch.observations)
         if check_eligibility and not runtime.is_eligible(subject, now):
@@ -169,6 +187,66 @@ class CaseService:
         writer.flush()
         return Applied(case_ids=[row.id or 0], counts=writer.counts,
                        message=f"dossier {row.id} ouvert dans {version.key} v{version.version}")
+
+    def enroll_many(self, patient_ids: list[int], pathway_key: str, now: datetime, *,
+                    batch_size: int = 1000, check_eligibility: bool = True,
+                    progress: Callable[[int], None] | None = None) -> EnrolReport:
+        """Enrol many patients, one transaction per batch; skips ineligible or enrolled ones."""
+        report = EnrolReport()
+        for start in range(0, len(patient_ids), batch_size):
+            chunk = patient_ids[start:start + batch_size]
+            part = self._unit(lambda s, c=chunk: self._enroll_batch(  # type: ignore[misc]
+                s, c, pathway_key, now, check_eligibility))
+            report.merge(part)
+            if progress is not None:
+                progress(len(chunk))
+        return report
+
+    def _enroll_batch(self, session: Session, patient_ids: list[int], pathway_key: str,
+                      now: datetime, check_eligibility: bool) -> EnrolReport:
+        report = EnrolReport()
+        version = registry.latest(session, pathway_key)
+        pathway = registry.compiled(version)
+        runtime = self.runtime(pathway)
+        already = set(session.scalars(select(CaseRow.patient_id).where(
+            CaseRow.patient_id.in_(patient_ids), CaseRow.pathway_key == pathway_key,  # type: ignore[attr-defined]
+            CaseRow.closed_at.is_(None))))  # type: ignore[union-attr]
+        batch = Batch({})
+        load_patients(session, batch, set(patient_ids) - already, as_of(now))
+        starts = []
+        for patient_id in patient_ids:
+            patient = batch.patients.get(patient_id)
+            if patient_id in already:
+                report.already += 1
+                continue
+            if patient is None:
+                raise NotFoundError("patient", patient_id)
+            subject = subject_of(patient, pathway, batch.observations)
+            if check_eligibility and not runtime.is_eligible(subject, now):
+                report.ineligible += 1
+                continue
+            starts.append((patient_id, runtime.start(subject, now)))
+        if not starts:
+            return report
+        rows = [{"patient_id": pid, "pathway_version_id": version.id, "pathway_key": version.key,
+                 "active_states": [], "facts": {}, "seq": 0, "opened_at": now,
+                 "row_version": 1} for pid, _ in starts]
+        ids = session.execute(insert(CaseRow).returning(CaseRow.id,  # type: ignore[arg-type]
+                                                        sort_by_parameter_order=True),
+                              rows).scalars().all()
+        batch.versions[version.id or 0] = version
+        for case_id, (patient_id, _) in zip(ids, starts, strict=True):
+            batch.cases[case_id] = CaseRow(id=case_id, patient_id=patient_id,
+                                           pathway_version_id=version.id or 0,
+                                           pathway_key=version.key, opened_at=now,
+                                           row_version=1)
+        writer = Writer(session, batch, now)
+        for case_id, (_, outcome) in zip(ids, starts, strict=True):
+            writer.record(case_id, outcome)
+        writer.flush()
+        report.enrolled += len(starts)
+        report.case_ids.extend(ids)
+        return report
 
     # -- inbound events ---------------------------------------------------------------------
 

@@ -13,19 +13,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm import Session
 
 from engine.case import (
-    CaseClosed, Effect, Entered, FactSet, GuardFailed, Notification, Outcome, TaskCancelled,
-    TaskCompleted, TaskCreated, TimerFired, Transitioned, jsonable,
+    CaseClosed,
+    Effect,
+    Entered,
+    FactSet,
+    GuardFailed,
+    Notification,
+    Outcome,
+    TaskCancelled,
+    TaskCompleted,
+    TaskCreated,
+    TimerFired,
+    Transitioned,
 )
 from engine.store.batch import Batch
+from engine.store.bulk import in_ids, insert_rows, update_from_values
 from engine.store.errors import ConcurrentUpdateError
 from engine.store.tables import CaseEvent, CaseRow, OutboxRow, TaskRow, TimerRow
 
+# Core tables: multi-row statements without the ORM's per-row bookkeeping
 _CASE = CaseRow.__table__  # type: ignore[attr-defined]
 _TASK = TaskRow.__table__  # type: ignore[attr-defined]
+_TIMER = TimerRow.__table__  # type: ignore[attr-defined]
+_EVENT = CaseEvent.__table__  # type: ignore[attr-defined]
+_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -60,7 +75,7 @@ class Writer:
         self.events.append({"case_id": case_id, "at": at, "recorded_at": self.recorded_at,
                             "actor_kind": actor.kind, "actor_id": actor.id, "kind": kind,
                             "from_state": from_state, "to_state": to_state,
-                            "data": jsonable(data or {})})
+                            "data": data or {}})
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
     def record(self, case_id: int, outcome: Outcome, actor: Actor = SYSTEM) -> None:
@@ -71,7 +86,7 @@ class Writer:
         case = outcome.case
         self.case_updates.append({
             "b_id": case_id, "b_version": row.row_version, "active_states": list(case.active),
-            "facts": jsonable(dict(case.facts)), "seq": case.seq, "next_due_at": case.next_due,
+            "facts": dict(case.facts), "seq": case.seq, "next_due_at": case.next_due,
             "closed_at": case.closed_at,
             "close_reason": "final state" if case.closed and row.closed_at is None
             else row.close_reason})
@@ -122,7 +137,7 @@ class Writer:
             "description": t.description, "role": t.role, "assignee_id": assignee,
             "unassigned_role": unassigned, "status": "requested", "created_at": t.at,
             "due_at": t.due_at, "reminder_at": t.reminder_at, "escalation_at": t.escalation_at,
-            "expected_result": jsonable(dict(t.result)), "result": None})
+            "expected_result": dict(t.result), "result": None})
         self.log(case_id, t.at, "task_created", SYSTEM, t.state, None, {
             "ref": t.ref, "key": t.key, "role": t.role, "assignee_id": assignee,
             "unassigned_role": unassigned, "due_at": t.due_at})
@@ -130,7 +145,7 @@ class Writer:
     def _task_close(self, case_id: int, ref: str, status: str, at: datetime,
                     result: Any, by: int | None, reason: str | None) -> dict[str, Any]:
         return {"b_case": case_id, "b_ref": ref, "status": status, "closed_at": at,
-                "result": jsonable(dict(result)) if result is not None else None,
+                "result": dict(result) if result is not None else None,
                 "closed_by": by, "close_reason": reason}
 
     def _cancel(self, case_id: int, ref: str, key: str, at: datetime, reason: str) -> None:
@@ -158,7 +173,7 @@ class Writer:
     def _message(self, kind: str, key: str, case_id: int, task_id: int | None,
                  recipient: int | None, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
         return {"idempotency_key": key, "kind": kind, "case_id": case_id, "task_id": task_id,
-                "recipient_id": recipient, "payload": jsonable(payload),
+                "recipient_id": recipient, "payload": payload,
                 "status": "pending" if recipient is not None else "dead",
                 "attempts": 0, "created_at": self.recorded_at,
                 "next_attempt_at": max(at, self.recorded_at) if at else self.recorded_at,
@@ -169,33 +184,47 @@ class Writer:
 
     def flush(self) -> None:
         s = self.session
+        pg = s.get_bind().dialect.name == "postgresql"
         if self.case_updates:
-            self._update_cases()
+            self._update_cases(pg)
         if self.task_updates:
-            s.execute(update(_TASK).where(_TASK.c.case_id == bindparam("b_case"),
-                                          _TASK.c.ref == bindparam("b_ref")),
-                      self.task_updates)
+            if pg:
+                update_from_values(s, _TASK, self.task_updates,
+                                   {"b_case": "case_id", "b_ref": "ref"},
+                                   {"b_case": "int", "b_ref": "text", "status": "text",
+                                    "result": "jsonb", "closed_at": "timestamptz",
+                                    "closed_by": "int", "close_reason": "text"})
+            else:
+                s.execute(update(_TASK).where(_TASK.c.case_id == bindparam("b_case"),
+                                              _TASK.c.ref == bindparam("b_ref")),
+                          self.task_updates)
         if self.new_tasks:
-            created = s.execute(insert(_TASK).returning(
-                _TASK.c.id, _TASK.c.assignee_id, _TASK.c.case_id, _TASK.c.unassigned_role,
-                sort_by_parameter_order=True), self.new_tasks).all()
-            for task_id, assignee, case_id, unassigned in created:
+            ids = insert_rows(s, _TASK, self.new_tasks, with_ids=True)
+            for task_id, task in zip(ids, self.new_tasks, strict=True):
+                assignee = task["assignee_id"]
                 self.outbox.append(self._message(
-                    "task_assigned", f"task:{task_id}:assigned:{assignee}", case_id,
-                    task_id, assignee, self.recorded_at, {"unassigned_role": unassigned}))
+                    "task_assigned", f"task:{task_id}:assigned:{assignee}", task["case_id"],
+                    task_id, assignee, self.recorded_at,
+                    {"unassigned_role": task["unassigned_role"]}))
         if self.timers:
-            s.execute(delete(TimerRow).where(TimerRow.case_id.in_(self.timers)))  # type: ignore[attr-defined]
-            rows = [{"case_id": case_id, "name": t.name, "state": t.state, "fire_at": t.fire_at,
-                     "every": t.every}
-                    for case_id, timers in self.timers.items() for t in timers]
-            if rows:
-                s.execute(insert(TimerRow), rows)
-        if self.events:
-            s.execute(insert(CaseEvent), self.events)
-        if self.outbox:
-            s.execute(insert(OutboxRow), self.outbox)
+            s.execute(delete(_TIMER).where(in_ids(_TIMER.c.case_id, list(self.timers), s)))
+            insert_rows(s, _TIMER, [
+                {"case_id": case_id, "name": t.name, "state": t.state, "fire_at": t.fire_at,
+                 "every": t.every} for case_id, timers in self.timers.items() for t in timers])
+        insert_rows(s, _EVENT, self.events)
+        insert_rows(s, _OUTBOX, self.outbox)
 
-    def _update_cases(self) -> None:
+    def _update_cases(self, pg: bool) -> None:
+        if pg:
+            updated = update_from_values(
+                self.session, _CASE, self.case_updates, {"b_id": "id", "b_version": "row_version"},
+                {"b_id": "int", "b_version": "int", "active_states": "jsonb",
+                 "facts": "jsonb", "seq": "int", "next_due_at": "timestamptz",
+                 "closed_at": "timestamptz", "close_reason": "text"},
+                extra_set='"row_version" = t."row_version" + 1')
+            if updated != len(self.case_updates):
+                raise ConcurrentUpdateError(self.case_updates[0]["b_id"])
+            return
         stmt = update(_CASE).where(_CASE.c.id == bindparam("b_id"),
                                    _CASE.c.row_version == bindparam("b_version")).values(
             row_version=_CASE.c.row_version + 1)

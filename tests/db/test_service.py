@@ -173,12 +173,12 @@ def test_concurrent_update_is_detected_and_retried(engine, tmp_path: Path,
     original = writer_module.Writer._update_cases
     calls = {"n": 0}
 
-    def interfering(self):  # type: ignore[no-untyped-def]
+    def interfering(self, *args):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 1:  # simulate a concurrent commit: the version moved
             for update in self.case_updates:
                 update["b_version"] -= 1
-        return original(self)
+        return original(self, *args)
 
     monkeypatch.setattr(writer_module.Writer, "_update_cases", interfering)
     task = open_task(engine, "bilan_initial")
@@ -200,10 +200,10 @@ def test_conflict_error_when_retries_exhausted(engine, tmp_path: Path,
 
     original = writer_module.Writer._update_cases
 
-    def always(self):  # type: ignore[no-untyped-def]
+    def always(self, *args):  # type: ignore[no-untyped-def]
         for update in self.case_updates:
             update["b_version"] = -1
-        return original(self)
+        return original(self, *args)
 
     monkeypatch.setattr(writer_module.Writer, "_update_cases", always)
     before = counts(engine)

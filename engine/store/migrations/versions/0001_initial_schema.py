@@ -5,11 +5,12 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-22 11:48:45.272566
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import engine.store.types
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import engine.store.types
 
 revision = '0001'
 down_revision = None
@@ -18,7 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('event_receipt',
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -211,11 +212,11 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_pending', ['status', 'next_attempt_at'], unique=False)
 
-    
+
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_pending')
 
@@ -256,4 +257,4 @@ def downgrade() -> None:
 
     op.drop_table('pathway_version')
     op.drop_table('event_receipt')
-    
+
