@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from engine.durations import Duration
 
@@ -66,22 +67,47 @@ class Case:
         return min((t.fire_at for t in self.timers), default=None)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
+        """Plain JSON data; ``zone`` names the time zone of the case's dates, if any."""
+        data: dict[str, Any] = jsonable(asdict(self))
+        zone = self._zone()
+        if zone is not None:
+            data["zone"] = zone.key
+        return data
+
+    def _zone(self) -> ZoneInfo | None:
+        moments = [self.closed_at, *(t.fire_at for t in self.timers),
+                   *(t.due_at for t in self.tasks)]
+        return next((m.tzinfo for m in moments if isinstance(getattr(m, "tzinfo", None),
+                                                             ZoneInfo)), None)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Case:
+        """The inverse of ``to_dict``: dates come back in the case's zone, wall clock kept."""
+        zone = ZoneInfo(data["zone"]) if data.get("zone") else None
         return cls(
             active=tuple(data["active"]), facts=dict(data.get("facts", {})),
-            timers=tuple(TimerState(t["name"], t["state"], _dt(t["fire_at"]), t.get("every"))
+            timers=tuple(TimerState(t["name"], t["state"], _dt(t["fire_at"], zone),
+                                    t.get("every"))
                          for t in data.get("timers", ())),
-            tasks=tuple(OpenTask(t["ref"], t["key"], t["state"], t["role"], _dt(t["due_at"]))
+            tasks=tuple(OpenTask(t["ref"], t["key"], t["state"], t["role"],
+                                 _dt(t["due_at"], zone))
                         for t in data.get("tasks", ())),
             seq=int(data.get("seq", 0)),
-            closed_at=_dt(data["closed_at"]) if data.get("closed_at") else None)
+            closed_at=_dt(data["closed_at"], zone) if data.get("closed_at") else None)
 
 
-def _dt(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+def _dt(value: Any, zone: ZoneInfo | None = None) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if zone is None or moment.tzinfo is None or moment.tzinfo is zone:
+        return moment
+    # same wall clock and offset in the zone: keeps times that fall in a daylight-saving
+    # gap or fold exactly as they were (a plain astimezone would move or merge them)
+    offset = moment.utcoffset()
+    for fold in (0, 1):
+        candidate = moment.replace(tzinfo=zone, fold=fold)
+        if candidate.utcoffset() == offset:
+            return candidate
+    return moment.astimezone(zone)
 
 
 @dataclass(frozen=True, slots=True)

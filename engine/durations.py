@@ -1,8 +1,15 @@
 """ISO-8601 durations with calendar arithmetic.
 
 ``P3M`` means three *calendar* months: 31 January + P1M is 28 (or 29)
-February, not 31 days later. Years and months are added on the calendar,
-weeks, days and the time part as exact spans.
+February, not 31 days later. Years, months, weeks and days are added on the
+wall clock of the territory (Europe/Paris), whatever the time zone of the
+moment they are added to: 09:00 + P3M is 09:00 three months later, also
+across a daylight-saving change and also when the moment is in UTC or in a
+fixed offset read back from storage. The time part (``PT12H``) is an exact
+span. The result keeps the time zone of its input.
+
+Durations longer than ``MAX_YEARS`` are refused: no care pathway waits a
+century, and the calendar ends at year 9999.
 """
 
 from __future__ import annotations
@@ -10,9 +17,12 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from engine.clock import PARIS
 from engine.exceptions import DurationError
+
+MAX_YEARS = 100
 
 _PATTERN = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -37,19 +47,33 @@ class Duration:
         if match is None:
             raise DurationError(text)
         part = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
-        return cls(
+        duration = cls(
             years=part["years"],
             months=part["months"],
             days=part["weeks"] * 7 + part["days"],
             seconds=part["hours"] * 3600 + part["minutes"] * 60 + part["seconds"],
         )
+        if duration.approx_days() > MAX_YEARS * 365.25:
+            raise DurationError(text, f"longer than {MAX_YEARS} years")
+        return duration
 
     def add_to(self, moment: datetime, times: int = 1) -> datetime:
-        """``moment`` plus ``times`` of this duration, months on the calendar."""
-        total_months = (self.years * 12 + self.months) * times
-        if total_months:
-            moment = add_months(moment, total_months)
-        return moment + timedelta(days=self.days * times, seconds=self.seconds * times)
+        """``moment`` plus ``times`` of this duration, calendar parts on the Paris wall clock."""
+        zone = moment.tzinfo
+        local = moment if zone is None or zone is PARIS else moment.astimezone(PARIS)
+        try:
+            total_months = (self.years * 12 + self.months) * times
+            if total_months:
+                local = add_months(local, total_months)
+            if self.days:
+                local += timedelta(days=self.days * times)  # same zone: wall-clock days
+            if self.seconds:
+                span = timedelta(seconds=self.seconds * times)
+                local = local + span if zone is None else (local.astimezone(UTC) + span)
+        except (ValueError, OverflowError) as exc:
+            raise DurationError(str(self), f"{times} × {self} from {moment.isoformat()} "
+                                "goes beyond the calendar") from exc
+        return local if zone is None or local.tzinfo is zone else local.astimezone(zone)
 
     def approx_days(self) -> float:
         return self.years * 365.25 + self.months * 30.44 + self.days + self.seconds / 86400
@@ -82,4 +106,9 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def is_duration(text: object) -> bool:
-    return isinstance(text, str) and _PATTERN.match(text.strip()) is not None
+    """Whether ``Duration.parse(text)`` succeeds."""
+    try:
+        Duration.parse(text)
+    except DurationError:
+        return False
+    return True

@@ -6,6 +6,7 @@
     ├── PathwayError                    a pathway definition is wrong
     │   └── PathwayDefinitionError      carries every Diagnostic of a file
     ├── ExpressionError                 a guard or fact expression failed to compile
+    ├── EvaluationError                 an expression failed while a case was being run
     ├── DurationError                   a text is not an ISO-8601 duration
     ├── RuntimeEventError               an event cannot be applied to a case
     │   ├── UnknownEventError           no such event in this pathway
@@ -65,14 +66,31 @@ class ExpressionError(ParcoursError):
         super().__init__(message)
 
 
-class DurationError(ParcoursError, ValueError):
-    """A text is not a valid ISO-8601 duration."""
+class EvaluationError(ParcoursError):
+    """An eligibility or fact expression raised while it was evaluated for a case.
 
-    def __init__(self, text: object) -> None:
+    (A guard that fails is not an error: the runtime reports it as a
+    ``GuardFailed`` effect and does not take the transition.)
+    """
+
+    def __init__(self, expression: str, error: BaseException, where: str = "") -> None:
+        self.expression = expression
+        self.error = error
+        self.where = where
+        super().__init__(f"{where + ': ' if where else ''}expression {expression!r} failed: "
+                         f"{type(error).__name__}: {error}")
+
+
+class DurationError(ParcoursError, ValueError):
+    """A text is not a valid ISO-8601 duration (``reason`` says why, when it parses)."""
+
+    def __init__(self, text: object, reason: str | None = None) -> None:
         self.text = text
+        self.reason = reason
         super().__init__(
-            f"invalid duration {text!r}: expected ISO-8601 such as P3M (three calendar months), "
-            "P1Y, P2W, P14D or PT12H"
+            f"invalid duration {text!r}: "
+            + (f"{reason}; " if reason else "")
+            + "expected ISO-8601 such as P3M (three calendar months), P1Y, P2W, P14D or PT12H"
         )
 
 
@@ -81,6 +99,8 @@ class RuntimeEventError(ParcoursError):
 
 
 class UnknownEventError(RuntimeEventError):
+    """No event of this name in the pathway; ``allowed`` lists the ones it knows."""
+
     def __init__(self, event: str, allowed: list[str]) -> None:
         self.event = event
         self.allowed = allowed
@@ -88,7 +108,10 @@ class UnknownEventError(RuntimeEventError):
 
 
 class ClosedCaseError(RuntimeEventError):
+    """The case reached a final ``state``: nothing more can happen to it."""
+
     def __init__(self, state: str) -> None:
+        self.state = state
         super().__init__(f"the case has ended (final state {state!r}); no event can be applied")
 
 

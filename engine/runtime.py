@@ -51,6 +51,7 @@ from engine.case import (
 from engine.durations import Duration
 from engine.exceptions import (
     ClosedCaseError,
+    EvaluationError,
     InvalidEventDataError,
     RuntimeEventError,
     UnknownEventError,
@@ -122,7 +123,10 @@ class Runtime:
             return True
         scope = Scope({"params": self.params, "patient": self._patient(subject, now),
                        "now": now})
-        return bool(self.pathway.eligibility.evaluate(scope))
+        try:
+            return bool(self.pathway.eligibility.evaluate(scope))
+        except Exception as exc:
+            raise EvaluationError(self.pathway.eligibility.source, exc, "eligibility") from exc
 
     def start(self, subject: Subject, now: datetime) -> Outcome:
         """Enrol: a new case in the initial configuration, entry actions run at ``now``."""
@@ -145,14 +149,12 @@ class Runtime:
         """Apply one event (after firing the timers due before it)."""
         if case.closed:
             raise ClosedCaseError(case.active[0] if case.active else "?")
-        self._validate(case, event)
+        self._validate(event)
         work = _Work.of(case)
         self._fire_due(work, subject, event.at)
         if work.closed_at is not None:
             raise ClosedCaseError(work.leaves[0] if work.leaves else "?")
-        if event.task is not None and event.task not in work.tasks:
-            raise RuntimeEventError(f"task {event.task!r} was closed by a timer before "
-                                    f"{event.at.isoformat()}")
+        self._validate_task(case, work, event)
         subject = self._with_observation(subject, event)
         scope = self._scope(work, subject, event, event.at)
         self._complete_tasks(work, event)
@@ -161,7 +163,7 @@ class Runtime:
 
     # -- validation -------------------------------------------------------------------------
 
-    def _validate(self, case: Case, event: Event) -> None:
+    def _validate(self, event: Event) -> None:
         names = self.pathway.event_names
         if event.name not in names:
             raise UnknownEventError(event.name, sorted(names))
@@ -170,19 +172,28 @@ class Runtime:
             spec = self.pathway.definition.observations[arg]
             check_value(spec.title, event.value, spec.type, spec.minimum, spec.maximum,
                         spec.choices, spec.unit)
-        elif kind == "task_completed":
-            open_task = next((t for t in case.tasks if t.ref == event.task), None)
-            if open_task is None or open_task.key != arg:
-                refs = [t.ref for t in case.tasks if t.key == arg] or [t.ref for t in case.tasks]
-                raise RuntimeEventError(f"no open task {event.task!r} of kind {arg!r} in this "
-                                        f"case; open tasks: {', '.join(refs) or 'none'}")
-            check_fields(f"result of task {arg!r}", event.result,
-                         self.pathway.tasks[arg].result)
         elif kind == "timer":
             raise RuntimeEventError("timer events are fired by the runtime, not sent to it")
         elif event.name in self.pathway.definition.events:
             check_fields(f"data of event {event.name!r}", event.data,
                          self.pathway.definition.events[event.name].data)
+
+    def _validate_task(self, case: Case, work: _Work, event: Event) -> None:
+        """The task an event completes must be open once the timers due before it fired."""
+        kind, _, arg = event.name.partition(":")
+        if kind != "task_completed":
+            if event.task is not None and event.task not in work.tasks:
+                raise _closed_by_timer(event)
+            return
+        task = work.tasks.get(event.task) if event.task is not None else None
+        if task is None or task.key != arg:
+            if any(t.ref == event.task and t.key == arg for t in case.tasks):
+                raise _closed_by_timer(event)
+            refs = ([t.ref for t in work.tasks.values() if t.key == arg]
+                    or list(work.tasks))
+            raise RuntimeEventError(f"no open task {event.task!r} of kind {arg!r} in this "
+                                    f"case; open tasks: {', '.join(refs) or 'none'}")
+        check_fields(f"result of task {arg!r}", event.result, self.pathway.tasks[arg].result)
 
     # -- scope ------------------------------------------------------------------------------
 
@@ -245,11 +256,13 @@ class Runtime:
         probe = self._probe
         chosen: list[CompiledTransition] = []
         for leaf in list(work.leaves):
+            if leaf not in trigger.transitions:  # else `transitions` logs a warning per leaf
+                continue
             probe.state, probe.selected = leaf, None
             trigger.trigger(probe, scope)
             if probe.selected is not None and probe.selected not in chosen:
                 chosen.append(probe.selected)
-        for tid, error in scope.guard_errors:
+        for tid, error in dict.fromkeys(scope.guard_errors):  # once, whatever the regions
             work.effects.append(GuardFailed(now, tid, error))
         for transition in chosen:
             if work.closed_at is None and self._is_active(work, transition.source):
@@ -265,7 +278,7 @@ class Runtime:
             work.effects.append(Transitioned(now, event_name, t.id, t.source, None, (), ()))
             self._run(work, t.actions, t.source, scope, now)
             return
-        exited = self._exit(work, t.domain, now)
+        exited = self._exit(work, t.exits, now)
         work.effects.append(Transitioned(now, event_name, t.id, t.source, t.target,
                                          tuple(exited), t.enter))
         self._run(work, t.actions, t.target, scope, now)
@@ -273,14 +286,13 @@ class Runtime:
         work.leaves = [leaf for leaf in work.leaves if leaf not in exited] + list(t.enter_leaves)
         self._close_if_final(work, now)
 
-    def _exit(self, work: _Work, domain: str, now: datetime) -> list[str]:
+    def _exit(self, work: _Work, exits: frozenset[str], now: datetime) -> list[str]:
         states = self.pathway.states
         active: set[str] = set()
         for leaf in work.leaves:
-            if domain == "" or domain in states[leaf].ancestors:
+            if leaf in exits:
                 active.add(leaf)
-                active.update(a for a in states[leaf].ancestors
-                              if a != domain and (domain == "" or domain in states[a].ancestors))
+                active.update(a for a in states[leaf].ancestors if a in exits)
         exited = sorted(active, key=lambda s: (-states[s].depth, states[s].order))
         gone = set(exited)
         for ref, task in list(work.tasks.items()):
@@ -310,7 +322,10 @@ class Runtime:
     def _run(self, work: _Work, actions: CompiledActions, owner: str, scope: _EventScope,
              now: datetime) -> None:
         for name, value in actions.set:
-            result = plain(evaluate_value(value, scope))
+            try:
+                result = plain(evaluate_value(value, scope))
+            except Exception as exc:
+                raise EvaluationError(value.source, exc, f"fact {name!r} set in '{owner}'") from exc
             work.facts[name] = result
             work.effects.append(FactSet(now, name, result))
         for key in actions.tasks:
@@ -352,6 +367,11 @@ class Runtime:
             work.effects.append(TimerCancelled(now, timer.name, timer.state))
         work.closed_at = now
         work.effects.append(CaseClosed(now, final))
+
+
+def _closed_by_timer(event: Event) -> RuntimeEventError:
+    return RuntimeEventError(f"task {event.task!r} was closed by a timer before "
+                             f"{event.at.isoformat()}")
 
 
 # -- value checks (shared with the persistence layer) ------------------------------------

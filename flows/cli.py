@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _records(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _records(sub: argparse._SubParsersAction) -> None:
     """Coordinators' commands on the database (French help: coordinators read it)."""
     from flows.commands.cases import add_json, add_now, day, moment
 

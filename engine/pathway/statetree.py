@@ -38,7 +38,8 @@ class StateTree:
     """Every state of a pathway by id, in document order, with the root as ``""``."""
 
     def __init__(self, pathway: Pathway) -> None:
-        root_state = State(initial=pathway.initial, states=pathway.states)
+        root_state = State(initial=pathway.initial, states=pathway.states, parallel=False,
+                           ongoing=False)
         self.nodes: dict[str, Node] = {}
         self._add(ROOT, "", None, root_state, ())
 

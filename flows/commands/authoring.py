@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.case import (
     CaseClosed,
+    Effect,
     Entered,
     FactSet,
     GuardFailed,
@@ -17,12 +20,17 @@ from engine.case import (
     TaskCancelled,
     TaskCompleted,
     TaskCreated,
+    TimerCancelled,
     TimerFired,
     TimerSet,
     Transitioned,
 )
 from engine.exceptions import Diagnostic, ParcoursError, PathwayDefinitionError
 from engine.pathway.loader import check_file, load_file
+
+if TYPE_CHECKING:
+    from engine.pathway.compiler import CompiledPathway
+    from engine.timeline import StepResult
 
 
 def pathway_files(paths: list[str]) -> Iterator[str]:
@@ -61,7 +69,7 @@ def schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(file: str):  # type: ignore[no-untyped-def]
+def _load(file: str) -> CompiledPathway | None:
     try:
         return load_file(file)
     except PathwayDefinitionError as exc:
@@ -107,18 +115,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _d(moment) -> str:  # type: ignore[no-untyped-def]
+def _d(moment: datetime) -> str:
     from engine.clock import PARIS
 
     return moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
 
 
-def print_step(result, pathway) -> None:  # type: ignore[no-untyped-def]
+def print_step(result: StepResult, pathway: CompiledPathway | None = None) -> None:
+    """One step of a replay: each effect at the time it happened, then the case."""
     print(f"── step {result.index} · {_d(result.at)} · {result.label}")
+    when = result.at
     for effect in result.effects:
+        when = getattr(effect, "at", when)  # a timer set happens with what armed it
         line = describe(effect)
         if line:
-            print(f"   {line}")
+            print(f"   {_d(when)}  {line}")
     case = result.case
     print(f"   states: {', '.join(case.active) or '-'}" + ("  (closed)" if case.closed else ""))
     for task in case.tasks:
@@ -131,7 +142,8 @@ def print_step(result, pathway) -> None:  # type: ignore[no-untyped-def]
         print("   facts: " + ", ".join(f"{k}={v}" for k, v in facts.items()))
 
 
-def describe(effect) -> str | None:  # type: ignore[no-untyped-def]
+def describe(effect: Effect) -> str | None:
+    """One line for one effect, without its time."""
     match effect:
         case Entered(states=states):
             return f"enrolled in {', '.join(states)}"
@@ -147,8 +159,10 @@ def describe(effect) -> str | None:  # type: ignore[no-untyped-def]
             return f"task cancelled {ref} ({reason})"
         case TimerSet(name=name, fire_at=at):
             return f"timer set {name} at {_d(at)}"
-        case TimerFired(name=name, at=at):
-            return f"timer fired {name} at {_d(at)}"
+        case TimerFired(name=name):
+            return f"timer fired {name}"
+        case TimerCancelled(name=name, state=state):
+            return f"timer cancelled {name} (left state '{state}')"
         case FactSet(name=name, value=value):
             return f"fact {name} = {value!r}"
         case Notification(roles=roles, message=message):
