@@ -19,12 +19,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (  # noqa: E402
-    ROOT, add_patients, drop_pg_database, fresh_pg_database, machine, peak_rss_mib,
+from benchmarks.common import (
+    ROOT,
+    add_patients,
+    drop_pg_database,
+    fresh_pg_database,
+    machine,
+    peak_rss_mib,
 )
-from engine.store.db import make_engine  # noqa: E402
-from engine.store.schema import upgrade  # noqa: E402
-from engine.store.service import CaseService  # noqa: E402
+from engine.store.db import make_engine
+from engine.store.schema import upgrade
+from engine.store.service import CaseService
 
 PATHWAY = ROOT / "benchmarks" / "pathways" / "bench-suivi.yaml"
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)

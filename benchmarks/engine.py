@@ -39,12 +39,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine, peak_rss_mib  # noqa: E402
-from engine.case import Case, Event, Subject, Transitioned  # noqa: E402
-from engine.clock import PARIS  # noqa: E402
-from engine.durations import add_months  # noqa: E402
-from engine.pathway import load_file  # noqa: E402
-from engine.runtime import Runtime  # noqa: E402
+from benchmarks.common import machine, peak_rss_mib
+from engine.case import Case, Event, Outcome, Subject, Transitioned
+from engine.clock import PARIS
+from engine.durations import add_months
+from engine.pathway import load_file
+from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHWAY = ROOT / "pathways" / "examples" / "exemple-suivi.yaml"
@@ -70,54 +70,58 @@ class Bench:
         self.cases: list[Case] = []
         self.results: dict[str, dict[str, Any]] = {}
 
-    def timed(self, phase: str, run: Callable[[], list[Any]]) -> list[Any]:
+    def timed(self, phase: str, step: Callable[[int, Case], Outcome]) -> None:
+        """Run ``step`` over every case; keep the new cases, count transitions, drop outcomes.
+
+        Outcomes are not kept (a service writes them and lets them go): holding 100 000
+        of them, with their effects, would mostly measure the garbage collector.
+        """
+        cases: list[Case] = []
+        keep, transitions = cases.append, 0
         gc.collect()
         profiler = cProfile.Profile() if self.profile == phase else None
         if profiler:
             profiler.enable()
         started = time.perf_counter()
-        outcomes = run()
+        for i, case in enumerate(self.cases):
+            outcome = step(i, case)
+            keep(outcome.case)
+            transitions += sum(type(e) is Transitioned for e in outcome.effects)
         elapsed = time.perf_counter() - started
         if profiler:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
-        transitions = sum(len(o.of(Transitioned)) for o in outcomes)
-        self.results[phase] = {"seconds": elapsed, "calls": len(outcomes),
-                               "transitions": transitions, "rss": rss_mib()}
-        self.cases = [o.case for o in outcomes]
-        print(f"  {phase:<8} {len(outcomes):>7} calls in {elapsed:6.2f} s = "
-              f"{len(outcomes) / elapsed:>9,.0f} calls/s, {transitions:>7} transitions = "
-              f"{transitions / elapsed:>9,.0f} transitions/s; RSS {rss_mib():.0f} MiB",
-              flush=True)
-        return outcomes
+        calls = len(cases)
+        self.results[phase] = {"seconds": elapsed, "calls": calls, "transitions": transitions}
+        self.cases = cases
+        print(f"  {phase:<8} {calls:>7} calls in {elapsed:6.2f} s = {calls / elapsed:>9,.0f} "
+              f"calls/s, {transitions:>7} transitions = {transitions / elapsed:>9,.0f} "
+              f"transitions/s; RSS {rss_mib():.0f} MiB", flush=True)
 
-    def apply_all(self, events: list[Event]) -> list[Any]:
+    def apply_all(self, phase: str, events: list[Event]) -> None:
         apply, subjects = self.runtime.apply, self.subjects
-        return [apply(case, event, subjects[i]) for i, (case, event)
-                in enumerate(zip(self.cases, events, strict=True))]
+        self.timed(phase, lambda i, case: apply(case, events[i], subjects[i]))
 
     def task_ref(self, case: Case, key: str) -> str:
         return next(t.ref for t in case.tasks if t.key == key)
 
     def run(self) -> None:
-        start, subjects = self.runtime.start, self.subjects
-        self.timed("start", lambda: [start(s, T0) for s in subjects])
+        start, advance, subjects = self.runtime.start, self.runtime.advance, self.subjects
+        self.cases = [Case(())] * self.count  # placeholders: ``start`` ignores them
+        self.timed("start", lambda i, _: start(subjects[i], T0))
         at = T0 + timedelta(days=7)
-        events = [Event("task_completed:bilan_initial", at, task=self.task_ref(c, "bilan_initial"))
-                  for c in self.cases]
-        self.timed("bilan", lambda: self.apply_all(events))
+        self.apply_all("bilan", [
+            Event("task_completed:bilan_initial", at, task=self.task_ref(c, "bilan_initial"))
+            for c in self.cases])
         at = T0 + timedelta(days=15)
-        events = [Event("task_completed:examen_pieds", at, task=self.task_ref(c, "examen_pieds"),
-                        result={"grade": i % 4}) for i, c in enumerate(self.cases)]
-        self.timed("pieds", lambda: self.apply_all(events))
-        at = add_months(T0 + timedelta(days=7), 3) + timedelta(days=1)  # HbA1c timer due
-        advance = self.runtime.advance
-        self.timed("advance", lambda: [advance(c, subjects[i], at)
-                                       for i, c in enumerate(self.cases)])
-        at += timedelta(days=4)
-        events = [Event("observation:hba1c", at, value=5.0 + (i % 40) / 10, unit="%")
-                  for i in range(len(self.cases))]
-        self.timed("hba1c", lambda: self.apply_all(events))
+        self.apply_all("pieds", [
+            Event("task_completed:examen_pieds", at, task=self.task_ref(c, "examen_pieds"),
+                  result={"grade": i % 4}) for i, c in enumerate(self.cases)])
+        due = add_months(T0 + timedelta(days=7), 3) + timedelta(days=1)  # HbA1c timer due
+        self.timed("advance", lambda i, case: advance(case, subjects[i], due))
+        at = due + timedelta(days=4)
+        self.apply_all("hba1c", [Event("observation:hba1c", at, value=5.0 + (i % 40) / 10,
+                                       unit="%") for i in range(self.count)])
         self.check()
 
     def check(self) -> None:

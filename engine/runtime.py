@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from engine.case import (
@@ -57,20 +58,12 @@ from engine.exceptions import (
     UnknownEventError,
 )
 from engine.pathway.compiler import CompiledActions, CompiledPathway, CompiledTransition
-from engine.pathway.expressions import Scope, evaluate_value, plain
+from engine.pathway.expressions import CompiledExpression, Scope, evaluate_value, plain
 from engine.pathway.model import FieldSpec
 
 MAX_TIMER_FIRINGS = 10_000
-
-
-class _Probe:
-    """What the shared machine sees of a case for one trigger: a state and a slot."""
-
-    __slots__ = ("selected", "state")
-
-    def __init__(self) -> None:
-        self.state = ""
-        self.selected: CompiledTransition | None = None
+_FIRE_AT = attrgetter("fire_at")
+_TIMER_ORDER = attrgetter("fire_at", "name")
 
 
 class _EventScope(Scope):
@@ -81,7 +74,7 @@ class _EventScope(Scope):
         self.guard_errors: list[tuple[str, str]] = []
 
 
-@dataclass
+@dataclass(slots=True)
 class _Work:
     """The mutable copy of a case while one event is applied."""
 
@@ -99,10 +92,11 @@ class _Work:
                    {(t.state, t.name): t for t in case.timers},
                    {t.ref: t for t in case.tasks}, case.seq, case.closed_at)
 
-    def freeze(self, order: Any) -> Case:
-        timers = tuple(sorted(self.timers.values(), key=lambda t: (t.fire_at, t.name)))
-        return Case(order(self.leaves), self.facts, timers, tuple(self.tasks.values()),
-                    self.seq, self.closed_at)
+    def freeze(self, rank: Mapping[str, int]) -> Case:
+        """The new case: leaves in document order, timers by time then name."""
+        timers = tuple(sorted(self.timers.values(), key=_TIMER_ORDER))
+        return Case(tuple(sorted(self.leaves, key=rank.__getitem__)), self.facts, timers,
+                    tuple(self.tasks.values()), self.seq, self.closed_at)
 
 
 class Runtime:
@@ -113,8 +107,28 @@ class Runtime:
         self.pathway = pathway
         self.params = pathway.resolve_parameters(parameters)
         self._durations: dict[str, Duration] = {}
-        self._probe = _Probe()
         self._obs_keys = set(pathway.definition.observations)
+        # per-pathway lookups, computed once so that no event rebuilds them
+        states = pathway.states
+        self._rank = {sid: state.order for sid, state in states.items()}
+        self._exit_rank = {sid: (-state.depth, state.order) for sid, state in states.items()}
+        self._lineage = {sid: frozenset((sid, *state.ancestors)) for sid, state in states.items()}
+        self._top_finals = frozenset(sid for sid, state in states.items() if state.top_final)
+        self._default_facts = {name: fact.default
+                               for name, fact in pathway.definition.facts.items()}
+        self._completes: dict[str, frozenset[str]] = {}
+        for key, task in pathway.tasks.items():
+            if task.completed_by is not None:
+                self._completes[task.completed_by] = (
+                    self._completes.get(task.completed_by, frozenset()) | {key})
+        self._task_results = {key: {name: f.model_dump(exclude_none=True)
+                                    for name, f in task.result.items()}
+                              for key, task in pathway.tasks.items()}
+        self._kinds: dict[str, tuple[str, str]] = {}
+        self._every: dict[str, str] = {}
+        #: the roots of ``ROOTS`` some guard or ``set`` expression reads: the others are not
+        #: built for each event (nothing else sees an event's scope)
+        self._reads = _roots_read(pathway)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -130,20 +144,19 @@ class Runtime:
 
     def start(self, subject: Subject, now: datetime) -> Outcome:
         """Enrol: a new case in the initial configuration, entry actions run at ``now``."""
-        facts = {name: fact.default for name, fact in self.pathway.definition.facts.items()}
-        work = _Work([], facts, {}, {}, 0, None)
+        work = _Work([], dict(self._default_facts), {}, {}, 0, None)
         scope = self._scope(work, subject, Event("enrolled", now), now)
         self._enter(work, self.pathway.initial_enter, scope, now)
         work.leaves = list(self.pathway.initial_leaves)
         work.effects.insert(0, Entered(now, self.pathway.initial_leaves))
         self._close_if_final(work, now)
-        return Outcome(work.freeze(self.pathway.leaf_order), tuple(work.effects))
+        return Outcome(work.freeze(self._rank), tuple(work.effects))
 
     def advance(self, case: Case, subject: Subject, now: datetime) -> Outcome:
         """Fire every timer due at or before ``now``, in time order."""
         work = _Work.of(case)
         self._fire_due(work, subject, now)
-        return Outcome(work.freeze(self.pathway.leaf_order), tuple(work.effects))
+        return Outcome(work.freeze(self._rank), tuple(work.effects))
 
     def apply(self, case: Case, event: Event, subject: Subject) -> Outcome:
         """Apply one event (after firing the timers due before it)."""
@@ -155,19 +168,26 @@ class Runtime:
         if work.closed_at is not None:
             raise ClosedCaseError(work.leaves[0] if work.leaves else "?")
         self._validate_task(case, work, event)
-        subject = self._with_observation(subject, event)
         scope = self._scope(work, subject, event, event.at)
         self._complete_tasks(work, event)
         self._dispatch(work, event.name, scope, event.at)
-        return Outcome(work.freeze(self.pathway.leaf_order), tuple(work.effects))
+        return Outcome(work.freeze(self._rank), tuple(work.effects))
 
     # -- validation -------------------------------------------------------------------------
+
+    def _kind(self, name: str) -> tuple[str, str]:
+        """``observation:hba1c`` → ('observation', 'hba1c'); ``sortie`` → ('sortie', '')."""
+        kind = self._kinds.get(name)
+        if kind is None:
+            head, _, arg = name.partition(":")
+            kind = self._kinds[name] = (head, arg)
+        return kind
 
     def _validate(self, event: Event) -> None:
         names = self.pathway.event_names
         if event.name not in names:
             raise UnknownEventError(event.name, sorted(names))
-        kind, _, arg = event.name.partition(":")
+        kind, arg = self._kind(event.name)
         if kind == "observation":
             spec = self.pathway.definition.observations[arg]
             check_value(spec.title, event.value, spec.type, spec.minimum, spec.maximum,
@@ -180,7 +200,7 @@ class Runtime:
 
     def _validate_task(self, case: Case, work: _Work, event: Event) -> None:
         """The task an event completes must be open once the timers due before it fired."""
-        kind, _, arg = event.name.partition(":")
+        kind, arg = self._kind(event.name)
         if kind != "task_completed":
             if event.task is not None and event.task not in work.tasks:
                 raise _closed_by_timer(event)
@@ -202,24 +222,25 @@ class Runtime:
                 "conditions": list(subject.conditions), "birth_date": subject.birth_date}
 
     def _scope(self, work: _Work, subject: Subject, event: Event, now: datetime) -> _EventScope:
-        obs: dict[str, Any] = {key: None for key in self._obs_keys}
-        for key, value in subject.observations.items():
-            obs[key] = {"value": value.value, "unit": value.unit, "date": value.at,
-                        "days_ago": (now - value.at).days}
-        return _EventScope({"params": self.params, "facts": work.facts, "obs": obs,
-                            "patient": self._patient(subject, now), "event": event.view(),
-                            "now": now})
-
-    def _with_observation(self, subject: Subject, event: Event) -> Subject:
-        kind, _, key = event.name.partition(":")
-        if kind != "observation":
-            return subject
-        latest = subject.observations.get(key)
-        if latest is not None and latest.at > event.at:
-            return subject
-        observations = dict(subject.observations)
-        observations[key] = ObservationValue(event.value, event.at, event.unit)
-        return Subject(subject.birth_date, subject.sex, subject.conditions, observations)
+        """What guards see; an observation event is the latest value of its key."""
+        values = {"params": self.params, "facts": work.facts, "now": now}
+        reads = self._reads
+        if "obs" in reads:
+            obs: dict[str, Any] = dict.fromkeys(self._obs_keys)
+            for key, value in subject.observations.items():
+                obs[key] = _obs_view(value, now)
+            kind, key = self._kind(event.name)
+            if kind == "observation":
+                latest = subject.observations.get(key)
+                if latest is None or latest.at <= event.at:
+                    obs[key] = _obs_view(ObservationValue(event.value, event.at, event.unit),
+                                         now)
+            values["obs"] = obs
+        if "patient" in reads:
+            values["patient"] = self._patient(subject, now)
+        if "event" in reads:
+            values["event"] = event.view()
+        return _EventScope(values)
 
     # -- timers -----------------------------------------------------------------------------
 
@@ -227,9 +248,10 @@ class Runtime:
         for _ in range(MAX_TIMER_FIRINGS):
             if work.closed_at is not None or not work.timers:
                 return
-            slot, timer = min(work.timers.items(), key=lambda item: item[1].fire_at)
+            timer = min(work.timers.values(), key=_FIRE_AT)  # the first due, in case order
             if timer.fire_at > now:
                 return
+            slot = (timer.state, timer.name)
             del work.timers[slot]
             if timer.every is not None:
                 work.timers[slot] = TimerState(timer.name, timer.state,
@@ -241,6 +263,13 @@ class Runtime:
                            timer.fire_at)
         raise RuntimeEventError(f"more than {MAX_TIMER_FIRINGS} timer firings in one step")
 
+    def _period(self, ref: str) -> str:
+        """A recurring timer's period as stored on the case: the duration's canonical text."""
+        text = self._every.get(ref)
+        if text is None:
+            text = self._every[ref] = str(self._dur(ref))
+        return text
+
     def _dur(self, ref: str) -> Duration:
         duration = self._durations.get(ref)
         if duration is None:
@@ -250,18 +279,17 @@ class Runtime:
     # -- transitions ------------------------------------------------------------------------
 
     def _dispatch(self, work: _Work, event_name: str, scope: _EventScope, now: datetime) -> None:
-        trigger = self.pathway.machine.events.get(event_name)
-        if trigger is None:
+        table = self.pathway.selection.get(event_name)
+        if table is None:
             return
-        probe = self._probe
         chosen: list[CompiledTransition] = []
-        for leaf in list(work.leaves):
-            if leaf not in trigger.transitions:  # else `transitions` logs a warning per leaf
-                continue
-            probe.state, probe.selected = leaf, None
-            trigger.trigger(probe, scope)
-            if probe.selected is not None and probe.selected not in chosen:
-                chosen.append(probe.selected)
+        for leaf in work.leaves:
+            # the machine's order for this state: the first transition whose guard holds
+            for transition, guard in table.get(leaf, ()):
+                if guard is None or guard.holds(scope):
+                    if transition not in chosen:
+                        chosen.append(transition)
+                    break
         for tid, error in dict.fromkeys(scope.guard_errors):  # once, whatever the regions
             work.effects.append(GuardFailed(now, tid, error))
         for transition in chosen:
@@ -269,8 +297,8 @@ class Runtime:
                 self._take(work, transition, scope, now, event_name)
 
     def _is_active(self, work: _Work, sid: str) -> bool:
-        states = self.pathway.states
-        return any(leaf == sid or sid in states[leaf].ancestors for leaf in work.leaves)
+        lineage = self._lineage
+        return any(sid in lineage[leaf] for leaf in work.leaves)
 
     def _take(self, work: _Work, t: CompiledTransition, scope: _EventScope, now: datetime,
               event_name: str) -> None:
@@ -280,21 +308,21 @@ class Runtime:
             return
         exited = self._exit(work, t.exits, now)
         work.effects.append(Transitioned(now, event_name, t.id, t.source, t.target,
-                                         tuple(exited), t.enter))
+                                         exited, t.enter))
         self._run(work, t.actions, t.target, scope, now)
         self._enter(work, t.enter, scope, now)
-        work.leaves = [leaf for leaf in work.leaves if leaf not in exited] + list(t.enter_leaves)
+        gone = set(exited)
+        work.leaves = [leaf for leaf in work.leaves if leaf not in gone] + list(t.enter_leaves)
         self._close_if_final(work, now)
 
-    def _exit(self, work: _Work, exits: frozenset[str], now: datetime) -> list[str]:
-        states = self.pathway.states
-        active: set[str] = set()
+    def _exit(self, work: _Work, exits: frozenset[str], now: datetime) -> tuple[str, ...]:
+        """Leave the active states in ``exits``, deepest first; their tasks and timers go."""
+        lineage = self._lineage
+        gone: set[str] = set()
         for leaf in work.leaves:
-            if leaf in exits:
-                active.add(leaf)
-                active.update(a for a in states[leaf].ancestors if a in exits)
-        exited = sorted(active, key=lambda s: (-states[s].depth, states[s].order))
-        gone = set(exited)
+            if leaf in exits:  # ``exits`` holds whole subtrees: the leaf's exited ancestors
+                gone |= exits & lineage[leaf]
+        exited = tuple(sorted(gone, key=self._exit_rank.__getitem__))
         for ref, task in list(work.tasks.items()):
             if task.state in gone:
                 del work.tasks[ref]
@@ -313,8 +341,8 @@ class Runtime:
             for timer in state.timers:
                 duration = self._dur(timer.delay)
                 fire_at = duration.add_to(now)
-                work.timers[(sid, timer.name)] = TimerState(
-                    timer.name, sid, fire_at, str(duration) if timer.recurring else None)
+                every = self._period(timer.delay) if timer.recurring else None
+                work.timers[(sid, timer.name)] = TimerState(timer.name, sid, fire_at, every)
                 work.effects.append(TimerSet(timer.name, sid, fire_at))
             if state.entry:
                 self._run(work, state.entry, sid, scope, now)
@@ -344,21 +372,24 @@ class Runtime:
             now, ref, key, owner, spec.title, spec.description, spec.role, due_at,
             self._dur(spec.reminder).add_to(now) if spec.reminder else None,
             self._dur(spec.escalation).add_to(now) if spec.escalation else None,
-            {name: f.model_dump(exclude_none=True) for name, f in spec.result.items()}))
+            {name: _copy_view(view) for name, view in self._task_results[key].items()}))
 
     def _complete_tasks(self, work: _Work, event: Event) -> None:
         if event.task is not None:
             task = work.tasks.pop(event.task)
             work.effects.append(TaskCompleted(event.at, task.ref, task.key, dict(event.result)))
+        keys = self._completes.get(event.name)
+        if not keys:
+            return
         for ref, task in list(work.tasks.items()):
-            if self.pathway.tasks[task.key].completed_by == event.name:
+            if task.key in keys:
                 del work.tasks[ref]
                 work.effects.append(TaskCompleted(event.at, ref, task.key, {}, event.name))
 
     def _close_if_final(self, work: _Work, now: datetime) -> None:
-        final = next((s for s in work.leaves if self.pathway.states[s].top_final), None)
-        if final is None:
+        if self._top_finals.isdisjoint(work.leaves):
             return
+        final = next(s for s in work.leaves if s in self._top_finals)
         for ref, task in list(work.tasks.items()):
             del work.tasks[ref]
             work.effects.append(TaskCancelled(now, ref, task.key, "case closed"))
@@ -367,6 +398,26 @@ class Runtime:
             work.effects.append(TimerCancelled(now, timer.name, timer.state))
         work.closed_at = now
         work.effects.append(CaseClosed(now, final))
+
+
+def _roots_read(pathway: CompiledPathway) -> frozenset[str]:
+    """Every root name read by a guard or a ``set`` expression of the pathway."""
+    expressions: list[Any] = [t.guard for t in pathway.transitions.values()]
+    for actions in [*(t.actions for t in pathway.transitions.values()),
+                    *(s.entry for s in pathway.states.values())]:
+        expressions += [value for _, value in actions.set]
+    return frozenset(path[0] for e in expressions if isinstance(e, CompiledExpression)
+                     for path in e.names if path)
+
+
+def _obs_view(value: ObservationValue, now: datetime) -> dict[str, Any]:
+    return {"value": value.value, "unit": value.unit, "date": value.at,
+            "days_ago": (now - value.at).days}
+
+
+def _copy_view(view: dict[str, Any]) -> dict[str, Any]:
+    """A task result field as effects carry it: a fresh dict, ``choices`` a fresh list."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in view.items()}
 
 
 def _closed_by_timer(event: Event) -> RuntimeEventError:

@@ -122,9 +122,6 @@ def test_every_exception_class_of_the_engine_is_a_parcours_error(module: str) ->
     loaded = importlib.import_module(module)
     strays = [cls.__name__ for cls in _exception_classes(loaded)
               if not issubclass(cls, ParcoursError)]
-    if module == "engine.pathway.reader" and strays == ["YamlReadError"]:
-        pytest.xfail("YamlReadError is internal to the loader (caught and turned into "
-                     "diagnostics) but is not a ParcoursError")
     assert strays == []
 
 

@@ -440,9 +440,6 @@ def test_bad_timeline_exits_1_with_file_line_col(name: str, json_output: bool, t
         assert out == ""
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="the YAML reader lets PyYAML's ValueError for an impossible date "
-                          "escape (engine/pathway/reader.py, _convert); pathways too")
 def test_impossible_date_is_reported_at_its_line(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "impossible-date.timeline.yaml"

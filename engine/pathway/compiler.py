@@ -5,8 +5,11 @@ pathway version holds every state and every transition, expanded onto the
 atomic states it applies to (a transition declared on a compound state is
 tried from each of its atomic descendants, after their own transitions), so
 the machine picks, for an atomic state and an event, the first transition
-whose guard holds. The runtime binds a case to that machine for one event
-through a two-slot probe object; the machine is never rebuilt per case.
+whose guard holds. That table is read once into ``selection`` (event →
+atomic state → transitions in order, with their guards), which the runtime
+walks for every event exactly as ``Event.trigger`` would, without building
+an ``EventData`` and running callbacks per state; the machine is never
+rebuilt per case and no case is ever attached to it.
 
 Everything the runtime needs per transition (exit domain, states to enter)
 is computed here once.
@@ -98,12 +101,19 @@ class _Guard:
         self.expression = transition.guard
 
     def __call__(self, event_data: Any) -> bool:
-        scope = event_data.args[0]
+        return self.holds(event_data.args[0])
+
+    def holds(self, scope: Any) -> bool:
+        """Whether the guard holds in the event's scope; an error counts as false, recorded."""
         try:
             return bool(self.expression.evaluate(scope))  # type: ignore[union-attr]
         except Exception as exc:
             scope.guard_errors.append((self.transition.id, f"{type(exc).__name__}: {exc}"))
             return False
+
+
+#: for one event and one atomic state, the transitions to try in order, with their guards
+Candidates = tuple[tuple[CompiledTransition, _Guard | None], ...]
 
 
 @dataclass
@@ -119,6 +129,8 @@ class CompiledPathway:
     eligibility: CompiledExpression | None
     event_names: frozenset[str]
     content_hash: str = field(default="")
+    #: the machine's transition table, read once: event → atomic state → candidates
+    selection: dict[str, dict[str, Candidates]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -194,9 +206,10 @@ def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
     events |= {f"observation:{k}" for k in pathway.observations}
     events |= {f"task_completed:{k}" for k in pathway.tasks}
     events |= {f"timer:{t.name}" for s in states.values() for t in s.timers}
+    machine = _machine(tree, transitions)
     return CompiledPathway(
         definition=pathway, source=source, tree=tree, states=states, transitions=transitions,
-        machine=_machine(tree, transitions), initial_enter=initial_enter,
+        machine=machine, selection=_selection(machine), initial_enter=initial_enter,
         initial_leaves=tuple(s for s in initial_enter if not tree.nodes[s].children),
         eligibility=compile_expression(pathway.eligibility) if pathway.eligibility else None,
         event_names=frozenset(events),
@@ -314,3 +327,24 @@ def _machine(tree: StateTree, transitions: dict[str, CompiledTransition]) -> Mac
                     conditions=[_Guard(t)] if t.guard is not None else None,
                     after=[_Selected(t)])
     return machine
+
+
+def _selection(machine: Machine) -> dict[str, dict[str, Candidates]]:
+    """The machine's table as the runtime reads it for every event.
+
+    ``Event.trigger`` tries, for the model's state, each transition in order and
+    takes the first whose conditions hold; the runtime does the same from this
+    table, without the per-call ``EventData``, callbacks and logging.
+    """
+    table: dict[str, dict[str, Candidates]] = {}
+    for name, event in machine.events.items():
+        table[name] = {state: tuple(_candidate(t) for t in ts)
+                       for state, ts in event.transitions.items()}
+    return table
+
+
+def _candidate(transition: Any) -> tuple[CompiledTransition, _Guard | None]:
+    selected = next(cb for cb in transition.after if isinstance(cb, _Selected))
+    guards = [c.func for c in transition.conditions]
+    assert all(isinstance(g, _Guard) for g in guards) and len(guards) <= 1
+    return selected.transition, guards[0] if guards else None

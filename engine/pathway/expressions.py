@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import TemplateError
 from jinja2.parser import Parser
-from jinja2.runtime import Context
+from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import consume
 
@@ -52,7 +52,9 @@ class GuardEnvironment(ImmutableSandboxedEnvironment):
 
 
 ENV = GuardEnvironment()
-_SCOPE_TEMPLATE = ENV.from_string("")
+#: Jinja's default globals (range, dict, namespace…), as a plain dict: copying the template's
+#: ChainMap of globals for every event cost more than evaluating all its guards
+_GLOBALS = dict(ENV.globals)
 
 
 def days_since(moment: Any, now: datetime | None = None) -> int | None:
@@ -82,15 +84,27 @@ class CompiledExpression:
 
 
 class Scope:
-    """The names visible to expressions for one event (built once, shared by all guards)."""
+    """The names visible to expressions for one event (built once, shared by all guards).
 
-    __slots__ = ("context", "values")
+    The Jinja context is made on first use, so an event that meets no guard and
+    no expression does not pay for it.
+    """
+
+    __slots__ = ("_context", "values")
 
     def __init__(self, values: dict[str, Any]) -> None:
         now = values.get("now")
         values["days_since"] = lambda moment: days_since(moment, now)
         self.values = values
-        self.context = _SCOPE_TEMPLATE.new_context(values)
+        self._context: Context | None = None
+
+    @property
+    def context(self) -> Context:
+        context = self._context
+        if context is None:
+            context = self._context = new_context(ENV, None, {}, {**_GLOBALS, **self.values},
+                                                  shared=True)
+        return context
 
     def set_fact(self, name: str, value: Any) -> None:
         self.values["facts"][name] = value
@@ -173,8 +187,6 @@ def evaluate_value(value: Any, scope: Scope) -> Any:
 
 def plain(value: Any) -> Any:
     """Turn Jinja's Undefined into None for storage."""
-    from jinja2 import Undefined
-
     return None if isinstance(value, Undefined) else value
 
 

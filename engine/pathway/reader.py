@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from engine.exceptions import Diagnostic
+from engine.exceptions import Diagnostic, PathwayError
 
 Path = tuple[str | int, ...]
 
@@ -74,7 +74,7 @@ class Document:
         return column - 1 < len(text) and text[column - 1:column] in {"'", '"'}
 
 
-class YamlReadError(Exception):
+class YamlReadError(PathwayError):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
         super().__init__("\n".join(map(str, diagnostics)))
@@ -166,7 +166,14 @@ def _convert(node: yaml.Node, path: Path, doc: Document, problems: list[Diagnost
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), doc, problems, loader)
                 for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # e.g. an impossible date such as 2026-13-01
+        line, column = doc.values[path]
+        what = "date" if node.tag.endswith(":timestamp") else "value"
+        problems.append(Diagnostic(doc.file, line, column,
+                                   f"invalid {what} {node.value!r}: {exc}", "yaml"))
+        return node.value
 
 
 def walk(data: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:

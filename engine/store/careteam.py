@@ -19,7 +19,10 @@ ROLES = ("medecin_traitant", "infirmier", "pharmacien", "cardiologue", "pedicure
 
 def set_member(session: Session, patient_ref: str, role: str, professional_ref: str,
                start: date, end: date | None = None) -> str:
-    """Give ``role`` to a professional from ``start``; the previous holder's term ends the day before."""
+    """Give ``role`` to a professional from ``start``.
+
+    The previous holder's term ends the day before.
+    """
     if role not in ROLES:
         raise InputError(f"rôle {role!r} inconnu ; rôles possibles : {', '.join(ROLES)}")
     if end is not None and end < start:

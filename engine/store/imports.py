@@ -85,8 +85,9 @@ def _yaml_rows(path: str, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[s
                                          "dictionnaire (clé: valeur)"])
         unknown = [k for k in item if k not in fields]
         if unknown:
-            raise ImportFileError(path, [f"ligne {line} : clés inconnues {', '.join(map(str, unknown))} ;"
-                                         f" clés possibles : {', '.join(fields)}"])
+            names = ", ".join(map(str, unknown))
+            raise ImportFileError(path, [f"ligne {line} : clés inconnues {names} ; "
+                                         f"clés possibles : {', '.join(fields)}"])
         yield line, {k: (str(v) if isinstance(v, int | float) and not isinstance(v, bool)
                          else v) for k, v in item.items()}
 
@@ -199,7 +200,8 @@ def _check_patient(row: dict[str, Any], today: date) -> tuple[list[str], dict[st
             errors.append(f"{key} manquant")
     birth = row.get("birth_date")
     try:
-        born = birth if isinstance(birth, date) else datetime.strptime(str(birth), "%Y-%m-%d").date()
+        born = birth if isinstance(birth, date) else \
+            datetime.strptime(str(birth), "%Y-%m-%d").date()
         if born > today or born.year < 1890:
             errors.append(f"date de naissance {born} impossible")
         values["birth_date"] = born

@@ -91,8 +91,9 @@ def show_case(session: Session, case_id: int, now: datetime) -> dict[str, Any]:
 
 
 def list_pathways(session: Session) -> list[dict[str, Any]]:
-    counts = dict(session.execute(select(CaseRow.pathway_version_id, func.count()).where(
-        CaseRow.closed_at.is_(None)).group_by(CaseRow.pathway_version_id)).all())  # type: ignore[union-attr]
+    query = select(CaseRow.pathway_version_id, func.count()).where(
+        CaseRow.closed_at.is_(None)).group_by(CaseRow.pathway_version_id)
+    counts: dict[int, int] = {k: v for k, v in session.execute(query).all()}
     return [{"key": v.key, "version": v.version, "declared_version": v.declared_version,
              "title": v.title, "published_at": v.published_at,
              "content_hash": v.content_hash[:12], "open_cases": counts.get(v.id, 0)}

@@ -228,9 +228,10 @@ class CaseService:
             starts.append((patient_id, runtime.start(subject, now)))
         if not starts:
             return report
-        rows = [{"patient_id": pid, "pathway_version_id": version.id, "pathway_key": version.key,
-                 "active_states": [], "facts": {}, "seq": 0, "opened_at": now,
-                 "row_version": 1} for pid, _ in starts]
+        rows: list[dict[str, Any]] = [
+            {"patient_id": pid, "pathway_version_id": version.id, "pathway_key": version.key,
+             "active_states": [], "facts": {}, "seq": 0, "opened_at": now, "row_version": 1}
+            for pid, _ in starts]
         ids = session.execute(insert(CaseRow).returning(CaseRow.id,  # type: ignore[arg-type]
                                                         sort_by_parameter_order=True),
                               rows).scalars().all()
@@ -347,7 +348,8 @@ class CaseService:
                                  "être terminées")
             batch = self._case_batch(session, task.case_id, now)
             spec = batch.pathway(task.case_id).tasks[task.key].result
-            parsed = {k: parse_value({**spec[k].model_dump(), "title": f"{spec[k].title or k} ({k})"}, v)
+            parsed = {k: parse_value({**spec[k].model_dump(),
+                                      "title": f"{spec[k].title or k} ({k})"}, v)
                       if k in spec else v for k, v in result.items()}
             event = Event(f"task_completed:{task.key}", at, task=task.ref, result=parsed,
                           id=event_id)

@@ -182,6 +182,8 @@ class TimerRow(SQLModel, table=True):
     state: str
     fire_at: datetime = _ts()
     every: str | None = Field(default=None, max_length=40)
+    anchor_at: datetime | None = _ts(
+        default=None, description="Start of a recurring timer's schedule (no drift)")
 
 
 class OutboxRow(SQLModel, table=True):
@@ -204,5 +206,31 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = None
 
 
+class InboxRow(SQLModel, table=True):
+    """A durable inbound event (observation, admission, discharge, task completion, pathway
+    event) waiting to be applied in order; a failed one stays here with its error."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_status", "status", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=120)
+    kind: str = Field(max_length=40, description="observation, admission, discharge, "
+                                                  "task_completed or event")
+    patient_ref: str | None = Field(default=None, max_length=64)
+    case_id: int | None = None
+    task_id: int | None = None
+    payload: dict[str, Any] = _json(default_factory=dict)
+    effective_at: datetime = _ts()
+    received_at: datetime = _ts()
+    source: str | None = Field(default=None, max_length=120)
+    actor_kind: str = Field(default="system", max_length=20)
+    actor_id: int | None = None
+    status: str = Field(default="pending", max_length=20,
+                        description="pending, applied, duplicate or failed")
+    attempts: int = 0
+    error: str | None = None
+    processed_at: datetime | None = _ts(default=None)
+
+
 ALL_TABLES = [Patient, Professional, CareTeamMember, PathwayVersion, CaseRow, CaseEvent,
-              EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow]
+              EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow]

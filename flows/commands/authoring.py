@@ -175,3 +175,26 @@ def describe(effect: Effect) -> str | None:
 
 
 __all__ = ["Diagnostic", "graph", "run", "schema", "validate"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Pathway authors' commands (English: developer tooling)."""
+    p = sub.add_parser("validate", help="check pathway files, report every error")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="pathway files or folders")
+    p.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    p.set_defaults(handler="flows.commands.authoring:validate")
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the pathway language")
+    p.set_defaults(handler="flows.commands.authoring:schema")
+
+    p = sub.add_parser("graph", help="draw a pathway as Mermaid or Graphviz DOT")
+    p.add_argument("pathway", metavar="PATHWAY")
+    p.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    p.set_defaults(handler="flows.commands.authoring:graph")
+
+    p = sub.add_parser("run", help="replay a timeline of events in memory")
+    p.add_argument("pathway", metavar="PATHWAY")
+    p.add_argument("--timeline", required=True, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler="flows.commands.authoring:run")
+

@@ -11,11 +11,16 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.clock import PARIS, SystemClock, ensure_aware
 from engine.exceptions import ParcoursError
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from engine.store.service import CaseService
 
 
 def moment(text: str) -> datetime:
@@ -74,13 +79,13 @@ def now_of(args: argparse.Namespace) -> datetime:
     return args.now or SystemClock().now()
 
 
-def engine_of(settings: Settings):  # type: ignore[no-untyped-def]
+def engine_of(settings: Settings) -> Engine:
     from engine.store.db import make_engine
 
     return make_engine(settings.database_url, echo=settings.echo_sql)
 
 
-def service(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def service(args: argparse.Namespace) -> CaseService:
     from engine.store.service import CaseService
 
     settings = Settings()

@@ -45,5 +45,13 @@ def demo(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("demo", help="the main job: validate, draw and replay the bundled "
+                                    "pathways")
+    p.add_argument("--out", default="parcours-out", help="folder for diagrams (default: "
+                                                          "%(default)s)")
+    p.set_defaults(handler="flows.commands.demo:demo")
+
+
 if __name__ == "__main__":
     sys.exit(demo(argparse.Namespace(out="parcours-out")))

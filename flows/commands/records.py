@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flows.commands.cases import (
-    dump, engine_of, fmt, guarded, now_of, pairs, service,
-)
 from engine.settings import Settings
+from flows.commands.cases import (
+    dump,
+    engine_of,
+    fmt,
+    guarded,
+    now_of,
+    pairs,
+    service,
+)
+
+if TYPE_CHECKING:
+    from engine.store.service import Applied
 
 
 @guarded
@@ -238,7 +247,7 @@ def advance(args: argparse.Namespace) -> int:
     return 1 if report.failures else 0
 
 
-def _applied(result, done: str) -> str:  # type: ignore[no-untyped-def]
+def _applied(result: Applied, done: str) -> str:
     if result.duplicate:
         return "déjà appliqué (même identifiant d'événement) : rien n'a changé"
     parts = ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
@@ -246,4 +255,116 @@ def _applied(result, done: str) -> str:  # type: ignore[no-untyped-def]
     return f"{done} · dossier(s) {cases}" + (f" · {parts}" if parts else "")
 
 
-__all__ = ["timedelta"]
+def register(sub: argparse._SubParsersAction) -> None:
+    """Coordinators' commands on the database (French help: coordinators read it)."""
+    from flows.commands.cases import add_json, add_now, day, moment
+
+    h = "flows.commands.records:"
+    p = sub.add_parser("db", help="base de données")
+    dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbsub.add_parser("upgrade", help="créer ou mettre à jour le schéma").set_defaults(
+        handler=h + "db_upgrade")
+
+    p = sub.add_parser("professionals", help="professionnels de santé")
+    psub = p.add_subparsers(dest="pro_command", required=True, metavar="ACTION")
+    q = psub.add_parser("import", help="importer un fichier CSV ou YAML (tout ou rien)")
+    q.add_argument("file", metavar="FICHIER")
+    q.set_defaults(handler=h + "professionals_import")
+
+    p = sub.add_parser("patients", help="patients")
+    psub = p.add_subparsers(dest="patient_command", required=True, metavar="ACTION")
+    q = psub.add_parser("import", help="importer un fichier CSV ou YAML (tout ou rien)")
+    q.add_argument("file", metavar="FICHIER")
+    add_now(q)
+    q.set_defaults(handler=h + "patients_import")
+
+    p = sub.add_parser("careteam", help="équipe de soins d'un patient")
+    psub = p.add_subparsers(dest="team_command", required=True, metavar="ACTION")
+    q = psub.add_parser("set", help="confier un rôle à un professionnel")
+    q.add_argument("--patient", required=True, help="id, INS ou identifiant local")
+    q.add_argument("--role", required=True)
+    q.add_argument("--professional", required=True, help="RPPS ou id")
+    q.add_argument("--from", dest="start", type=day, help="début (défaut : aujourd'hui)")
+    q.add_argument("--to", dest="end", type=day, help="fin (facultatif)")
+    add_now(q)
+    q.set_defaults(handler=h + "careteam_set")
+
+    p = sub.add_parser("enroll", help="inscrire un patient dans un parcours")
+    p.add_argument("--patient", required=True, help="id, INS ou identifiant local")
+    p.add_argument("--pathway", required=True, help="clé du parcours publié")
+    p.add_argument("--force", action="store_true", help="ignorer le critère d'éligibilité")
+    p.add_argument("--event-id", help="identifiant d'idempotence")
+    add_now(p)
+    p.set_defaults(handler=h + "enroll")
+
+    p = sub.add_parser("observe", help="enregistrer une observation clinique")
+    p.add_argument("--patient", required=True)
+    p.add_argument("--code", required=True, help="code LOINC (ex. 4548-4) ou clé (hba1c)")
+    p.add_argument("--value", required=True)
+    p.add_argument("--unit")
+    p.add_argument("--at", type=moment, help="date de l'observation (défaut : --now)")
+    p.add_argument("--source", help="laboratoire, cabinet…")
+    p.add_argument("--event-id", help="identifiant d'idempotence")
+    add_now(p)
+    p.set_defaults(handler=h + "observe")
+
+    p = sub.add_parser("event", help="admission, sortie ou événement de parcours")
+    p.add_argument("name", metavar="EVENEMENT", help="admission, discharge ou un événement "
+                                                     "déclaré par le parcours")
+    p.add_argument("--patient", help="pour admission et sortie")
+    p.add_argument("--case", type=int, help="pour un événement de parcours")
+    p.add_argument("--data", nargs="*", metavar="CLE=VALEUR")
+    p.add_argument("--at", type=moment)
+    p.add_argument("--event-id")
+    add_now(p)
+    p.set_defaults(handler=h + "event")
+
+    p = sub.add_parser("tasks", help="lister les tâches")
+    p.add_argument("--assignee", help="RPPS ou id du professionnel")
+    p.add_argument("--role")
+    p.add_argument("--case", type=int)
+    p.add_argument("--status", help="open, requested, completed, cancelled…")
+    p.add_argument("--overdue", action="store_true", help="seulement les tâches en retard")
+    add_now(p)
+    add_json(p)
+    p.set_defaults(handler=h + "tasks")
+
+    p = sub.add_parser("task", help="agir sur une tâche")
+    tsub = p.add_subparsers(dest="task_command", required=True, metavar="ACTION")
+    q = tsub.add_parser("complete", help="terminer une tâche avec son résultat")
+    q.add_argument("id", type=int)
+    q.add_argument("--result", nargs="*", metavar="CLE=VALEUR")
+    q.add_argument("--by", help="RPPS du professionnel")
+    q.add_argument("--at", type=moment)
+    q.add_argument("--event-id")
+    add_now(q)
+    q.set_defaults(handler=h + "task_complete")
+
+    p = sub.add_parser("case", help="dossiers")
+    csub = p.add_subparsers(dest="case_command", required=True, metavar="ACTION")
+    q = csub.add_parser("show", help="état, faits, tâches, minuteries et historique")
+    q.add_argument("id", type=int)
+    add_now(q)
+    add_json(q)
+    q.set_defaults(handler=h + "case_show")
+    q = csub.add_parser("close", help="clore un dossier")
+    q.add_argument("id", type=int)
+    q.add_argument("--reason", required=True, help="décès, déménagement, retrait…")
+    add_now(q)
+    q.set_defaults(handler=h + "case_close")
+
+    p = sub.add_parser("pathways", help="parcours publiés")
+    psub = p.add_subparsers(dest="pathways_command", required=True, metavar="ACTION")
+    q = psub.add_parser("publish", help="publier des fichiers (nouvelle version si modifiés)")
+    q.add_argument("files", nargs="+", metavar="FICHIER")
+    add_now(q)
+    q.set_defaults(handler=h + "pathways_publish")
+    q = psub.add_parser("list", help="versions et dossiers ouverts")
+    add_json(q)
+    q.set_defaults(handler=h + "pathways_list")
+
+    p = sub.add_parser("advance", help="déclencher les minuteries échues (sans Prefect)")
+    p.add_argument("--batch-size", type=int, default=None)
+    add_now(p)
+    add_json(p)
+    p.set_defaults(handler=h + "advance")

@@ -66,7 +66,7 @@ def test_a_year_of_one_case(territory: Path, capsys: pytest.CaptureFixture[str])
         assert kind in kinds, kind
     assert view["states"] == ["suivi.glycemie.revue", "suivi.pieds.prevention"]
     assert view["facts"]["failures"] == 1 and view["facts"]["foot_grade"] == 2
-    assert [h["actor_id"] for h in view["history"] if h["kind"] == "task_completed"][0] == 1
+    assert next(h["actor_id"] for h in view["history"] if h["kind"] == "task_completed") == 1
     assert any(t["name"] == "podologie" for t in view["timers"])
     code, out, _ = cli(capsys, "case", "show", "1", "--now", "2027-01-10T08:00")
     assert "Dossier 1" in out and "historique" in out

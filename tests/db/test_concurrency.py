@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from engine.store.db import make_engine, transaction
 from engine.store.service import CaseService
-from engine.store.tables import CaseEvent, CareTeamMember, Patient, Professional, TaskRow
+from engine.store.tables import CareTeamMember, CaseEvent, Patient, Professional, TaskRow
 from tests.db.world import T0
 
 ROOT = Path(__file__).resolve().parents[2]

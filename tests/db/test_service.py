@@ -11,7 +11,12 @@ from sqlalchemy import func, select
 from engine.store.db import transaction
 from engine.store.errors import ConcurrentUpdateError, InputError, NotFoundError
 from engine.store.tables import (
-    CaseEvent, CaseRow, ObservationRow, OutboxRow, TaskRow, TimerRow,
+    CaseEvent,
+    CaseRow,
+    ObservationRow,
+    OutboxRow,
+    TaskRow,
+    TimerRow,
 )
 from tests.db.world import T0, build
 
@@ -105,11 +110,11 @@ def test_other_bad_inputs_write_nothing(engine, tmp_path: Path) -> None:
     before = counts(engine)
     with pytest.raises(InputError, match="dans le futur"):
         svc.observe(MARIE, "hba1c", "7", None, T0 + timedelta(days=1), T0)
-    with pytest.raises(InputError, match="code d'observation inconnu '1234-5'.*4548-4"):
+    with pytest.raises(InputError, match=r"code d'observation inconnu '1234-5'.*4548-4"):
         svc.observe(MARIE, "1234-5", "7", None, T0, T0)
     with pytest.raises(NotFoundError, match="patient inconnu"):
         svc.observe("nobody", "hba1c", "7", None, T0, T0)
-    with pytest.raises(NotFoundError, match="tâche inconnue|tâche inconnu"):
+    with pytest.raises(NotFoundError, match="tâche inconnu"):
         svc.complete_task(999, {}, T0, T0)
     with pytest.raises(InputError, match="unité"):
         svc.observe(MARIE, "hba1c", "7", "mmol/mol", T0, T0)
@@ -127,7 +132,7 @@ def test_task_completion_rules(engine, tmp_path: Path) -> None:
     before = counts(engine)
     with pytest.raises(InputError, match="grade"):
         svc.complete_task(foot.id, {"grade": 7}, T0, T0)
-    with pytest.raises(InputError, match="unknown field|champ"):
+    with pytest.raises(InputError, match="champ"):
         svc.complete_task(foot.id, {"grde": 1}, T0, T0)
     assert counts(engine) == before
     svc.complete_task(foot.id, {"grade": "3"}, T0, T0)
@@ -145,7 +150,7 @@ def test_event_on_closed_case_and_cancelled_task(engine, tmp_path: Path) -> None
         kinds = [o.kind for o in s.scalars(select(OutboxRow).order_by(OutboxRow.id))]
         assert kinds == ["task_assigned", "task_cancelled"]
     before = counts(engine)
-    with pytest.raises(InputError, match="annulée|cancelled"):
+    with pytest.raises(InputError, match="statut cancelled"):
         svc.complete_task(task.id, {}, T0, T0 + timedelta(days=2))
     with pytest.raises(InputError, match="clos"):
         svc.pathway_event(1, "sortie_parcours", T0, T0 + timedelta(days=2),
