@@ -1,12 +1,14 @@
 """In-memory engine benchmark: guarded transitions per second over 100 000 cases.
 
-Run: ``.venv/bin/python benchmarks/engine.py [--cases N] [--profile PHASE]``
+Run: ``.venv/bin/python benchmarks/engine.py [--cases N] [--workers N] [--profile PHASE]``
 
 One compiled pathway (``pathways/examples/exemple-suivi.yaml``: two parallel
 regions, nested states, observation guards, recurring timers) and one
 ``Runtime``; every case is a plain ``Case`` value in a list, bound to the one
-shared machine only while an event is applied. Phases, each over every case,
-each timed around the ``Runtime`` calls only (events are built beforehand):
+shared machine table only while an event is applied. Phases, each over every
+case, each timed around the ``Runtime`` calls (events are built beforehand;
+outcomes are dropped once their case is kept, as a service would after writing
+them):
 
 - ``start``   enrol (initial state, task created);
 - ``bilan``   complete the initial review: enter the parallel state (two
@@ -20,7 +22,9 @@ each timed around the ``Runtime`` calls only (events are built beforehand):
 
 The headline figure is guarded transitions per second over ``pieds`` and
 ``hba1c``: full ``Runtime.apply`` calls (validation, timers, Jinja2 sandbox
-guards, effects, new immutable case).
+guards, effects, new immutable case). It is measured in one process, then
+with the cases split over ``--workers`` processes (default: one per core),
+each with its own compiled pathway, phases started together.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import multiprocessing
+import os
 import pstats
 import sys
 import time
@@ -49,7 +55,9 @@ from engine.runtime import Runtime
 ROOT = Path(__file__).resolve().parents[1]
 PATHWAY = ROOT / "pathways" / "examples" / "exemple-suivi.yaml"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=PARIS)
+PHASES = ("start", "bilan", "pieds", "advance", "hba1c")
 GUARDED = ("pieds", "hba1c")
+Results = dict[str, dict[str, float]]
 
 
 def rss_mib() -> float:
@@ -60,15 +68,17 @@ def rss_mib() -> float:
 
 
 class Bench:
-    def __init__(self, cases: int, profile: str | None) -> None:
-        self.count = cases
-        self.profile = profile
-        self.pathway = load_file(str(PATHWAY))
-        self.runtime = Runtime(self.pathway)
+    """The phases over cases ``first`` … ``first + count - 1`` of the synthetic territory."""
+
+    def __init__(self, count: int, first: int = 0, profile: str | None = None,
+                 sync: Callable[[], object] | None = None, verbose: bool = True) -> None:
+        self.count, self.first = count, first
+        self.profile, self.sync, self.verbose = profile, sync, verbose
+        self.runtime = Runtime(load_file(str(PATHWAY)))
         self.subjects = [Subject(date(1940 + i % 45, 1 + i % 12, 1 + i % 28), "FM"[i % 2])
-                         for i in range(cases)]
-        self.cases: list[Case] = []
-        self.results: dict[str, dict[str, Any]] = {}
+                         for i in range(first, first + count)]
+        self.cases: list[Case] = [Case(())] * count  # placeholders until ``start``
+        self.results: Results = {}
 
     def timed(self, phase: str, step: Callable[[int, Case], Outcome]) -> None:
         """Run ``step`` over every case; keep the new cases, count transitions, drop outcomes.
@@ -79,6 +89,8 @@ class Bench:
         cases: list[Case] = []
         keep, transitions = cases.append, 0
         gc.collect()
+        if self.sync is not None:
+            self.sync()
         profiler = cProfile.Profile() if self.profile == phase else None
         if profiler:
             profiler.enable()
@@ -86,75 +98,123 @@ class Bench:
         for i, case in enumerate(self.cases):
             outcome = step(i, case)
             keep(outcome.case)
-            transitions += sum(type(e) is Transitioned for e in outcome.effects)
+            transitions += list(map(type, outcome.effects)).count(Transitioned)
         elapsed = time.perf_counter() - started
         if profiler:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
-        calls = len(cases)
-        self.results[phase] = {"seconds": elapsed, "calls": calls, "transitions": transitions}
         self.cases = cases
-        print(f"  {phase:<8} {calls:>7} calls in {elapsed:6.2f} s = {calls / elapsed:>9,.0f} "
-              f"calls/s, {transitions:>7} transitions = {transitions / elapsed:>9,.0f} "
-              f"transitions/s; RSS {rss_mib():.0f} MiB", flush=True)
+        self.results[phase] = {"seconds": elapsed, "calls": len(cases),
+                               "transitions": transitions}
+        if self.verbose:
+            print(f"  {phase:<8} {_rates(self.results[phase])}; RSS {rss_mib():.0f} MiB",
+                  flush=True)
 
     def apply_all(self, phase: str, events: list[Event]) -> None:
         apply, subjects = self.runtime.apply, self.subjects
         self.timed(phase, lambda i, case: apply(case, events[i], subjects[i]))
 
-    def task_ref(self, case: Case, key: str) -> str:
-        return next(t.ref for t in case.tasks if t.key == key)
-
-    def run(self) -> None:
+    def run(self) -> Results:
         start, advance, subjects = self.runtime.start, self.runtime.advance, self.subjects
-        self.cases = [Case(())] * self.count  # placeholders: ``start`` ignores them
+        n = range(self.first, self.first + self.count)  # global numbers: same data mix
         self.timed("start", lambda i, _: start(subjects[i], T0))
         at = T0 + timedelta(days=7)
-        self.apply_all("bilan", [
-            Event("task_completed:bilan_initial", at, task=self.task_ref(c, "bilan_initial"))
-            for c in self.cases])
+        self.apply_all("bilan", [Event("task_completed:bilan_initial", at,
+                                       task=_ref(c, "bilan_initial")) for c in self.cases])
         at = T0 + timedelta(days=15)
-        self.apply_all("pieds", [
-            Event("task_completed:examen_pieds", at, task=self.task_ref(c, "examen_pieds"),
-                  result={"grade": i % 4}) for i, c in enumerate(self.cases)])
+        self.apply_all("pieds", [Event("task_completed:examen_pieds", at,
+                                       task=_ref(c, "examen_pieds"), result={"grade": i % 4})
+                                 for i, c in zip(n, self.cases, strict=True)])
         due = add_months(T0 + timedelta(days=7), 3) + timedelta(days=1)  # HbA1c timer due
         self.timed("advance", lambda i, case: advance(case, subjects[i], due))
         at = due + timedelta(days=4)
         self.apply_all("hba1c", [Event("observation:hba1c", at, value=5.0 + (i % 40) / 10,
-                                       unit="%") for i in range(self.count)])
+                                       unit="%") for i in n])
         self.check()
+        return self.results
 
     def check(self) -> None:
         """The work was done: every case moved as the pathway says."""
         states = Counter(leaf for case in self.cases for leaf in case.active)
-        expected = self.count
-        assert states["suivi.glycemie.attente"] + states["suivi.glycemie.revue"] == expected
-        assert states["suivi.pieds.prevention"] + states["suivi.pieds.annuel"] == expected
+        assert states["suivi.glycemie.attente"] + states["suivi.glycemie.revue"] == self.count
+        assert states["suivi.pieds.prevention"] + states["suivi.pieds.annuel"] == self.count
         for phase in ("bilan", *GUARDED):
-            assert self.results[phase]["transitions"] == expected, (phase, self.results[phase])
+            assert self.results[phase]["transitions"] == self.count, (phase, self.results)
 
-    def report(self) -> None:
-        seconds = sum(self.results[p]["seconds"] for p in GUARDED)
-        transitions = sum(self.results[p]["transitions"] for p in GUARDED)
-        start = self.results["start"]
-        print(f"cases started: {start['calls'] / start['seconds']:,.0f} cases/s")
-        print(f"guarded transitions (pieds + hba1c, full Runtime.apply): "
-              f"{transitions / seconds:,.0f} transitions/s")
-        print(f"peak RSS: {peak_rss_mib():.0f} MiB for {self.count} cases")
+
+def _ref(case: Case, key: str) -> str:
+    return next(t.ref for t in case.tasks if t.key == key)
+
+
+def _rates(r: dict[str, float]) -> str:
+    return (f"{r['calls']:>7.0f} calls in {r['seconds']:6.2f} s = "
+            f"{r['calls'] / r['seconds']:>9,.0f} calls/s, {r['transitions']:>7.0f} transitions "
+            f"= {r['transitions'] / r['seconds']:>9,.0f} transitions/s")
+
+
+def headline(results: Results, cases: int, peak: str) -> None:
+    seconds = sum(results[p]["seconds"] for p in GUARDED)
+    transitions = sum(results[p]["transitions"] for p in GUARDED)
+    start = results["start"]
+    print(f"  → cases started: {start['calls'] / start['seconds']:,.0f} cases/s; guarded "
+          f"transitions (pieds + hba1c, full Runtime.apply): "
+          f"{transitions / seconds:,.0f} transitions/s; {peak} for {cases} cases")
+
+
+# -- several processes ----------------------------------------------------------------------
+
+
+def _worker(count: int, first: int, barrier: Any, queue: Any) -> None:
+    results = Bench(count, first, sync=barrier.wait, verbose=False).run()
+    queue.put((results, peak_rss_mib()))
+
+
+def parallel(cases: int, workers: int) -> None:
+    """The same phases, the cases split over ``workers`` processes started together."""
+    context = multiprocessing.get_context("fork")
+    barrier, queue = context.Barrier(workers), context.Queue()
+    share = -(-cases // workers)
+    firsts = list(range(0, cases, share))
+    processes = [context.Process(target=_worker, args=(min(share, cases - f), f, barrier, queue))
+                 for f in firsts]
+    for process in processes:
+        process.start()
+    reports = [queue.get() for _ in processes]
+    for process in processes:
+        process.join()
+    combined: Results = {}
+    for phase in PHASES:
+        rows = [results[phase] for results, _ in reports]
+        # phases start together (barrier): the phase lasts as long as its slowest worker
+        combined[phase] = {"seconds": max(r["seconds"] for r in rows),
+                           "calls": sum(r["calls"] for r in rows),
+                           "transitions": sum(r["transitions"] for r in rows)}
+        print(f"  {phase:<8} {_rates(combined[phase])}")
+    peaks = [peak for _, peak in reports]
+    headline(combined, cases, f"peak RSS {max(peaks):.0f} MiB per process "
+                              f"({sum(peaks):.0f} MiB in all)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--profile", choices=["start", "bilan", "pieds", "advance", "hba1c"],
-                        help="print a cProfile of one phase (slows it down)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes for the second run (default: one per core; 1: skip it)")
+    parser.add_argument("--profile", choices=PHASES,
+                        help="print a cProfile of one phase of the one-process run")
     args = parser.parse_args()
     print(f"engine benchmark · {datetime.now(PARIS):%Y-%m-%d %H:%M} · {machine()}")
-    print(f"pathway {PATHWAY.relative_to(ROOT)}, {args.cases} cases in memory, "
+    print(f"pathway {PATHWAY.relative_to(ROOT)}, {args.cases} cases in memory; "
           f"RSS before: {rss_mib():.0f} MiB")
-    bench = Bench(args.cases, args.profile)
-    bench.run()
-    bench.report()
+    print("one process:")
+    bench = Bench(args.cases, profile=args.profile)
+    results = bench.run()
+    headline(results, args.cases, f"peak RSS {peak_rss_mib():.0f} MiB")
+    del bench
+    gc.collect()
+    if args.workers > 1:
+        print(f"{args.workers} processes, {-(-args.cases // args.workers)} cases each:")
+        parallel(args.cases, args.workers)
     return 0
 
 

@@ -75,10 +75,11 @@ class Case:
         return data
 
     def _zone(self) -> ZoneInfo | None:
-        moments = [self.closed_at, *(t.fire_at for t in self.timers),
-                   *(t.due_at for t in self.tasks)]
-        return next((m.tzinfo for m in moments if isinstance(getattr(m, "tzinfo", None),
-                                                             ZoneInfo)), None)
+        for moment in (self.closed_at, *(t.fire_at for t in self.timers),
+                       *(t.due_at for t in self.tasks)):
+            if moment is not None and isinstance(moment.tzinfo, ZoneInfo):
+                return moment.tzinfo
+        return None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Case:

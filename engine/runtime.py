@@ -4,13 +4,15 @@ Statechart semantics, kept small:
 
 - the active configuration is the set of active *atomic* states (one per
   parallel region); their ancestors are active too;
-- for an event, each active atomic state asks the shared machine for the
-  first transition (its own, then its ancestors') whose guard holds; a
-  transition already taken from another region, or whose source was left by
-  an earlier one, is skipped;
+- for an event, each active atomic state takes, from the shared machine's
+  table, the first transition (its own, then its ancestors') whose guard
+  holds; a transition already taken from another region, or whose source was
+  left by an earlier one, is skipped;
 - an external transition exits every active state under its domain (deepest
   first: open tasks cancelled, timers disarmed), runs its actions, then enters
-  the states down to its target (timers armed, entry actions run);
+  the states down to its target (timers armed, entry actions run). When the
+  domain is a parallel state, only its regions holding the source or the
+  target are exited and re-entered; its other regions carry on;
 - before any event at time *t*, every timer due at or before *t* fires, in
   time order, each at its own time; a recurring timer is re-armed from its
   scheduled time, so there is no drift;
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
@@ -53,13 +55,12 @@ from engine.durations import Duration
 from engine.exceptions import (
     ClosedCaseError,
     EvaluationError,
-    InvalidEventDataError,
     RuntimeEventError,
     UnknownEventError,
 )
 from engine.pathway.compiler import CompiledActions, CompiledPathway, CompiledTransition
 from engine.pathway.expressions import CompiledExpression, Scope, evaluate_value, plain
-from engine.pathway.model import FieldSpec
+from engine.values import check_fields, check_value
 
 MAX_TIMER_FIRINGS = 10_000
 _FIRE_AT = attrgetter("fire_at")
@@ -423,58 +424,3 @@ def _copy_view(view: dict[str, Any]) -> dict[str, Any]:
 def _closed_by_timer(event: Event) -> RuntimeEventError:
     return RuntimeEventError(f"task {event.task!r} was closed by a timer before "
                              f"{event.at.isoformat()}")
-
-
-# -- value checks (shared with the persistence layer) ------------------------------------
-
-
-def check_value(title: str, value: Any, kind: str, minimum: float | None = None,
-                maximum: float | None = None, choices: list[Any] | None = None,
-                unit: str | None = None) -> Any:
-    """Refuse a value that is not of ``kind`` or outside [minimum, maximum]."""
-    unit_text = f" {unit}" if unit else ""
-    if kind in ("number", "integer"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidEventDataError(f"{title}: {value!r} is not a number; expected a "
-                                        f"{'whole ' if kind == 'integer' else ''}number"
-                                        f"{_range(minimum, maximum, unit_text)}")
-        if kind == "integer" and not float(value).is_integer():
-            raise InvalidEventDataError(f"{title}: {value!r} is not a whole number")
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise InvalidEventDataError(f"{title}: {value}{unit_text} is impossible; allowed"
-                                        f"{_range(minimum, maximum, unit_text)}")
-    elif kind == "boolean" and not isinstance(value, bool):
-        raise InvalidEventDataError(f"{title}: expected true or false, got {value!r}")
-    elif kind == "choice" and choices is not None and value not in choices:
-        raise InvalidEventDataError(f"{title}: {value!r} is not allowed; choose one of "
-                                    f"{', '.join(map(str, choices))}")
-    elif kind == "text" and not isinstance(value, str):
-        raise InvalidEventDataError(f"{title}: expected a text, got {value!r}")
-    elif kind == "date" and not isinstance(value, date | str):
-        raise InvalidEventDataError(f"{title}: expected a date, got {value!r}")
-    return value
-
-
-def _range(minimum: float | None, maximum: float | None, unit: str) -> str:
-    if minimum is not None and maximum is not None:
-        return f" between {minimum:g} and {maximum:g}{unit}"
-    if minimum is not None:
-        return f" of at least {minimum:g}{unit}"
-    if maximum is not None:
-        return f" of at most {maximum:g}{unit}"
-    return ""
-
-
-def check_fields(title: str, values: Mapping[str, Any], spec: Mapping[str, FieldSpec]) -> None:
-    unknown = [k for k in values if k not in spec]
-    if unknown:
-        raise InvalidEventDataError(f"{title}: unknown field(s) {', '.join(unknown)}; allowed: "
-                                    f"{', '.join(spec) or 'none'}")
-    for name, field_spec in spec.items():
-        if name not in values:
-            if field_spec.required:
-                raise InvalidEventDataError(f"{title}: missing field {name!r} "
-                                            f"({field_spec.type})")
-            continue
-        check_value(f"{title}, field {name!r}", values[name], field_spec.type,
-                    field_spec.minimum, field_spec.maximum, field_spec.choices, field_spec.unit)

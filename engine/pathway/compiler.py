@@ -275,8 +275,8 @@ def _entry(tree: StateTree, domain: str, target: str | None,
         out.append(sid)
         node = tree.nodes[sid]
         if node.state.parallel:
-            for child in node.children:
-                enter_default(child)
+            for region in node.children:
+                enter_default(region)
         elif (child := tree.initial_child(sid)) is not None:
             enter_default(child)
 

@@ -138,19 +138,17 @@ def compile_expression(source: str) -> CompiledExpression:
 
 def references(expr: nodes.Node) -> Iterator[tuple[str, ...]]:
     """Every name path the expression reads: ('params', 'x'), ('obs', 'hba1c', 'value')…"""
-    for node in expr.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
-        if isinstance(node, nodes.Name) and node.ctx == "load":
-            yield (node.name,)
-    for node in _outermost_chains(expr):
-        yield _chain(node)
+    for name in expr.find_all(nodes.Name):
+        if name.ctx == "load":
+            yield (name.name,)
+    for chain in _outermost_chains(expr):
+        yield _chain(chain)
 
 
 def _outermost_chains(expr: nodes.Node) -> Iterator[nodes.Node]:
-    inner: set[int] = set()
-    chains = list(expr.find_all((nodes.Getattr, nodes.Getitem)))
-    for node in chains:
-        if isinstance(node.node, nodes.Getattr | nodes.Getitem):
-            inner.add(id(node.node))
+    chains = [n for n in expr.find_all((nodes.Getattr, nodes.Getitem))
+              if isinstance(n, nodes.Getattr | nodes.Getitem)]
+    inner = {id(n.node) for n in chains if isinstance(n.node, nodes.Getattr | nodes.Getitem)}
     yield from (n for n in chains if id(n) not in inner)
 
 

@@ -59,7 +59,8 @@ def _references(compiled: expressions.CompiledExpression) -> list[tuple[str, ...
     """Name chains the expression reads, the whole expression included when it is itself a
     dotted name such as ``event.result.grade`` (``references`` only looks below the root)."""
     root = nodes.Not(expressions.parse(compiled.source), lineno=1)
-    return list(dict.fromkeys(expressions.references(root)))
+    # a chain read through a computed index of a literal ({...}[key]) has no name of its own
+    return [names for names in dict.fromkeys(expressions.references(root)) if names]
 
 
 def _name_column(source: str, names: tuple[str, ...], depth: int) -> int:

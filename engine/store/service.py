@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from engine.case import Event, Outcome
 from engine.exceptions import ParcoursError
 from engine.pathway.compiler import CompiledPathway
-from engine.runtime import Runtime, check_value
+from engine.runtime import Runtime
+from engine.values import check_fields, check_value
 from engine.settings import Settings
 from engine.store import registry
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
@@ -75,6 +76,10 @@ class AdvanceReport:
     cases: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
+    #: the cases claimed and advanced (for reports by id)
+    case_ids: list[int] = field(default_factory=list)
+    #: (pathway key, "transition" | "task_created", target state | role) → count
+    moves: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def add(self, counts: Mapping[str, int]) -> None:
         for kind, n in counts.items():
@@ -351,6 +356,10 @@ class CaseService:
             parsed = {k: parse_value({**spec[k].model_dump(),
                                       "title": f"{spec[k].title or k} ({k})"}, v)
                       if k in spec else v for k, v in result.items()}
+            try:
+                check_fields(f"résultat de la tâche {task_id}", parsed, spec, lang="fr")
+            except ParcoursError as exc:
+                raise InputError(str(exc)) from exc
             event = Event(f"task_completed:{task.key}", at, task=task.ref, result=parsed,
                           id=event_id)
             return self._apply(session, batch, {task.case_id: event}, actor)
@@ -391,11 +400,12 @@ class CaseService:
     def advance_batch(self, now: datetime, size: int, report: AdvanceReport,
                       case_ids: list[int] | None = None) -> int:
         """Claim up to ``size`` due cases (or the given ones), advance them; returns count."""
-        def work(session: Session) -> tuple[int, dict[str, int], dict[int, str]]:
+        def work(session: Session) -> tuple[list[int], dict[str, int], dict[int, str],
+                                            dict[tuple[str, str, str], int]]:
             session.info["now"] = now
             ids = claim_due(session, now, size, case_ids)
             if not ids:
-                return 0, {}, {}
+                return [], {}, {}, {}
             batch = load_batch(session, ids, as_of(now))
             writer = Writer(session, batch, now)
             failures = {}
@@ -408,14 +418,17 @@ class CaseService:
                     continue
                 writer.record(case_id, outcome)
             writer.flush()
-            return len(ids), writer.counts, failures
-        count, counts, failures = self._unit(work)
-        if count:
+            return ids, writer.counts, failures, _moves(batch, writer)
+        ids, counts, failures, moves = self._unit(work)
+        if ids:
             report.batches += 1
-            report.cases += count
+            report.cases += len(ids)
             report.add(counts)
             report.failures.update(failures)
-        return count
+            report.case_ids.extend(ids)
+            for key, n in moves.items():
+                report.moves[key] = report.moves.get(key, 0) + n
+        return len(ids)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -433,6 +446,17 @@ class CaseService:
             raise InputError(f"le dossier {case_id} est clos depuis le {row.closed_at:%d/%m/%Y} "
                              f"({row.close_reason}) ; aucun événement ne peut s'y appliquer")
         return batch
+
+
+def _moves(batch: Batch, writer: Writer) -> dict[tuple[str, str, str], int]:
+    """Transitions by pathway and target state, tasks created by pathway and role."""
+    moves: dict[tuple[str, str, str], int] = {}
+    for event in writer.events:
+        if event["kind"] in ("transition", "task_created"):
+            what = event["to_state"] if event["kind"] == "transition" else event["data"]["role"]
+            key = (batch.cases[event["case_id"]].pathway_key, event["kind"], str(what))
+            moves[key] = moves.get(key, 0) + 1
+    return moves
 
 
 def _log_inbound(kind: str, at: datetime, actor: Actor,
@@ -482,6 +506,6 @@ def parse_value(spec: Mapping[str, Any], raw: Any) -> Any:
     try:
         return check_value(spec.get("title") or spec.get("key", "value"), value, kind,
                            spec.get("minimum"), spec.get("maximum"), spec.get("choices"),
-                           spec.get("unit"))
+                           spec.get("unit"), lang="fr")
     except ParcoursError as exc:
         raise InputError(str(exc)) from exc

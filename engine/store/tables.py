@@ -205,6 +205,14 @@ class OutboxRow(SQLModel, table=True):
     sent_at: datetime | None = _ts(default=None)
     last_error: str | None = None
 
+    # -- notifications (issue 6, migration 0003) -------------------------------------------
+    channel: str | None = Field(default=None, max_length=20,
+                                description="Channel the message went out on (or last tried)")
+
+
+# -- notifications (issue 6, migration 0003): find a task's messages (skip, cancel) ----------
+Index("ix_outbox_task", OutboxRow.task_id)  # type: ignore[arg-type]
+
 
 class InboxRow(SQLModel, table=True):
     """A durable inbound event (observation, admission, discharge, task completion, pathway

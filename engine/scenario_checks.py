@@ -1,0 +1,188 @@
+"""Compare a scenario step's expectations with the case as stored.
+
+Each expectation that does not hold becomes one ``Diagnostic`` at the line of
+the expectation, saying at which date, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from engine.clock import PARIS
+from engine.exceptions import Diagnostic
+from engine.pathway.reader import Document
+from engine.scenario_world import MessageSeen, Snapshot, TaskSeen
+from engine.timeline import as_datetime
+
+if TYPE_CHECKING:
+    from engine.scenarios import Expect, MessageExpect, TaskExpect
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an expectation stands (file, path) and the date it is checked at."""
+
+    doc: Document
+    path: tuple[Any, ...]
+    at: str
+
+    def error(self, sub: tuple[Any, ...], message: str, key: bool = False) -> Diagnostic:
+        return self.doc.diagnostic((*self.path, *sub), f"at {self.at}: {message}", "scenario",
+                                   key=key)
+
+
+def compare(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
+    """Append a diagnostic per unmet expectation to ``out``; return how many were checked."""
+    checks = _states(expect, seen, where, out)
+    if expect.closed is not None:
+        checks += 1
+        if expect.closed != seen.closed:
+            out.append(where.error(("closed",), f"expected the case {'closed' if expect.closed
+                                                                     else 'open'}, it is "
+                                   f"{'closed' if seen.closed else 'open'}"))
+    for j, task in enumerate(expect.tasks):
+        checks += 1
+        problem = _task_problem(task, seen.tasks)
+        if problem:
+            out.append(where.error(("tasks", j), problem))
+    for j, key in enumerate(expect.no_tasks):
+        checks += 1
+        still = [t for t in seen.tasks if t.key == key]
+        if still:
+            out.append(where.error(("no_tasks", j), f"expected no open task {key!r}, found "
+                                   f"{len(still)} ({_task_text(still[0])})"))
+    checks += _counts(expect, seen, where, out) + _facts(expect, seen, where, out)
+    checks += _messages(expect, seen, where, out)
+    return checks
+
+
+def _states(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
+    active = ", ".join(seen.active) or "none"
+    for j, state in enumerate(expect.states):
+        if not seen.is_active(state):
+            out.append(where.error(("states", j), f"expected state {state!r} to be active; "
+                                   f"active states: {active}"))
+    for j, state in enumerate(expect.not_states):
+        if seen.is_active(state):
+            out.append(where.error(("not_states", j), f"expected state {state!r} not to be "
+                                   f"active; active states: {active}"))
+    return len(expect.states) + len(expect.not_states)
+
+
+def _task_problem(expect: TaskExpect, tasks: list[TaskSeen]) -> str | None:
+    same_key = [t for t in tasks if t.key == expect.key]
+    if expect.count is not None and len(same_key) != expect.count:
+        return (f"expected {expect.count} open task(s) {expect.key!r}, found {len(same_key)}"
+                f"{_open_list(tasks)}")
+    if not same_key:
+        return None if expect.count == 0 else f"expected an open task {expect.key!r}, found " \
+                                               f"none{_open_list(tasks)}"
+    if any(_task_matches(expect, t) for t in same_key):
+        return None
+    wanted = ", ".join(f"{k} {v}" for k, v in _task_wanted(expect).items())
+    found = "; ".join(_task_text(t) for t in same_key)
+    return f"open task {expect.key!r}: expected {wanted}; found {found}"
+
+
+def _task_wanted(expect: TaskExpect) -> dict[str, Any]:
+    wanted: dict[str, Any] = {"role": expect.role, "assignee": expect.assignee,
+                              "unassigned": expect.unassigned,
+                              "due": _moment_text(expect.due) if expect.due else None}
+    return {k: v for k, v in wanted.items() if v is not None}
+
+
+def _task_matches(expect: TaskExpect, task: TaskSeen) -> bool:
+    return ((expect.role is None or expect.role == task.role)
+            and (expect.assignee is None or expect.assignee == task.assignee)
+            and (expect.unassigned is None or expect.unassigned == task.unassigned)
+            and (expect.due is None or _same_moment(expect.due, task.due)))
+
+
+def _task_text(task: TaskSeen) -> str:
+    flag = ", unassigned" if task.unassigned else ""
+    return (f"role {task.role}, assignee {task.assignee}{flag}, due "
+            f"{task.due:%Y-%m-%d %H:%M}")
+
+
+def _open_list(tasks: list[TaskSeen]) -> str:
+    keys = sorted({t.key for t in tasks})
+    return f"; open tasks: {', '.join(keys) or 'none'}"
+
+
+def _counts(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
+    for key, wanted in expect.created.items():
+        got = seen.created.get(key, 0)
+        if got != wanted:
+            out.append(where.error(("created", key), f"expected {wanted} task(s) {key!r} "
+                                   f"created since enrolment, found {got}", key=True))
+    return len(expect.created)
+
+
+def _facts(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
+    for name, wanted in expect.facts.items():
+        if name not in seen.facts:
+            out.append(where.error(("facts", name), f"unknown fact {name!r}; facts: "
+                                   f"{', '.join(seen.facts) or 'none'}", key=True))
+        elif not _same_value(wanted, seen.facts[name]):
+            out.append(where.error(("facts", name), f"fact {name!r}: expected {wanted!r}, "
+                                   f"found {seen.facts[name]!r}"))
+    return len(expect.facts)
+
+
+def _messages(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
+    if expect.notifications is None:
+        return 0
+    sent = "; ".join(f"{m.role} → {m.to}: {m.message}" for m in seen.messages) or "none"
+    if not expect.notifications and seen.messages:
+        out.append(where.error(("notifications",), f"expected no message, sent: {sent}"))
+    for j, message in enumerate(expect.notifications):
+        if not any(_message_matches(message, m) for m in seen.messages):
+            out.append(where.error(("notifications", j), "expected a message "
+                                   f"{_message_wanted(message)}; sent during this step: {sent}"))
+    return max(1, len(expect.notifications))
+
+
+def _message_matches(expect: MessageExpect, message: MessageSeen) -> bool:
+    return ((expect.role is None or expect.role == message.role)
+            and (expect.to is None or expect.to == message.to)
+            and (expect.unassigned is None or expect.unassigned == message.unassigned)
+            and (expect.contains is None or expect.contains.lower() in message.message.lower()))
+
+
+def _message_wanted(expect: MessageExpect) -> str:
+    parts = {"role": expect.role, "to": expect.to, "unassigned": expect.unassigned,
+             "containing": repr(expect.contains) if expect.contains else None}
+    return ", ".join(f"{k} {v}" for k, v in parts.items() if v is not None) or "(any)"
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def _moment_text(moment: date | datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if isinstance(moment, datetime) else f"{moment:%Y-%m-%d}"
+
+
+def _same_moment(wanted: date | datetime, actual: datetime) -> bool:
+    local = actual.astimezone(PARIS)
+    if isinstance(wanted, datetime):
+        return as_datetime(wanted) == local
+    return local.date() == wanted
+
+
+def _same_value(wanted: Any, actual: Any) -> bool:
+    """Equal; a date matches a stored ISO date-time on that day; numbers to 1e-9."""
+    if isinstance(wanted, date | datetime) and isinstance(actual, str):
+        try:
+            actual = datetime.fromisoformat(actual)
+        except ValueError:
+            return False
+        if isinstance(wanted, datetime):
+            return as_datetime(wanted) == actual.astimezone(PARIS)
+        return actual.astimezone(PARIS).date() == wanted if actual.tzinfo else \
+            actual.date() == wanted
+    if isinstance(wanted, int | float) and isinstance(actual, int | float) \
+            and not isinstance(wanted, bool) and not isinstance(actual, bool):
+        return abs(wanted - actual) < 1e-9
+    return bool(wanted == actual)

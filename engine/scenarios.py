@@ -1,0 +1,268 @@
+"""Scenario tests that pathway authors write in YAML: a patient, a care team, a dated
+list of steps and what must be true after each of them.
+
+A scenario file (``pathways/scenarios/<pathway>/<name>.scenario.yaml``, format
+documented in ``pathways/README.md``)::
+
+    scenario: Réhospitalisation au 20e jour
+    pathway: ../../hospitalisation-sujet-age.yaml     # relative to this file
+    patient: {birth_date: 1940-05-02, sex: F}
+    care_team: {medecin_traitant: Dr Paul Martin, infirmier: null}
+    start: 2026-03-02
+    steps:
+      - at: 2026-03-10
+        event: admission
+        expect:
+          states: [hospitalise]
+          tasks: [{key: preparer_sortie, assignee: coordinateur}]
+
+Each scenario runs on its own fresh SQLite database through the real case
+service (``engine.scenario_world``): before each step, timers due by its date
+fire; then its action (observation, task completion, event) is applied; then
+its expectations are compared with the case as stored. Every difference is a
+``Failure`` located at the line of the expectation that failed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.exceptions import Diagnostic, ParcoursError
+from engine.pathway.reader import Document, YamlReadError, read_file
+from engine.scenario_checks import Located, compare
+from engine.timeline import Moment, PatientSpec, as_datetime
+
+SUFFIX = ".scenario.yaml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskExpect(_Model):
+    key: str
+    role: str | None = None
+    assignee: str | None = Field(None, description="Care-team name, or 'coordinateur'")
+    unassigned: bool | None = None
+    due: Moment | None = None
+    count: int | None = Field(None, description="Exactly this many open tasks of the key")
+
+
+class MessageExpect(_Model):
+    role: str | None = None
+    to: str | None = Field(None, description="Care-team name, or 'coordinateur'")
+    unassigned: bool | None = None
+    contains: str | None = None
+
+
+class Expect(_Model):
+    states: list[str] = Field(default_factory=list)
+    not_states: list[str] = Field(default_factory=list)
+    closed: bool | None = None
+    tasks: list[TaskExpect] = Field(default_factory=list)
+    no_tasks: list[str] = Field(default_factory=list)
+    created: dict[str, int] = Field(default_factory=dict)
+    facts: dict[str, Any] = Field(default_factory=dict)
+    notifications: list[MessageExpect] | None = None
+
+
+class Step(_Model):
+    at: Moment
+    observe: str | None = None
+    value: Any = None
+    unit: str | None = None
+    complete: str | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+    event: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    refused: str | None = Field(None, description="The action must be refused with this text")
+    expect: Expect | None = None
+
+
+class Scenario(_Model):
+    scenario: str
+    description: str = ""
+    pathway: str
+    patient: PatientSpec
+    care_team: dict[str, str | None] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    start: Moment
+    eligible: bool = True
+    steps: list[Step] = Field(default_factory=list)
+
+
+@dataclass
+class Result:
+    file: str
+    title: str
+    failures: list[Diagnostic] = field(default_factory=list)
+    checks: int = 0
+    steps: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def scenario_files(paths: list[str]) -> Iterator[str]:
+    """Every ``*.scenario.yaml`` under the given folders, and the given files."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(str(p) for p in path.rglob("*" + SUFFIX))
+        else:
+            yield raw
+
+
+def read_scenario(path: str) -> tuple[Scenario, Document]:
+    """The scenario and its positions; problems raise ``ScenarioError`` with file:line:col."""
+    try:
+        doc, problems = read_file(path)
+    except YamlReadError as exc:
+        raise ScenarioError(exc.diagnostics) from exc
+    except OSError as exc:
+        raise ScenarioError([Diagnostic(path, 1, 1, f"cannot read file: {exc.strerror}",
+                                        "scenario")]) from exc
+    if problems:
+        raise ScenarioError(problems)
+    try:
+        return Scenario.model_validate(doc.data), doc
+    except ValidationError as exc:
+        raise ScenarioError([_shape(doc, err) for err in exc.errors(include_url=False)]) from exc
+
+
+def _shape(doc: Document, err: Any) -> Diagnostic:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p)
+                and p not in ("datetime", "date"))
+    where = ".".join(map(str, loc)) or "the scenario"
+    if err["type"] == "extra_forbidden":
+        line, col = doc.position(loc, key=True)
+        return Diagnostic(doc.file, line, col, f"unknown key {loc[-1]!r} in {where}", "scenario")
+    line, col = doc.position(loc)
+    return Diagnostic(doc.file, line, col, f"{where}: {err['msg']}", "scenario")
+
+
+class ScenarioError(ParcoursError):
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        super().__init__("\n".join(map(str, diagnostics)))
+
+
+def run_file(path: str) -> Result:
+    """Run one scenario file; never raises for a wrong scenario, it reports it."""
+    try:
+        scenario, doc = read_scenario(path)
+    except ScenarioError as exc:
+        return Result(path, "(illisible)", list(exc.diagnostics))
+    result = Result(path, scenario.scenario)
+    with tempfile.TemporaryDirectory(prefix="parcours-scenario-") as folder:
+        _Run(scenario, doc, result, Path(folder)).run()
+    return result
+
+
+class _Run:
+    def __init__(self, scenario: Scenario, doc: Document, result: Result, folder: Path) -> None:
+        self.scenario, self.doc, self.result, self.folder = scenario, doc, result, folder
+
+    def fail(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
+        self.result.failures.append(self.doc.diagnostic(path, message, "scenario", key=key))
+
+    def run(self) -> None:
+        from engine.pathway.loader import load_text
+        from engine.scenario_world import World
+
+        file = self._pathway_file()
+        if file is None:
+            return
+        text = file.read_text(encoding="utf-8")
+        try:
+            self.pathway = load_text(text, str(file))
+        except ParcoursError as exc:
+            self.fail(("pathway",), f"the pathway does not load:\n{exc}")
+            return
+        start = as_datetime(self.scenario.start)
+        world = World(self.folder, text, str(file), self.pathway.key,
+                      self.scenario.parameters, start)
+        try:
+            if self._setup(world, start):
+                self._steps(world)
+        finally:
+            world.close()
+
+    def _pathway_file(self) -> Path | None:
+        here = Path(self.doc.file).parent
+        for candidate in (here / self.scenario.pathway, Path(self.scenario.pathway)):
+            if candidate.is_file():
+                return candidate
+        self.fail(("pathway",), f"pathway file {self.scenario.pathway!r} not found (relative "
+                                f"to {here})")
+        return None
+
+    def _setup(self, world: Any, start: datetime) -> bool:
+        spec = self.scenario.patient
+        try:
+            world.populate(spec.birth_date, spec.sex, spec.conditions,
+                           dict(self.scenario.care_team), start)
+        except ParcoursError as exc:
+            self.fail(("care_team",), f"care team refused: {exc}")
+            return False
+        try:
+            world.enroll(self.pathway.key, start)
+        except ParcoursError as exc:
+            if not self.scenario.eligible and "éligible" in str(exc):
+                self.result.checks += 1
+                return False
+            self.fail(("start",), f"enrolment refused on {start:%Y-%m-%d}: {exc}")
+            return False
+        if not self.scenario.eligible:
+            self.fail(("eligible",), "expected the patient not to be eligible, but the "
+                                     "enrolment was accepted")
+            return False
+        return True
+
+    def _steps(self, world: Any) -> None:
+        for i, step in enumerate(self.scenario.steps):
+            at = as_datetime(step.at)
+            self.result.steps += 1
+            world.advance(at)
+            if not self._act(world, step, ("steps", i), at):
+                return
+            if step.expect is not None:
+                where = Located(self.doc, ("steps", i, "expect"), f"{at:%Y-%m-%d %H:%M}")
+                self.result.checks += compare(step.expect, world.snapshot(), where,
+                                              self.result.failures)
+
+    def _act(self, world: Any, step: Step, path: tuple[Any, ...], at: datetime) -> bool:
+        """Apply the step's action; False when the scenario cannot go on."""
+        try:
+            self._apply(world, step, at)
+        except ParcoursError as exc:
+            if step.refused is not None and step.refused.lower() in str(exc).lower():
+                self.result.checks += 1
+                return True
+            self.fail(path, f"{at:%Y-%m-%d %H:%M}: the step was refused: {exc}")
+            return False
+        if step.refused is not None:
+            self.fail((*path, "refused"), f"{at:%Y-%m-%d %H:%M}: expected the step to be "
+                                          f"refused ({step.refused!r}), but it was applied")
+        return True
+
+    def _apply(self, world: Any, step: Step, at: datetime) -> None:
+        if step.observe:
+            spec = self.pathway.definition.observations.get(step.observe)
+            if spec is None:
+                known = ", ".join(self.pathway.definition.observations) or "nothing"
+                raise ParcoursError(f"unknown observation {step.observe!r}; this pathway "
+                                    f"observes {known}")
+            world.observe(spec.code, step.value, step.unit, at)
+        elif step.complete:
+            world.complete(step.complete, dict(step.result), at)
+        elif step.event:
+            world.event(step.event, dict(step.data), at)
