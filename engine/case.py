@@ -36,6 +36,9 @@ class TimerState:
     state: str
     fire_at: datetime
     every: str | None = None  # the period's duration text, for recurring timers
+    #: when a recurring timer's schedule started: firings are anchor + k × period, so a
+    #: monthly timer armed on the 31st fires on the last day of shorter months, then the 31st
+    anchor: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,8 @@ class Case:
         return cls(
             active=tuple(data["active"]), facts=dict(data.get("facts", {})),
             timers=tuple(TimerState(t["name"], t["state"], _dt(t["fire_at"], zone),
-                                    t.get("every"))
+                                    t.get("every"),
+                                    _dt(t["anchor"], zone) if t.get("anchor") else None)
                          for t in data.get("timers", ())),
             tasks=tuple(OpenTask(t["ref"], t["key"], t["state"], t["role"],
                                  _dt(t["due_at"], zone))

@@ -255,14 +255,23 @@ class Runtime:
             slot = (timer.state, timer.name)
             del work.timers[slot]
             if timer.every is not None:
-                work.timers[slot] = TimerState(timer.name, timer.state,
-                                               self._dur(timer.every).add_to(timer.fire_at),
-                                               timer.every)
+                work.timers[slot] = self._rearm(timer)
             work.effects.append(TimerFired(timer.fire_at, timer.name, timer.state))
             event = Event(f"timer:{timer.name}", timer.fire_at)
             self._dispatch(work, event.name, self._scope(work, subject, event, timer.fire_at),
                            timer.fire_at)
         raise RuntimeEventError(f"more than {MAX_TIMER_FIRINGS} timer firings in one step")
+
+    def _rearm(self, timer: TimerState) -> TimerState:
+        """The next firing of a recurring timer: the first anchor + k × period after this one."""
+        period = self._dur(timer.every or "")
+        anchor = timer.anchor or timer.fire_at
+        k = max(1, int((timer.fire_at - anchor).days / max(period.approx_days(), 1e-9)))
+        nxt = period.add_to(anchor, k)
+        while nxt <= timer.fire_at:
+            k += 1
+            nxt = period.add_to(anchor, k)
+        return TimerState(timer.name, timer.state, nxt, timer.every, anchor)
 
     def _period(self, ref: str) -> str:
         """A recurring timer's period as stored on the case: the duration's canonical text."""
@@ -343,7 +352,8 @@ class Runtime:
                 duration = self._dur(timer.delay)
                 fire_at = duration.add_to(now)
                 every = self._period(timer.delay) if timer.recurring else None
-                work.timers[(sid, timer.name)] = TimerState(timer.name, sid, fire_at, every)
+                work.timers[(sid, timer.name)] = TimerState(
+                    timer.name, sid, fire_at, every, now if timer.recurring else None)
                 work.effects.append(TimerSet(timer.name, sid, fire_at))
             if state.entry:
                 self._run(work, state.entry, sid, scope, now)

@@ -39,9 +39,9 @@ def compare(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic
     if expect.closed is not None:
         checks += 1
         if expect.closed != seen.closed:
-            out.append(where.error(("closed",), f"expected the case {'closed' if expect.closed
-                                                                     else 'open'}, it is "
-                                   f"{'closed' if seen.closed else 'open'}"))
+            wanted, found = ("closed" if flag else "open" for flag in (expect.closed,
+                                                                       seen.closed))
+            out.append(where.error(("closed",), f"expected the case {wanted}, it is {found}"))
     for j, task in enumerate(expect.tasks):
         checks += 1
         problem = _task_problem(task, seen.tasks)
@@ -134,7 +134,7 @@ def _facts(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]
 def _messages(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
     if expect.notifications is None:
         return 0
-    sent = "; ".join(f"{m.role} → {m.to}: {m.message}" for m in seen.messages) or "none"
+    sent = "; ".join(f"{m.role} → {m.to}: {_short(m.message)}" for m in seen.messages) or "none"
     if not expect.notifications and seen.messages:
         out.append(where.error(("notifications",), f"expected no message, sent: {sent}"))
     for j, message in enumerate(expect.notifications):
@@ -142,6 +142,10 @@ def _messages(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnost
             out.append(where.error(("notifications", j), "expected a message "
                                    f"{_message_wanted(message)}; sent during this step: {sent}"))
     return max(1, len(expect.notifications))
+
+
+def _short(text: str, width: int = 50) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _message_matches(expect: MessageExpect, message: MessageSeen) -> bool:

@@ -313,9 +313,6 @@ def test_recurring_timer_fires_each_period_from_its_schedule_without_drift() -> 
     assert run.case.facts["ticks"] == 4
 
 
-@pytest.mark.xfail(strict=True, reason="a recurring timer is re-armed from its last firing: "
-                   "after 28 February, a timer armed on the 31st fires on the 28th forever "
-                   "(needs the timer's anchor stored with it)")
 def test_recurring_monthly_timer_armed_on_the_31st_keeps_its_day() -> None:
     run = Run("timers", start=at(2026, 1, 31))
     outcome = run.advance(at(2026, 5, 1))

@@ -301,7 +301,8 @@ def test_json_recurring_podiatry_timer(json_run: dict[str, Any]) -> None:
          "state": "suivi.pieds.prevention"}]
     step2_timers = json_run["steps"][2]["case"]["timers"]
     assert {"name": "podologie", "state": "suivi.pieds.prevention",
-            "fire_at": "2026-04-20T09:00:00+02:00", "every": "P3M"} in step2_timers
+            "fire_at": "2026-04-20T09:00:00+02:00", "every": "P3M",
+            "anchor": "2026-01-20T09:00:00+01:00"} in step2_timers
 
 
 def test_json_case_closed(json_run: dict[str, Any]) -> None:

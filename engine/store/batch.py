@@ -60,7 +60,7 @@ class Batch:
         row = self.cases[case_id]
         return Case(
             active=tuple(row.active_states), facts=dict(row.facts),
-            timers=tuple(TimerState(t.name, t.state, t.fire_at, t.every)
+            timers=tuple(TimerState(t.name, t.state, t.fire_at, t.every, t.anchor_at)
                          for t in self.timers[case_id]),
             tasks=tuple(OpenTask(t.ref, t.key, t.state, t.role, t.due_at)
                         for t in self.tasks[case_id]),

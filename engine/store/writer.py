@@ -210,7 +210,8 @@ class Writer:
             s.execute(delete(_TIMER).where(in_ids(_TIMER.c.case_id, list(self.timers), s)))
             insert_rows(s, _TIMER, [
                 {"case_id": case_id, "name": t.name, "state": t.state, "fire_at": t.fire_at,
-                 "every": t.every} for case_id, timers in self.timers.items() for t in timers])
+                 "every": t.every, "anchor_at": t.anchor}
+                for case_id, timers in self.timers.items() for t in timers])
         insert_rows(s, _EVENT, self.events)
         insert_rows(s, _OUTBOX, self.outbox)
 
