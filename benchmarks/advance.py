@@ -35,7 +35,7 @@ PATHWAY = ROOT / "benchmarks" / "pathways" / "bench-suivi.yaml"
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
-def run(url: str, cases: int, batch: int) -> dict[str, float]:
+def run(url: str, cases: int, batch: int, workers: int) -> dict[str, float]:
     engine = make_engine(url)
     upgrade(engine)
     service = CaseService(engine)
@@ -56,7 +56,7 @@ def run(url: str, cases: int, batch: int) -> dict[str, float]:
             print(f"    {done[0]:>7} advanced, peak RSS {peak_rss_mib():.0f} MiB", flush=True)
 
     started = time.perf_counter()
-    report = service.advance(now, batch_size=batch, progress=progress)
+    report = service.advance(now, batch_size=batch, progress=progress, workers=workers)
     elapsed = time.perf_counter() - started
     assert report.cases == cases and not report.failures, report
     assert service.advance(now, batch_size=batch).cases == 0
@@ -70,18 +70,19 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--workers", type=int, default=2, help="threads on PostgreSQL")
     args = parser.parse_args()
     print(f"advance benchmark · {datetime.now(UTC):%Y-%m-%d} · {machine()}")
     results = {}
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
             print(f"SQLite ({args.cases} cases, batches of {args.batch})")
-            results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", args.cases, args.batch)
+            results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", args.cases, args.batch, 1)
     if args.only in (None, "postgresql"):
         url, name = fresh_pg_database()
         try:
             print(f"PostgreSQL ({args.cases} cases, batches of {args.batch})")
-            results["postgresql"] = run(url, args.cases, args.batch)
+            results["postgresql"] = run(url, args.cases, args.batch, args.workers)
         finally:
             drop_pg_database(name)
     for db, r in results.items():

@@ -10,7 +10,9 @@ changes nothing.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +26,6 @@ from engine.case import Event, Outcome
 from engine.exceptions import ParcoursError
 from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
-from engine.values import check_fields, check_value
 from engine.settings import Settings
 from engine.store import registry
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
@@ -41,6 +42,7 @@ from engine.store.tables import (
     TaskRow,
 )
 from engine.store.writer import SYSTEM, Actor, Writer
+from engine.values import check_fields, check_value
 
 T = TypeVar("T")
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -84,6 +86,15 @@ class AdvanceReport:
     def add(self, counts: Mapping[str, int]) -> None:
         for kind, n in counts.items():
             self.counts[kind] = self.counts.get(kind, 0) + n
+
+    def merge(self, other: AdvanceReport) -> None:
+        self.batches += other.batches
+        self.cases += other.cases
+        self.add(other.counts)
+        self.failures.update(other.failures)
+        self.case_ids.extend(other.case_ids)
+        for key, n in other.moves.items():
+            self.moves[key] = self.moves.get(key, 0) + n
 
 
 class CaseService:
@@ -386,16 +397,36 @@ class CaseService:
     # -- timers -----------------------------------------------------------------------------
 
     def advance(self, now: datetime, *, batch_size: int | None = None,
-                progress: Callable[[int], None] | None = None) -> AdvanceReport:
-        """Fire every due timer, batch after batch, each batch one transaction."""
+                progress: Callable[[int], None] | None = None,
+                workers: int = 1) -> AdvanceReport:
+        """Fire every due timer, batch after batch, each batch one transaction.
+
+        On PostgreSQL, ``workers`` threads claim batches side by side (``SKIP LOCKED``
+        keeps them apart): one computes while another waits on the database. SQLite has
+        a single writer, so it always runs one loop.
+        """
         report = AdvanceReport()
         size = batch_size or self.settings.batch_size
-        while True:
-            done = self.advance_batch(now, size, report)
-            if not done:
-                return report
-            if progress is not None:
-                progress(done)
+        lock = threading.Lock()
+
+        def loop() -> None:
+            while True:
+                local = AdvanceReport()
+                done = self.advance_batch(now, size, local)
+                if not done:
+                    return
+                with lock:
+                    report.merge(local)
+                    if progress is not None:
+                        progress(done)
+
+        if workers <= 1 or self.engine.dialect.name != "postgresql":
+            loop()
+            return report
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(loop) for _ in range(workers)]:
+                future.result()
+        return report
 
     def advance_batch(self, now: datetime, size: int, report: AdvanceReport,
                       case_ids: list[int] | None = None) -> int:

@@ -232,7 +232,8 @@ def advance(args: argparse.Namespace) -> int:
         done[0] += count
         print(f"\r  {done[0]} dossier(s) avancé(s)…", end="", flush=True)
 
-    report = svc.advance(now, batch_size=args.batch_size, progress=progress)
+    report = svc.advance(now, batch_size=args.batch_size, progress=progress,
+                         workers=args.workers)
     if done[0]:
         print()
     if args.json:
@@ -365,6 +366,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("advance", help="déclencher les minuteries échues (sans Prefect)")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--workers", type=int, default=2,
+                   help="lots traités en parallèle sur PostgreSQL (défaut : 2)")
     add_now(p)
     add_json(p)
     p.set_defaults(handler=h + "advance")
