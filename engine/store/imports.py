@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -92,21 +92,30 @@ def _yaml_rows(path: str, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[s
                          else v) for k, v in item.items()}
 
 
-def import_professionals(session: Session, path: str) -> tuple[int, int]:
+def _valid_rows(path: str, fields: tuple[str, ...],
+                check: Callable[[dict[str, Any]], tuple[list[str], dict[str, Any]]],
+                ident: Callable[[dict[str, Any]], str], label: str) -> list[dict[str, Any]]:
+    """Every row checked; all problems (with line numbers) raised together, or the rows."""
     parsed, problems = [], []
     seen: dict[str, int] = {}
-    for line, row in rows(path, PROFESSIONAL_FIELDS):
-        errors = _check_professional(row)
-        rpps = row.get("rpps") or ""
-        if rpps in seen:
-            errors.append(f"RPPS {rpps} déjà présent ligne {seen[rpps]}")
-        seen[rpps] = line
+    for line, row in rows(path, fields):
+        errors, values = check(row)
+        key = ident(values)
+        if key and key in seen:
+            errors.append(f"{label} {key} déjà présent ligne {seen[key]}")
+        seen[key] = line
         if errors:
             problems.append(f"ligne {line} : " + " ; ".join(errors))
         else:
-            parsed.append(row)
+            parsed.append(values)
     if problems:
         raise ImportFileError(path, problems)
+    return parsed
+
+
+def import_professionals(session: Session, path: str) -> tuple[int, int]:
+    parsed = _valid_rows(path, PROFESSIONAL_FIELDS, lambda r: (_check_professional(r), r),
+                         lambda v: v.get("rpps") or "", "RPPS")
     existing = {p.rpps: p for p in session.scalars(select(Professional).where(
         Professional.rpps.in_([r["rpps"] for r in parsed])))}  # type: ignore[attr-defined]
     for row in parsed:
@@ -155,23 +164,11 @@ def import_patients(session: Session, path: str, now: datetime) -> tuple[int, in
     from engine.store.batch import as_of
 
     today = as_of(now)
-    parsed, problems = [], []
-    seen: dict[str, int] = {}
-    for line, row in rows(path, PATIENT_FIELDS):
-        errors, values = _check_patient(row, today)
-        values["created_at"] = now
-        ident = values.get("ins") or values.get("local_id") or ""
-        if ident and ident in seen:
-            errors.append(f"patient {ident} déjà présent ligne {seen[ident]}")
-        seen[ident] = line
-        if errors:
-            problems.append(f"ligne {line} : " + " ; ".join(errors))
-        else:
-            parsed.append(values)
-    if problems:
-        raise ImportFileError(path, problems)
+    parsed = _valid_rows(path, PATIENT_FIELDS, lambda r: _check_patient(r, today),
+                         lambda v: v.get("ins") or v.get("local_id") or "", "patient")
     created = updated = 0
     for values in parsed:
+        values["created_at"] = now
         column = Patient.ins if values.get("ins") else Patient.local_id
         target = session.scalars(select(Patient).where(
             column == (values.get("ins") or values.get("local_id")))).first()
