@@ -63,7 +63,6 @@ from engine.pathway.expressions import CompiledExpression, Scope, evaluate_value
 from engine.values import check_fields, check_value
 
 MAX_TIMER_FIRINGS = 10_000
-_FIRE_AT = attrgetter("fire_at")
 _TIMER_ORDER = attrgetter("fire_at", "name")
 
 
@@ -112,6 +111,10 @@ class Runtime:
         # per-pathway lookups, computed once so that no event rebuilds them
         states = pathway.states
         self._rank = {sid: state.order for sid, state in states.items()}
+        #: timers due at the same instant fire in document order (state, then declaration)
+        self._timer_rank = {(sid, timer.name): (state.order, i)
+                            for sid, state in states.items()
+                            for i, timer in enumerate(state.timers)}
         self._exit_rank = {sid: (-state.depth, state.order) for sid, state in states.items()}
         self._lineage = {sid: frozenset((sid, *state.ancestors)) for sid, state in states.items()}
         self._top_finals = frozenset(sid for sid, state in states.items() if state.top_final)
@@ -249,7 +252,7 @@ class Runtime:
         for _ in range(MAX_TIMER_FIRINGS):
             if work.closed_at is not None or not work.timers:
                 return
-            timer = min(work.timers.values(), key=_FIRE_AT)  # the first due, in case order
+            timer = min(work.timers.values(), key=self._firing_order)
             if timer.fire_at > now:
                 return
             slot = (timer.state, timer.name)
@@ -261,6 +264,9 @@ class Runtime:
             self._dispatch(work, event.name, self._scope(work, subject, event, timer.fire_at),
                            timer.fire_at)
         raise RuntimeEventError(f"more than {MAX_TIMER_FIRINGS} timer firings in one step")
+
+    def _firing_order(self, timer: TimerState) -> tuple[datetime, tuple[int, int]]:
+        return timer.fire_at, self._timer_rank.get((timer.state, timer.name), (0, 0))
 
     def _rearm(self, timer: TimerState) -> TimerState:
         """The next firing of a recurring timer: the first anchor + k × period after this one."""
