@@ -29,6 +29,9 @@ from engine.store.tables import (
     TaskRow,
 )
 
+_CASE = CaseRow.__table__  # type: ignore[attr-defined]
+_TASK = TaskRow.__table__  # type: ignore[attr-defined]
+_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 PATIENT_REF = "SCENARIO-1"
 DEFAULT_COORDINATOR = "Coordination CPTS"
 COORDINATOR = "coordinateur"
@@ -150,20 +153,15 @@ class World:
         self.service.observe(PATIENT_REF, code, value, unit, at, at)
 
     def complete(self, key: str, result: dict[str, Any], at: datetime) -> None:
-        from engine.store.db import transaction
         from engine.store.errors import InputError
 
-        with transaction(self.engine) as session:
-            task = session.scalars(select(TaskRow).where(
-                TaskRow.case_id == self.case_id, TaskRow.key == key,
-                TaskRow.status.in_(OPEN_TASK_STATUSES)).order_by(TaskRow.id)).first()  # type: ignore[attr-defined]
-            open_keys = session.scalars(select(TaskRow.key).where(
-                TaskRow.case_id == self.case_id,
-                TaskRow.status.in_(OPEN_TASK_STATUSES))).all()  # type: ignore[attr-defined]
+        open_tasks = self._rows(_TASK, _TASK.c.status.in_(OPEN_TASK_STATUSES))
+        task = next((t for t in open_tasks if t.key == key), None)
         if task is None:
+            keys = sorted({t.key for t in open_tasks})
             raise InputError(f"no open task {key!r} to complete; open tasks: "
-                             f"{', '.join(sorted(set(open_keys))) or 'none'}")
-        self.service.complete_task(task.id or 0, result, at, at)
+                             f"{', '.join(keys) or 'none'}")
+        self.service.complete_task(task.id, result, at, at)
 
     def event(self, name: str, data: dict[str, Any], at: datetime) -> None:
         if name in ("admission", "discharge"):
@@ -173,17 +171,20 @@ class World:
 
     # -- what can be checked --------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
+    def _rows(self, table: Any, *where: Any) -> list[Any]:
+        """Plain rows of the scenario's case (or of the outbox), in id order."""
         from engine.store.db import transaction
 
+        if table is not _OUTBOX:
+            where = (table.c.case_id == self.case_id, *where)
         with transaction(self.engine) as session:
-            case = session.get(CaseRow, self.case_id)
-            assert case is not None
-            rows = session.scalars(select(TaskRow).where(TaskRow.case_id == self.case_id)
-                                   .order_by(TaskRow.id)).all()
-            outbox = session.scalars(select(OutboxRow).where(
-                OutboxRow.id > self._outbox_seen).order_by(OutboxRow.id)).all()  # type: ignore[operator]
-        self._outbox_seen = max([self._outbox_seen, *(o.id or 0 for o in outbox)])
+            return list(session.execute(select(table).where(*where).order_by(table.c.id)))
+
+    def snapshot(self) -> Snapshot:
+        (case,) = self._case()
+        rows = self._rows(_TASK)
+        outbox = self._rows(_OUTBOX, _OUTBOX.c.id > self._outbox_seen)
+        self._outbox_seen = max([self._outbox_seen, *(o.id for o in outbox)])
         created: dict[str, int] = {}
         for row in rows:
             created[row.key] = created.get(row.key, 0) + 1
@@ -194,11 +195,16 @@ class World:
                             t.unassigned_role, t.due_at.astimezone(PARIS))
                    for t in rows if t.status in OPEN_TASK_STATUSES],
             messages=[MessageSeen(o.payload.get("role", ""),
-                                  self._label(o.recipient_id, bool(o.payload.get(
-                                      "unassigned_role"))),
-                                  bool(o.payload.get("unassigned_role")),
-                                  o.payload["message"])
+                                  self._label(o.recipient_id,
+                                              bool(o.payload.get("unassigned_role"))),
+                                  bool(o.payload.get("unassigned_role")), o.payload["message"])
                       for o in outbox if "message" in o.payload])
+
+    def _case(self) -> list[Any]:
+        from engine.store.db import transaction
+
+        with transaction(self.engine) as session:
+            return list(session.execute(select(_CASE).where(_CASE.c.id == self.case_id)))
 
     def _label(self, professional: int | None, unassigned: bool) -> str:
         if unassigned:

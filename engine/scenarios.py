@@ -37,9 +37,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from engine.exceptions import Diagnostic, ParcoursError
 from engine.pathway.reader import Document, YamlReadError, read_file
 from engine.scenario_checks import Located, compare
+from engine.scenario_world import World
 from engine.timeline import Moment, PatientSpec, as_datetime
 
 SUFFIX = ".scenario.yaml"
+ACTIONS = ("observe", "complete", "event")
 
 
 class _Model(BaseModel):
@@ -176,7 +178,6 @@ class _Run:
 
     def run(self) -> None:
         from engine.pathway.loader import load_text
-        from engine.scenario_world import World
 
         file = self._pathway_file()
         if file is None:
@@ -205,7 +206,7 @@ class _Run:
                                 f"to {here})")
         return None
 
-    def _setup(self, world: Any, start: datetime) -> bool:
+    def _setup(self, world: World, start: datetime) -> bool:
         spec = self.scenario.patient
         try:
             world.populate(spec.birth_date, spec.sex, spec.conditions,
@@ -227,10 +228,21 @@ class _Run:
             return False
         return True
 
-    def _steps(self, world: Any) -> None:
+    def _steps(self, world: World) -> None:
+        previous = as_datetime(self.scenario.start)
         for i, step in enumerate(self.scenario.steps):
             at = as_datetime(step.at)
             self.result.steps += 1
+            if at < previous:
+                self.fail(("steps", i, "at"), f"step {i + 1} ({at:%Y-%m-%d %H:%M}) comes before "
+                          f"{previous:%Y-%m-%d %H:%M}; steps must be in date order, after 'start'")
+                return
+            previous = at
+            actions = [k for k in ACTIONS if getattr(step, k)]
+            if len(actions) > 1:
+                self.fail(("steps", i, actions[1]), f"a step does one thing ({', '.join(ACTIONS)})"
+                          f"; this one has {' and '.join(actions)}", key=True)
+                return
             world.advance(at)
             if not self._act(world, step, ("steps", i), at):
                 return
@@ -239,7 +251,7 @@ class _Run:
                 self.result.checks += compare(step.expect, world.snapshot(), where,
                                               self.result.failures)
 
-    def _act(self, world: Any, step: Step, path: tuple[Any, ...], at: datetime) -> bool:
+    def _act(self, world: World, step: Step, path: tuple[Any, ...], at: datetime) -> bool:
         """Apply the step's action; False when the scenario cannot go on."""
         try:
             self._apply(world, step, at)
@@ -254,7 +266,7 @@ class _Run:
                                           f"refused ({step.refused!r}), but it was applied")
         return True
 
-    def _apply(self, world: Any, step: Step, at: datetime) -> None:
+    def _apply(self, world: World, step: Step, at: datetime) -> None:
         if step.observe:
             spec = self.pathway.definition.observations.get(step.observe)
             if spec is None:

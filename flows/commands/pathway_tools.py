@@ -52,7 +52,7 @@ def _relative(file: str) -> str:
 def simulate(args: argparse.Namespace) -> int:
     from engine.exceptions import ParcoursError, PathwayDefinitionError
     from engine.pathway.loader import load_file
-    from engine.simulate import Progress, report, run_cohort
+    from engine.simulate import Plan, Progress, report, run_cohort
 
     if args.patients < 1 or args.years <= 0:
         print("--patients doit être ≥ 1 et --years > 0", file=sys.stderr)
@@ -75,11 +75,11 @@ def simulate(args: argparse.Namespace) -> int:
         return 1
     finally:
         progress.done()
-    sys.stdout.write(report(pathway, cohort))
+    sys.stdout.write(report(pathway, cohort, Plan(args.pathway, args.seed, args.years)))
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("test", help="run the YAML scenario tests of the pathways")
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="scenario files or folders (default: pathways/scenarios/)")

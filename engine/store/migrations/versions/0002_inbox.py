@@ -5,11 +5,12 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22 12:08:42.177018
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import engine.store.types
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import engine.store.types
 
 revision = '0002'
 down_revision = '0001'
