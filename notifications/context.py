@@ -11,8 +11,9 @@ the template tests render every template both ways). Names always present:
 ``assignee_name``, ``unassigned_role``) for task messages; ``items`` and
 ``count`` for the digest; ``failed`` for a delivery failure report.
 
-Only when ``secure``: ``clinical`` with ``patient`` (``name``, ``birth_date``,
-``born``, ``display`` = « Mme Marie DURAND, née le 12/03/1950 »), ``task_title``, ``task_description``, ``role_title``,
+Only when ``secure``: ``clinical`` with ``patient`` (``name``,
+``birth_date``, ``born``, ``display`` = « Mme Marie DURAND, née le
+12/03/1950 »), ``task_title``, ``task_description``, ``role_title``,
 ``pathway_title``, ``message``, ``reason``, ``error``.
 """
 

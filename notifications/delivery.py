@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from engine.store.db import transaction
-from engine.store.tables import OPEN_TASK_STATUSES, OutboxRow
+from engine.store.tables import OPEN_TASK_STATUSES
 from notifications import kinds
 from notifications.channels.base import Channel, OutgoingMessage
 from notifications.context import Links, build_context
@@ -37,10 +37,9 @@ from notifications.exceptions import (
     PreferencesError,
     TransientDeliveryError,
 )
-from notifications.outbox import DIGESTED, SENT, Claimed
+from notifications.outbox import DIGESTED, OUTBOX, SENT, Claimed, next_attempt
 from notifications.preferences import Preferences, parse_preferences, usable_now
 from notifications.render import Renderer
-from notifications.retry import next_attempt
 from notifications.settings import NotificationSettings
 from notifications.views import MessageData
 
@@ -75,6 +74,9 @@ class Delivery:
     def handle(self, row: Claimed, data: MessageData | None) -> Outcome:
         if data is None:
             return Outcome("dead", error="destinataire inconnu ou supprimé")
+        if row.attempts > self.settings.max_attempts:  # claimed again and again, never recorded
+            return Outcome("dead", error=f"{row.attempts - 1} envoi(s) interrompu(s) sans "
+                                         "résultat enregistré")
         if data.kind == kinds.DAILY_DIGEST:
             data = replace(data, items=self._live_items(data))
             if not data.items:
@@ -110,9 +112,10 @@ class Delivery:
     def _assignment_reached(self, task_id: int, recipient_id: int) -> bool:
         """Whether the professional was told about the task (no row: assume they were)."""
         with transaction(self.engine) as session:
-            statuses = list(session.scalars(select(OutboxRow.status).where(
-                OutboxRow.task_id == task_id, OutboxRow.kind == kinds.TASK_ASSIGNED,
-                OutboxRow.recipient_id == recipient_id)))
+            t = OUTBOX.c
+            statuses = list(session.scalars(select(t.status).where(
+                t.task_id == task_id, t.kind == kinds.TASK_ASSIGNED,
+                t.recipient_id == recipient_id)))
         return not statuses or any(s in (SENT, DIGESTED) for s in statuses)
 
     def _live_items(self, digest: MessageData) -> tuple[MessageData, ...]:
@@ -192,7 +195,7 @@ class Delivery:
                                data.recipient.name, subject, text, html, self.now)
 
     def _failed(self, row: Claimed, errors: list[tuple[str, NotificationError]]) -> Outcome:
-        channel, last = errors[-1]
+        channel = errors[-1][0]
         text = "; ".join(str(e) for _, e in errors)[:1000]
         if any(e.retryable for _, e in errors) and row.attempts < self.settings.max_attempts:
             return Outcome("retry", channel, text,

@@ -22,11 +22,22 @@ from typing import Any
 from sqlalchemy import Engine
 
 from engine.settings import Settings
+from engine.store.db import is_transient
 from notifications import kinds
 from notifications.channels import Channel, build_channels
 from notifications.delivery import Delivery, Outcome
-from notifications.loading import load, message_data
-from notifications.outbox import DEAD, HELD, PENDING, SENT, SKIPPED, Claimed, claim, new_row
+from notifications.loading import Bundle, load, message_data
+from notifications.outbox import (
+    DEAD,
+    HELD,
+    PENDING,
+    SENT,
+    SKIPPED,
+    Claimed,
+    claim,
+    new_row,
+    next_attempt,
+)
 from notifications.outbox import record as record_row
 from notifications.render import Renderer
 from notifications.settings import NotificationSettings
@@ -50,8 +61,9 @@ class DispatchReport:
         self.by_status[status] = self.by_status.get(status, 0) + 1
         kind = self.by_kind.setdefault(row.kind, {})
         kind[status] = kind.get(status, 0) + 1
-        channel = self.by_channel.setdefault(outcome.channel or "—", {})
-        channel[status] = channel.get(status, 0) + 1
+        if outcome.channel is not None:
+            channel = self.by_channel.setdefault(outcome.channel, {})
+            channel[status] = channel.get(status, 0) + 1
         if status == "dead":
             self.failed_ids.append(row.id)
         elif status == "retry":
@@ -122,9 +134,22 @@ def _run_batch(engine: Engine, delivery: Delivery, rows: list[Claimed],
                report: DispatchReport) -> None:
     bundle = load(engine, rows)
     for row in rows:
-        outcome = delivery.handle(row, message_data(bundle, row))
+        outcome = _handle(delivery, row, bundle)
         record(engine, row, outcome, delivery.now)
         report.add(row, outcome)
+
+
+def _handle(delivery: Delivery, row: Claimed, bundle: Bundle) -> Outcome:
+    """One row's outcome; an unexpected error stays with its row instead of stopping the
+    run (its type only: the message of a third-party error may quote personal data)."""
+    try:
+        return delivery.handle(row, message_data(bundle, row))
+    except Exception as exc:
+        error = f"erreur interne ({type(exc).__name__})"
+        if is_transient(exc) and row.attempts < delivery.settings.max_attempts:
+            return Outcome("retry", error=error, at=next_attempt(
+                delivery.now, row.attempts, row.idempotency_key, delivery.settings))
+        return Outcome("dead", error=error)
 
 
 def record(engine: Engine, row: Claimed, outcome: Outcome, now: datetime) -> None:

@@ -16,10 +16,18 @@ at-least-once, and a duplicate only arises from a death between sending and
 recording. On PostgreSQL the claim reads ``FOR UPDATE SKIP LOCKED`` so that
 concurrent dispatchers take different rows; on SQLite the claim holds the
 database's write lock (``BEGIN IMMEDIATE``).
+
+A failure that may pass is retried with exponential backoff: the *n*-th
+failed attempt (1-based) waits ``base × factor^(n-1)`` seconds, at most
+``max``, plus up to ``jitter`` of that wait. The jitter is derived from the
+message's key and the attempt number, not drawn at random: when an SMTP
+server comes back after an outage the queued messages do not all return at
+the same second, yet a test with an injected clock computes the exact schedule.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,11 +38,13 @@ from sqlalchemy.orm import Session
 from engine.store.bulk import in_ids
 from engine.store.db import transaction, with_retries
 from engine.store.tables import OutboxRow
+from notifications.settings import NotificationSettings
 
 PENDING, SENDING, SENT, SKIPPED, DEAD = "pending", "sending", "sent", "skipped", "dead"
 HELD, DIGESTED = "digest", "digested"
 STATUSES = (PENDING, SENDING, SENT, SKIPPED, HELD, DIGESTED, DEAD)
-_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+#: The Core table: typed columns for queries, no per-row ORM bookkeeping.
+OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -67,21 +77,18 @@ def claim(engine: Engine, now: datetime, limit: int, lease: timedelta) -> list[C
 
 
 def _claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
-    query = (select(OutboxRow)
-             .where(OutboxRow.status.in_((PENDING, SENDING)),  # type: ignore[attr-defined]
-                    OutboxRow.next_attempt_at <= now)
-             .order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(limit))
+    t = OUTBOX.c
+    query = (select(OUTBOX).where(t.status.in_((PENDING, SENDING)), t.next_attempt_at <= now)
+             .order_by(t.next_attempt_at, t.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query))
+    rows = session.execute(query).all()
     if not rows:
         return []
-    ids = [r.id for r in rows]
-    session.execute(update(_OUTBOX).where(in_ids(_OUTBOX.c.id, ids, session)).values(
-        status=SENDING, attempts=_OUTBOX.c.attempts + 1, next_attempt_at=now + lease))
-    return [Claimed(r.id, r.idempotency_key, r.kind, r.case_id, r.task_id,  # type: ignore[arg-type]
-                    r.recipient_id, dict(r.payload or {}), r.attempts + 1, r.created_at)
-            for r in rows]
+    session.execute(update(OUTBOX).where(in_ids(t.id, [r.id for r in rows], session)).values(
+        status=SENDING, attempts=t.attempts + 1, next_attempt_at=now + lease))
+    return [Claimed(r.id, r.idempotency_key, r.kind, r.case_id, r.task_id, r.recipient_id,
+                    dict(r.payload or {}), r.attempts + 1, r.created_at) for r in rows]
 
 
 def record(engine: Engine, row_id: int, values: dict[str, Any],
@@ -89,7 +96,7 @@ def record(engine: Engine, row_id: int, values: dict[str, Any],
     """Set ``values`` on one row and insert ``extra`` rows, in one transaction."""
     def work() -> None:
         with transaction(engine) as session:
-            session.execute(update(_OUTBOX).where(_OUTBOX.c.id == row_id).values(**values))
+            session.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(**values))
             for row in extra or []:
                 _insert_once(session, row)
     with_retries(work)
@@ -97,10 +104,10 @@ def record(engine: Engine, row_id: int, values: dict[str, Any],
 
 def _insert_once(session: Session, row: dict[str, Any]) -> None:
     """Insert a new outbox row unless one with its idempotency key exists."""
-    exists = session.scalar(select(OutboxRow.id).where(
-        OutboxRow.idempotency_key == row["idempotency_key"]))
+    exists = session.scalar(select(OUTBOX.c.id).where(
+        OUTBOX.c.idempotency_key == row["idempotency_key"]))
     if exists is None:
-        session.execute(_OUTBOX.insert().values(**row))
+        session.execute(OUTBOX.insert().values(**row))
 
 
 def new_row(kind: str, key: str, recipient_id: int | None, now: datetime,
@@ -119,6 +126,51 @@ def counts_by_status(engine: Engine) -> dict[str, int]:
     from sqlalchemy import func
 
     with transaction(engine) as session:
-        rows = session.execute(select(OutboxRow.status, func.count())
-                               .group_by(OutboxRow.status)).all()
+        rows = session.execute(select(OUTBOX.c.status, func.count())
+                               .group_by(OUTBOX.c.status)).all()
     return {status: count for status, count in rows}
+
+
+def list_rows(engine: Engine, *, statuses: list[str] | None = None, kind: str | None = None,
+              limit: int = 100) -> list[dict[str, Any]]:
+    """Outbox rows for coordinators, newest first (``parcours outbox``)."""
+    from engine.store.tables import Professional
+
+    pro = Professional.__table__  # type: ignore[attr-defined]
+    t = OUTBOX.c
+    query = (select(t.id, t.kind, t.status, t.channel, t.attempts, t.recipient_id,
+                    pro.c.given_names, pro.c.family_name, t.case_id, t.task_id, t.created_at,
+                    t.next_attempt_at, t.sent_at, t.last_error, t.idempotency_key)
+             .outerjoin(pro, pro.c.id == t.recipient_id).order_by(t.id.desc()).limit(limit))
+    if statuses:
+        query = query.where(t.status.in_(statuses))
+    if kind:
+        query = query.where(t.kind == kind)
+    with transaction(engine) as session:
+        found = session.execute(query).mappings().all()
+    return [{**{k: v for k, v in row.items() if k not in ("given_names", "family_name")},
+             "recipient": f"{row['given_names']} {row['family_name']}"
+             if row["family_name"] else None} for row in found]
+
+
+# -- retry schedule ------------------------------------------------------------------------
+
+
+def retry_delay(attempt: int, key: str, settings: NotificationSettings) -> timedelta:
+    """The wait after failed attempt number ``attempt`` (1 = the first send)."""
+    exponent = max(attempt - 1, 0)
+    seconds = min(settings.backoff_base * settings.backoff_factor ** exponent,
+                  settings.backoff_max)
+    digest = hashlib.sha256(f"{key}#{attempt}".encode()).digest()
+    spread = int.from_bytes(digest[:4], "big") / 0xFFFFFFFF
+    return timedelta(seconds=seconds * (1 + settings.backoff_jitter * spread))
+
+
+def next_attempt(now: datetime, attempt: int, key: str,
+                 settings: NotificationSettings) -> datetime:
+    return now + retry_delay(attempt, key, settings)
+
+
+def schedule(key: str, settings: NotificationSettings) -> list[timedelta]:
+    """Every wait a message can go through before it is dead-lettered."""
+    return [retry_delay(n, key, settings) for n in range(1, settings.max_attempts)]

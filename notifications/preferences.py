@@ -27,9 +27,9 @@ from notifications.settings import CHANNELS, NotificationSettings
 
 _DAY_NAMES = {
     **{n: i for i, n in enumerate(("lundi", "mardi", "mercredi", "jeudi", "vendredi",
-                                    "samedi", "dimanche"))},
+                                    "samedi", "dimanche"), start=1)},
     **{n: i for i, n in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
-                                    "saturday", "sunday"))},
+                                    "saturday", "sunday"), start=1)},
 }
 ALLOWED = ("{channels: [mssante|email|sms|webhook|console…], mode: immediate|digest, "
            "quiet_hours: {CANAL: {start: 'HH:MM', end: 'HH:MM', days: [dimanche…]} | null}}")
@@ -42,7 +42,8 @@ class QuietHours(BaseModel):
 
     start: time = time(0, 0)
     end: time = time(0, 0)
-    days: tuple[int, ...] = Field((), description="Weekdays without messages, 0 = Monday")
+    days: tuple[int, ...] = Field((), description="Days without messages, ISO 8601: "
+                                                  "1 = Monday … 7 = Sunday")
 
     @field_validator("days", mode="before")
     @classmethod
@@ -60,7 +61,7 @@ class QuietHours(BaseModel):
         """None when ``moment`` is not quiet, else the first moment it no longer is."""
         t = moment.astimezone(zone)
         for _ in range(16):
-            if t.weekday() in self.days:
+            if t.isoweekday() in self.days:
                 t = datetime.combine(t.date() + timedelta(days=1), time(0), tzinfo=zone)
             elif self._in_window(t.time()):
                 day = t.date() + timedelta(days=1) if self.start > self.end and \
@@ -104,7 +105,7 @@ class Preferences(BaseModel):
 
 def _weekday(value: Any) -> int:
     if isinstance(value, int) and 1 <= value <= 7:
-        return value - 1  # ISO 8601: 1 = Monday
+        return value
     if isinstance(value, str) and value.strip().lower() in _DAY_NAMES:
         return _DAY_NAMES[value.strip().lower()]
     raise ValueError(f"jour inconnu {value!r} (lundi…dimanche, monday…sunday ou 1…7)")
@@ -112,7 +113,7 @@ def _weekday(value: Any) -> int:
 
 def default_quiet_hours(settings: NotificationSettings) -> dict[str, QuietHours | None]:
     return {"sms": QuietHours(start=settings.sms_quiet_start, end=settings.sms_quiet_end,
-                              days=settings.sms_quiet_days)}  # type: ignore[arg-type]
+                              days=settings.sms_quiet_days)}
 
 
 def parse_preferences(raw: dict[str, Any] | None,

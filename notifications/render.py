@@ -1,8 +1,9 @@
 """Render messages from Jinja2 templates in a sandbox.
 
-Templates live in ``notifications/templates`` (``email/KIND.txt``, whose
-first line is the subject and the rest the plain-text body, both from
-``email/_layout.txt``; ``email/KIND.html`` for the HTML part; ``sms/KIND.txt``); a CPTS may put its own versions in
+Templates live in ``notifications/templates``: ``email/KIND.txt``, whose
+first line is the subject and the rest the plain-text body (both laid out
+by ``email/_layout.txt``), ``email/KIND.html`` for the HTML part and
+``sms/KIND.txt``. A CPTS may put its own versions in
 ``NotificationSettings.templates_dir``, looked up first. Because such files
 are written outside the code base, the environment is an
 ``ImmutableSandboxedEnvironment`` (no attribute starting with ``_``, no

@@ -64,6 +64,8 @@ class NotificationSettings(BaseSettings):
     sms_quiet_start: time = Field(time(20, 0), description="No SMS from this time…")
     sms_quiet_end: time = Field(time(8, 0), description="…until this time (Europe/Paris)")
     sms_quiet_days: list[str] = Field(["dimanche"], description="Days without SMS")
+    digest_time: time = Field(time(7, 30), description="Daily digests are made at this time "
+                                                       "(Europe/Paris)")
     timezone: str = Field("Europe/Paris", validation_alias=AliasChoices(
         "PARCOURS_NOTIFY_TIMEZONE", "PARCOURS_TIMEZONE", "timezone"))
 

@@ -17,9 +17,8 @@ console     files and/or stdout (``console.py``)         no [#]  e-mail
 
 from __future__ import annotations
 
-from notifications.channels.base import Channel, Medium, OutgoingMessage
+from notifications.channels.base import Channel, Medium, MemoryChannel, OutgoingMessage
 from notifications.channels.console import ConsoleChannel
-from notifications.channels.memory import MemoryChannel
 from notifications.settings import NotificationSettings
 
 __all__ = ["Channel", "ConsoleChannel", "Medium", "MemoryChannel", "OutgoingMessage",

@@ -2,8 +2,9 @@
 
 The channel's URL comes from settings (a secret) and may hold placeholders
 filled per message: ``{phone}`` (E.164, for SMS gateways) and ``{rpps}``
-(the recipient's RPPS number, for webhooks). For the generic HTTP schemes (``json``, ``xml``, ``form``
-and their ``s`` variants) the idempotency token is added as an
+(the recipient's RPPS number, for webhooks). For the generic HTTP schemes
+(``json``, ``xml``, ``form`` and their ``s`` variants) the idempotency token
+is added as an
 ``Idempotency-Key`` header with Apprise's ``+Header=value`` URL syntax, and
 for ``json`` also in the body (``:idempotency_key=…``) along with the
 recipient's RPPS and the message kind, so a receiver can drop a resend.
@@ -21,7 +22,7 @@ import logging
 import re
 from urllib.parse import quote
 
-from notifications.channels.base import Medium, OutgoingMessage
+from notifications.channels.base import Medium, OutgoingMessage, import_apprise
 from notifications.exceptions import (
     ChannelConfigError,
     DeliveryError,
@@ -59,9 +60,10 @@ class AppriseChannel:
         return self.url.replace("{phone}", value).replace("{rpps}", value)
 
     def _check(self, url: str) -> None:
-        import apprise
-
-        if apprise.Apprise.instantiate(url) is None:
+        apprise = import_apprise()
+        with apprise.LogCapture(level=logging.WARNING):  # our message says it better
+            plugin = apprise.Apprise.instantiate(url)
+        if plugin is None:
             raise ChannelConfigError(self.name, f"URL non reconnue par Apprise (schéma "
                                                 f"{self.scheme!r})")
 
@@ -76,8 +78,7 @@ class AppriseChannel:
         return url + ("&" if "?" in url else "?") + "&".join(extras)
 
     def send(self, message: OutgoingMessage) -> None:
-        import apprise
-
+        apprise = import_apprise()
         plugin = apprise.Apprise.instantiate(self.message_url(message))
         if plugin is None:
             raise PermanentDeliveryError(self.name, "adresse refusée par Apprise")
@@ -85,7 +86,7 @@ class AppriseChannel:
         with apprise.LogCapture(level=logging.WARNING) as log:
             delivered = plugin.send(body=message.text, title=title)
         if not delivered:
-            raise classify(self.name, log.getvalue())  # type: ignore[union-attr]
+            raise classify(self.name, log.getvalue())
 
     def close(self) -> None:
         """Nothing kept between messages."""
