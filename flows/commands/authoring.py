@@ -177,7 +177,7 @@ def describe(effect: Effect) -> str | None:
 __all__ = ["Diagnostic", "graph", "run", "schema", "validate"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Pathway authors' commands (English: developer tooling)."""
     p = sub.add_parser("validate", help="check pathway files, report every error")
     p.add_argument("paths", nargs="+", metavar="PATH", help="pathway files or folders")
