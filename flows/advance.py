@@ -44,7 +44,7 @@ from engine.store.service import AdvanceReport
 from engine.store.tables import CaseRow
 from flows import artifacts
 from flows.config import FlowSettings
-from flows.exceptions import BatchFailed
+from flows.exceptions import BatchFailed, sanitized
 from flows.workspace import Workspace, now_or_clock, open_workspace
 
 log = logging.getLogger("parcours.flows")
@@ -212,6 +212,12 @@ def publish(summary: AdvanceSummary) -> None:
 def advance_due_cases(now: datetime | None = None, batch_size: int | None = None,
                       pathways: list[str] | None = None) -> Any:
     """Advance every case whose timers are due at ``now`` (default: the current time)."""
+    return _advance_due_cases(now=now, batch_size=batch_size, pathways=pathways)
+
+
+@sanitized
+def _advance_due_cases(now: datetime | None = None, batch_size: int | None = None,
+                      pathways: list[str] | None = None) -> Any:
     ws = open_workspace()
     moment = now_or_clock(now)
     summary = sweep(ws, moment, batch_size or ws.flow_settings.batch_size, pathways)

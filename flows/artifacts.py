@@ -33,16 +33,20 @@ class IdList(str):
     """A rendered list of numeric ids (see ``ids``)."""
 
 
+class FlowText(str):
+    """A message the flows composed themselves from ids, counts and error types."""
+
+
 def cell(value: Any) -> Any:
     """A value allowed in an artifact: numbers, times, short identifiers (else an error)."""
-    if value is None or isinstance(value, bool | int | float | IdList):
+    if value is None or isinstance(value, bool | int | float | IdList | FlowText):
         return value
     if isinstance(value, datetime):
         return value.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, list | tuple):
-        return ", ".join(str(cell(v)) for v in value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return IdList(", ".join(str(cell(v)) for v in sorted(value, key=str)))
     if isinstance(value, str) and _IDENT.match(value):
         return value
     raise ValueError(f"refusé dans un artefact Prefect : une valeur de type "
@@ -85,7 +89,7 @@ def table(key: str, rows: list[Row], description: str) -> None:
                           description=description)
 
 
-def markdown(key: str, title: str, counts: Mapping[str, int | str], description: str) -> None:
+def markdown(key: str, title: str, counts: Mapping[str, Any], description: str) -> None:
     """A short markdown summary: a title and one line per count."""
     from prefect.artifacts import create_markdown_artifact
 

@@ -4,6 +4,7 @@
 
     OrchestrationError          root of what the flows raise on purpose
     ├── BatchFailed             a batch of work failed and was rolled back (ids and counts only)
+    ├── FlowInterrupted         a flow body failed outside any batch (its error type only)
     └── ServerUnavailable       no Prefect server answered
 
 Prefect stores exception messages (state messages, logs, tracebacks) in its
@@ -15,7 +16,16 @@ raised *outside* its ``except`` block, so no traceback chains to it.
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 from engine.exceptions import ParcoursError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger("parcours.flows")
 
 
 class OrchestrationError(ParcoursError):
@@ -42,3 +52,32 @@ class ServerUnavailable(OrchestrationError):
         self.url = url
         self.seconds = seconds
         super().__init__(f"le serveur Prefect {url} ne répond pas après {seconds:.0f} s")
+
+
+class FlowInterrupted(OrchestrationError):
+    def __init__(self, flow: str, error_type: str, retryable: bool) -> None:
+        self.flow = flow
+        self.error_type = error_type
+        self.retryable = retryable
+        super().__init__(f"{flow} interrompu par une erreur {error_type}"
+                         + (" transitoire" if retryable else "") + " ; rien n'est perdu, "
+                         "le prochain passage reprend")
+
+
+def sanitized(function: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a flow body: any unexpected error reaches Prefect as its type only."""
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        from engine.store.db import is_transient
+
+        failure: FlowInterrupted | None = None
+        try:
+            return function(*args, **kwargs)
+        except OrchestrationError:
+            raise
+        except Exception as exc:
+            log.warning("%s interrupted: %s", function.__name__, type(exc).__name__)
+            log.debug("%s: details", function.__name__, exc_info=True)  # may quote values
+            failure = FlowInterrupted(function.__name__, type(exc).__name__, is_transient(exc))
+        raise failure  # outside the except block: no chained traceback
+    return run

@@ -49,6 +49,15 @@ def local_runs(*, heartbeats: bool = False) -> Iterator[None]:
         yield
 
 
+def ui_url() -> str:
+    """Where a person opens the Prefect UI of the current API."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    url = settings.ui_url or (str(settings.api.url or "").removesuffix("/api") or None)
+    return str(url or "http://127.0.0.1:4200")
+
+
 def where_runs_go() -> str:
     """One French sentence saying which Prefect server records the runs."""
     url = api_url()

@@ -1,0 +1,254 @@
+"""The durable inbox: inbound events are received first, applied in order afterwards.
+
+Observations, admissions, discharges, task completions and pathway events
+arrive from the CLI, imports and (later) the web and interfaces. ``enqueue``
+records each one in the ``inbox`` table and returns at once; the same event
+id received twice is kept once. ``drain`` applies pending events through the
+case service in the order they were received, each in its own transaction
+and idempotent by its event id (an ``event_receipt`` row), then records the
+outcome on the inbox row:
+
+``applied``     the event changed its cases
+``duplicate``   its id had already been applied (a resend, or a crash between
+                applying and recording): nothing changed
+``failed``      refused (unknown patient, impossible value, closed case…) or a
+                bug: the row keeps the error for the coordinator, who can fix
+                the data and ``retry`` it. Nothing is ever dropped.
+
+A *transient* database error (after the service's own retries) leaves the
+row pending and stops the drain, so that no later event of the same patient
+overtakes it. Order across processes: on PostgreSQL one drainer at a time
+holds an advisory lock (``drain_lock``); others return at once. On SQLite
+(one process) a drain is simply sequential.
+
+Error texts stay in the application database; reports carry ids and error
+types only (they end up in Prefect).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engine.store.db import is_transient, transaction
+from engine.store.errors import InputError
+from engine.store.service import Applied, CaseService
+from engine.store.tables import InboxRow
+from engine.store.writer import SYSTEM, Actor
+
+KINDS = ("observation", "admission", "discharge", "task_completed", "event")
+STATUSES = ("pending", "applied", "duplicate", "failed")
+#: advisory lock key of the inbox drainer (PostgreSQL), "parcours-inbox" as a number
+DRAIN_LOCK_KEY = 0x7061_7263_696E_6278 & 0x7FFF_FFFF_FFFF_FFFF
+_INBOX = InboxRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Received:
+    id: int
+    event_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class FailedEvent:
+    inbox_id: int
+    kind: str
+    case_id: int | None
+    task_id: int | None
+    error_type: str
+
+
+@dataclass
+class DrainReport:
+    """What a drain did (ids, counts and error types only)."""
+
+    applied: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    failed: list[FailedEvent] = field(default_factory=list)
+    case_ids: set[int] = field(default_factory=set)
+    stopped: str | None = None   # error type of a transient failure that stopped the drain
+    seen: int = 0
+
+    def merge(self, other: DrainReport) -> None:
+        for kind, n in other.applied.items():
+            self.applied[kind] = self.applied.get(kind, 0) + n
+        self.duplicates += other.duplicates
+        self.failed.extend(other.failed)
+        self.case_ids |= other.case_ids
+        self.stopped = other.stopped or self.stopped
+        self.seen += other.seen
+
+
+# -- receiving ---------------------------------------------------------------------------------
+
+
+def _require(kind: str, **values: Any) -> None:
+    missing = [name for name, value in values.items() if value in (None, "")]
+    if missing:
+        raise InputError(f"événement {kind} : {', '.join(missing)} manquant(s)")
+
+
+def validate(kind: str, patient_ref: str | None, case_id: int | None, task_id: int | None,
+             payload: Mapping[str, Any]) -> None:
+    """Check the shape of an inbound event (its content is checked when it is applied)."""
+    if kind not in KINDS:
+        raise InputError(f"type d'événement inconnu {kind!r} ; possibles : {', '.join(KINDS)}")
+    if kind == "observation":
+        _require(kind, patient=patient_ref, code=payload.get("code"),
+                 value=payload.get("value"))
+    elif kind in ("admission", "discharge"):
+        _require(kind, patient=patient_ref)
+    elif kind == "task_completed":
+        _require(kind, task=task_id)
+    else:
+        _require(kind, case=case_id, name=payload.get("name"))
+
+
+def enqueue(session: Session, kind: str, *, effective_at: datetime, received_at: datetime,
+            event_id: str | None = None, patient_ref: str | int | None = None,
+            case_id: int | None = None, task_id: int | None = None,
+            payload: Mapping[str, Any] | None = None, source: str | None = None,
+            actor: Actor = SYSTEM) -> Received:
+    """Record an inbound event (idempotent by ``event_id``) in the caller's transaction."""
+    ref = None if patient_ref is None else str(patient_ref).strip()
+    data = dict(payload or {})
+    validate(kind, ref, case_id, task_id, data)
+    event_id = event_id or f"inbox:{uuid.uuid4()}"
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(_INBOX).values(
+        event_id=event_id, kind=kind, patient_ref=ref, case_id=case_id, task_id=task_id,
+        payload=data, effective_at=effective_at, received_at=received_at, source=source,
+        actor_kind=actor.kind, actor_id=actor.id, status="pending", attempts=0,
+    ).on_conflict_do_nothing(index_elements=["event_id"]).returning(_INBOX.c.id)
+    new_id = session.execute(stmt).scalar()
+    if new_id is not None:
+        return Received(new_id, event_id, True)
+    existing = session.scalar(select(InboxRow.id).where(InboxRow.event_id == event_id))
+    return Received(existing or 0, event_id, False)
+
+
+# -- applying ----------------------------------------------------------------------------------
+
+
+def apply_row(service: CaseService, row: InboxRow, now: datetime) -> Applied:
+    """Apply one inbox row through the case service (its own transaction)."""
+    actor = Actor(row.actor_kind, row.actor_id)
+    p = row.payload
+    common: dict[str, Any] = {"actor": actor, "event_id": row.event_id}
+    if row.kind == "observation":
+        return service.observe(row.patient_ref or "", p["code"], p["value"], p.get("unit"),
+                               row.effective_at, now, source=row.source, **common)
+    if row.kind in ("admission", "discharge"):
+        return service.hospital_event(row.patient_ref or "", row.kind, row.effective_at, now,
+                                      data=p.get("data"), **common)
+    if row.kind == "task_completed":
+        return service.complete_task(row.task_id or 0, p.get("result") or {},
+                                     row.effective_at, now, **common)
+    if row.kind == "event":
+        return service.pathway_event(row.case_id or 0, p["name"], row.effective_at, now,
+                                     data=p.get("data"), **common)
+    raise InputError(f"type d'événement inconnu {row.kind!r} ; possibles : {', '.join(KINDS)}")
+
+
+def pending(engine: Engine, now: datetime, limit: int) -> list[InboxRow]:
+    """The oldest pending rows received by ``now``, in the order they were received."""
+    with transaction(engine) as session:
+        return list(session.scalars(select(InboxRow).where(
+            InboxRow.status == "pending", InboxRow.received_at <= now)
+            .order_by(InboxRow.id).limit(limit)))
+
+
+def _record(engine: Engine, row_id: int, now: datetime, status: str,
+            error: str | None) -> None:
+    with transaction(engine) as session:
+        session.execute(update(_INBOX).where(_INBOX.c.id == row_id,
+                                             _INBOX.c.status == "pending").values(
+            status=status, error=error, processed_at=now, attempts=_INBOX.c.attempts + 1))
+
+
+def _count_attempt(engine: Engine, row_id: int, error: str) -> None:
+    with transaction(engine) as session:
+        session.execute(update(_INBOX).where(_INBOX.c.id == row_id).values(
+            attempts=_INBOX.c.attempts + 1, error=error))
+
+
+def drain(service: CaseService, now: datetime, limit: int) -> DrainReport:
+    """Apply up to ``limit`` pending events in order; see the module docstring."""
+    report = DrainReport()
+    for row in pending(service.engine, now, limit):
+        report.seen += 1
+        try:
+            result = apply_row(service, row, now)
+        except Exception as exc:
+            if is_transient(exc):
+                _count_attempt(service.engine, row.id or 0, f"{type(exc).__name__}: {exc}")
+                report.stopped = type(exc).__name__
+                return report
+            _record(service.engine, row.id or 0, now, "failed",
+                    f"{type(exc).__name__}: {exc}"[:2000])
+            report.failed.append(FailedEvent(row.id or 0, row.kind, row.case_id, row.task_id,
+                                             type(exc).__name__))
+            continue
+        if result.duplicate:
+            report.duplicates += 1
+            _record(service.engine, row.id or 0, now, "duplicate", None)
+        else:
+            report.applied[row.kind] = report.applied.get(row.kind, 0) + 1
+            report.case_ids.update(result.case_ids)
+            _record(service.engine, row.id or 0, now, "applied", None)
+    return report
+
+
+@contextmanager
+def drain_lock(engine: Engine) -> Iterator[bool]:
+    """True when this process may drain (PostgreSQL: a session advisory lock; else always)."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as connection:
+        got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                      {"k": DRAIN_LOCK_KEY}).scalar())
+        connection.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": DRAIN_LOCK_KEY})
+                connection.commit()
+
+
+# -- coordinators ------------------------------------------------------------------------------
+
+
+def list_rows(session: Session, status: str | None = None, limit: int = 200) -> list[InboxRow]:
+    query = select(InboxRow)
+    if status:
+        if status not in STATUSES:
+            raise InputError(f"statut inconnu {status!r} ; possibles : {', '.join(STATUSES)}")
+        query = query.where(InboxRow.status == status)
+    return list(session.scalars(query.order_by(InboxRow.id.desc()).limit(limit)))  # type: ignore[union-attr]
+
+
+def retry(session: Session, ids: list[int] | None = None) -> int:
+    """Put failed rows back to pending (the given ones, or every failed one)."""
+    stmt = update(_INBOX).where(_INBOX.c.status == "failed")
+    if ids is not None:
+        stmt = stmt.where(_INBOX.c.id.in_(ids))
+    result = session.execute(stmt.values(status="pending", processed_at=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def counts(session: Session) -> dict[str, int]:
+    from sqlalchemy import func
+
+    return {status: n for status, n in session.execute(
+        select(InboxRow.status, func.count()).group_by(InboxRow.status)).all()}

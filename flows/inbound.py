@@ -1,0 +1,109 @@
+"""``process_inbound_events``: apply the inbox in order, one Prefect task per slice of events.
+
+Events are applied one after the other in the order they were received
+(``engine.store.inbox.drain``), each in its own transaction, idempotent by
+its event id. Slices of ``inbox_batch`` events are Prefect tasks run in
+sequence (order matters, so no parallelism here). A refused event stays in
+the inbox with its error (``parcours inbox list --status failed``) and is
+listed in the run's artifact by inbox id, kind and error type; nothing is
+dropped. On PostgreSQL one drainer runs at a time (advisory lock); a second
+run started meanwhile returns at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, Failed
+from sqlalchemy import select
+
+from engine.store.db import transaction
+from engine.store.inbox import DrainReport, drain, drain_lock
+from engine.store.tables import CaseRow
+from flows import artifacts
+from flows.exceptions import BatchFailed, sanitized
+from flows.workspace import Workspace, now_or_clock, open_workspace
+
+log = logging.getLogger("parcours.flows")
+
+
+@task(name="apply-inbound-events", task_run_name="événements {number}",
+      cache_policy=NO_CACHE, persist_result=False)
+def apply_slice(ws: Workspace, number: int, now: datetime, limit: int) -> DrainReport:
+    failure: BatchFailed | None = None
+    try:
+        report = drain(ws.service, now, limit)
+    except Exception as exc:  # the inbox itself is unreachable: nothing was lost
+        log.warning("inbound slice %s failed: %s", number, type(exc).__name__)
+        failure = BatchFailed("tranche d'événements", number, limit, type(exc).__name__,
+                              False)
+    if failure is not None:
+        raise failure
+    get_run_logger().info("tranche %d : %d appliqué(s), %d doublon(s), %d refusé(s)", number,
+                          sum(report.applied.values()), report.duplicates, len(report.failed))
+    return report
+
+
+def pathways_of(ws: Workspace, case_ids: set[int]) -> set[str]:
+    if not case_ids:
+        return set()
+    with transaction(ws.engine) as session:
+        return set(session.scalars(select(CaseRow.pathway_key).distinct().where(
+            CaseRow.id.in_(sorted(case_ids)))))  # type: ignore[union-attr]
+
+
+def publish(report: DrainReport, now: datetime, pathways: set[str]) -> None:
+    artifacts.table("inbound-applied", [
+        {"type d'événement": kind, "appliqués": n} for kind, n in sorted(report.applied.items())
+    ] + ([{"type d'événement": "doublon", "appliqués": report.duplicates}]
+         if report.duplicates else []),
+        f"Événements entrants appliqués — {artifacts.moment(now)}")
+    if report.failed:
+        artifacts.table("inbound-failures", [
+            {"ligne de l'inbox": f.inbox_id, "type": f.kind, "dossier": f.case_id,
+             "tâche": f.task_id, "erreur": f.error_type} for f in report.failed],
+            "Événements refusés, gardés dans l'inbox avec leur erreur "
+            "(parcours inbox list --status failed ; parcours inbox retry)")
+    artifacts.markdown("inbound-summary", f"Événements entrants — {artifacts.moment(now)}", {
+        "appliqués": sum(report.applied.values()), "doublons": report.duplicates,
+        "refusés": len(report.failed), "dossiers touchés": len(report.case_ids),
+        "parcours": sorted(pathways)}, "Résumé des événements entrants")
+
+
+@flow(name="process-inbound-events", flow_run_name=artifacts.run_name("inbound"),
+      persist_result=False, log_prints=False)
+def process_inbound_events(now: datetime | None = None, max_events: int | None = None) -> Any:
+    """Apply pending inbound events received up to ``now``, in order."""
+    return _process_inbound_events(now=now, max_events=max_events)
+
+
+@sanitized
+def _process_inbound_events(now: datetime | None = None, max_events: int | None = None) -> Any:
+    ws = open_workspace()
+    moment = now_or_clock(now)
+    size = ws.flow_settings.inbox_batch
+    report = DrainReport()
+    with drain_lock(ws.engine) as mine:
+        if not mine:
+            return Completed(message="un autre processus applique déjà l'inbox", data=report)
+        number = 0
+        while max_events is None or report.seen < max_events:
+            number += 1
+            part = apply_slice(ws, number, moment, size if max_events is None
+                               else min(size, max_events - report.seen))
+            report.merge(part)
+            if part.stopped or part.seen == 0 or part.seen < size:
+                break
+    pathways = pathways_of(ws, report.case_ids)
+    publish(report, moment, pathways)
+    artifacts.tag_current_run(artifacts.pathway_tag(p) for p in pathways)
+    message = (f"{sum(report.applied.values())} événement(s) appliqué(s), {report.duplicates} "
+               f"doublon(s), {len(report.failed)} refusé(s)"
+               + (f" ; arrêt sur erreur transitoire {report.stopped}" if report.stopped else ""))
+    get_run_logger().info(message)
+    # a refused event is bad data for the coordinator, not a failure of the run
+    return (Failed if report.stopped else Completed)(message=message, data=report)

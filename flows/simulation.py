@@ -1,0 +1,194 @@
+"""What happens in the territory between two cycles of the demo, as inbound events.
+
+Each simulated day, professionals complete some of their open tasks (with a
+plausible result, by the assignee), laboratories send the results that
+tasks wait for (``completed_by: observation:…``), a few elderly patients
+are admitted to hospital and discharged some days later, and now and then
+someone types an impossible value (an HbA1c of 45 %), which the inbox keeps
+as *failed* with its error. Everything goes through ``engine.store.inbox``,
+like events from the CLI or an interface would, and is applied by the
+``process_inbound_events`` flow of the next cycle.
+
+Deterministic for a given seed. Generic over the pathways: it reads task
+result specifications and observation definitions from the published
+versions, so it works on whatever ``pathways/*.yaml`` holds.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from engine.store import registry
+from engine.store.db import transaction
+from engine.store.inbox import enqueue
+from engine.store.tables import OPEN_TASK_STATUSES, CaseRow, PathwayVersion, TaskRow
+from engine.store.writer import Actor
+
+#: plausible values per LOINC code (mean, standard deviation)
+TYPICAL = {"4548-4": (7.4, 1.2), "62238-1": (70.0, 20.0), "9318-7": (40.0, 60.0),
+           "29463-7": (72.0, 13.0), "33762-6": (400.0, 500.0), "30934-4": (80.0, 90.0)}
+ADMISSION_RATE = 0.004     # per patient enrolled in a hospital-watch pathway, per day
+COMPLETION_RATE = 0.16     # per open task, per day
+TYPO_EVERY_DAYS = 9        # an impossible value now and then
+
+
+@dataclass
+class DayEvents:
+    completions: int = 0
+    observations: int = 0
+    admissions: int = 0
+    discharges: int = 0
+    typos: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.completions + self.observations + self.admissions + self.discharges \
+            + self.typos
+
+
+@dataclass
+class Simulator:
+    engine: Engine
+    seed: int = 2026
+    rng: random.Random = field(init=False)
+    admitted: dict[str, date] = field(default_factory=dict)   # patient ref → discharge day
+    day_number: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def day(self, since: datetime, now: datetime) -> DayEvents:
+        """Enqueue what happened between ``since`` and ``now``."""
+        self.day_number += 1
+        out = DayEvents()
+        with transaction(self.engine) as session:
+            specs = _task_specs(session)
+            hospital = _hospital_pathways(session)
+            tasks = session.execute(
+                select(TaskRow.id, TaskRow.key, TaskRow.assignee_id, TaskRow.unassigned_role,
+                       CaseRow.pathway_key, CaseRow.patient_id)
+                .join(CaseRow, CaseRow.id == TaskRow.case_id)
+                .where(TaskRow.status.in_(OPEN_TASK_STATUSES), CaseRow.closed_at.is_(None))  # type: ignore[attr-defined,union-attr]
+                .order_by(TaskRow.id)).all()
+            for task in tasks:
+                if self.rng.random() >= COMPLETION_RATE:
+                    continue
+                spec = specs.get((task.pathway_key, task.key))
+                at = self._moment(since, now)
+                if spec and spec["observation"]:
+                    self._observe(session, task.patient_id, spec["observation"], at, now)
+                    out.observations += 1
+                else:
+                    actor = Actor("professional", task.assignee_id) \
+                        if task.assignee_id and not task.unassigned_role else Actor("coordinator")
+                    enqueue(session, "task_completed", task_id=task.id, effective_at=at,
+                            received_at=at, payload={"result": self._result(spec, now.date())},
+                            source="simulation", actor=actor)
+                    out.completions += 1
+            self._hospital(session, hospital, since, now, out)
+            if self.day_number % TYPO_EVERY_DAYS == 0 and tasks:
+                victim = self.rng.choice(tasks)
+                enqueue(session, "observation", patient_ref=victim.patient_id,
+                        payload={"code": "4548-4", "value": 45, "unit": "%"},
+                        effective_at=self._moment(since, now), received_at=now,
+                        source="saisie manuelle")
+                out.typos += 1
+        return out
+
+    # -- pieces -----------------------------------------------------------------------------
+
+    def _moment(self, since: datetime, now: datetime) -> datetime:
+        span = max(1, int((now - since).total_seconds()))
+        return since + timedelta(seconds=self.rng.randrange(span))
+
+    def _value(self, spec: dict[str, Any], today: date) -> Any:
+        kind = spec.get("type", "number")
+        if kind == "boolean":
+            return self.rng.random() < 0.3
+        if kind == "choice":
+            return self.rng.choice(spec["choices"])
+        if kind == "text":
+            return "fait"
+        if kind == "date":
+            return today.isoformat()
+        low, high = spec.get("minimum"), spec.get("maximum")
+        if spec.get("code") in TYPICAL:
+            mean, sd = TYPICAL[spec["code"]]
+        else:
+            lo = low if low is not None else 0.0
+            hi = high if high is not None else lo + 10.0
+            mean, sd = (lo + hi) / 2, max(1.0, (hi - lo) / 6)
+        value = self.rng.gauss(mean, sd)
+        if low is not None:
+            value = max(low, value)
+        if high is not None:
+            value = min(high, value)
+        return round(value) if kind == "integer" else round(value, 1)
+
+    def _result(self, spec: dict[str, Any] | None, today: date) -> dict[str, Any]:
+        return {key: self._value(field_spec, today)
+                for key, field_spec in (spec or {}).get("result", {}).items()}
+
+    def _observe(self, session: Any, patient_id: int, obs: dict[str, Any], at: datetime,
+                 now: datetime) -> None:
+        enqueue(session, "observation", patient_ref=patient_id, effective_at=at,
+                received_at=at, source="laboratoire",
+                payload={"code": obs["code"], "value": self._value(obs, now.date()),
+                         "unit": obs["unit"]})
+
+    def _hospital(self, session: Any, pathways: list[str], since: datetime, now: datetime,
+                  out: DayEvents) -> None:
+        for ref, leave in sorted(self.admitted.items()):
+            if leave <= now.date():
+                at = self._moment(since, now)
+                enqueue(session, "discharge", patient_ref=ref, effective_at=at, received_at=at,
+                        source="CH Nord Franche-Comté")
+                del self.admitted[ref]
+                out.discharges += 1
+        if not pathways:
+            return
+        patients = session.scalars(select(CaseRow.patient_id).where(
+            CaseRow.pathway_key.in_(pathways), CaseRow.closed_at.is_(None))  # type: ignore[attr-defined,union-attr]
+            .order_by(CaseRow.patient_id)).all()
+        for patient_id in patients:
+            if str(patient_id) in self.admitted or self.rng.random() >= ADMISSION_RATE:
+                continue
+            at = self._moment(since, now)
+            enqueue(session, "admission", patient_ref=patient_id, effective_at=at,
+                    received_at=at, source="CH Nord Franche-Comté")
+            self.admitted[str(patient_id)] = now.date() + timedelta(days=self.rng.randint(3, 12))
+            out.admissions += 1
+
+
+def _task_specs(session: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """(pathway, task key) → its result fields and the observation that completes it."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for version in _latest_versions(session):
+        definition = registry.compiled(version).definition
+        for key, task in definition.tasks.items():
+            observation = None
+            if task.completed_by and task.completed_by.startswith("observation:"):
+                spec = definition.observations[task.completed_by.split(":", 1)[1]]
+                observation = spec.model_dump()
+            out[(version.key, key)] = {
+                "result": {k: v.model_dump() for k, v in (task.result or {}).items()},
+                "observation": observation}
+    return out
+
+
+def _hospital_pathways(session: Any) -> list[str]:
+    """Pathways that react to admissions (they declare a transition on ``admission``)."""
+    return [v.key for v in _latest_versions(session)
+            if "admission" in registry.compiled(v).event_names]
+
+
+def _latest_versions(session: Any) -> list[PathwayVersion]:
+    latest: dict[str, PathwayVersion] = {}
+    for version in session.scalars(select(PathwayVersion).order_by(PathwayVersion.version)):
+        latest[version.key] = version
+    return list(latest.values())
