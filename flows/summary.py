@@ -34,6 +34,15 @@ class Summary:
     inbox: Counter[str] = field(default_factory=Counter)                  # status → n
 
 
+#: outbox and inbox statuses, as coordinators read them
+STATUS_LABELS = {
+    "sent": "envoyées", "skipped": "sans objet", "pending": "en attente", "retry": "à réessayer",
+    "deferred": "différées", "held": "en résumé du jour", "dead": "non remises",
+    "sending": "en cours", "applied": "appliqués", "failed": "refusés",
+    "duplicate": "doublons",
+}
+
+
 def collect(engine: Engine, now: datetime) -> Summary:
     out = Summary()
     with transaction(engine) as session:
@@ -95,12 +104,13 @@ def render(summary: Summary, console: object) -> None:
     outcomes = sorted({status for _, status in summary.outbox})
     table.add_column("type")
     for status in outcomes:
-        table.add_column(status, justify="right")
+        table.add_column(STATUS_LABELS.get(status, status), justify="right")
     for kind in sorted({kind for kind, _ in summary.outbox}):
         table.add_row(KIND_LABELS.get(kind, kind),
                       *(str(summary.outbox[(kind, s)]) for s in outcomes))
     print_(table)
     sent = sum(n for (_, status), n in summary.outbox.items() if status == "sent")
     print_(f"Notifications envoyées : {sent} sur {sum(summary.outbox.values())} en file")
-    print_("Événements entrants : " + (", ".join(f"{status} {n}" for status, n
-                                                 in sorted(summary.inbox.items())) or "aucun"))
+    print_("Événements entrants : " + (", ".join(
+        f"{STATUS_LABELS.get(status, status)} {n}" for status, n
+        in sorted(summary.inbox.items())) or "aucun"))
