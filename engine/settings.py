@@ -16,4 +16,6 @@ class Settings(BaseSettings):
     base_url: str = Field("http://127.0.0.1:8000", description="Links in messages point here")
     batch_size: int = Field(500, ge=1, description="Cases advanced per batch")
     max_retries: int = Field(5, ge=0, description="Retries of a transaction on a conflict")
+    advance_retry_minutes: int = Field(
+        60, ge=1, description="A case whose timers fail to apply is retried this much later")
     echo_sql: bool = False

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from engine.runtime import Runtime
 from engine.settings import Settings
 from engine.store import registry
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
+from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
 from engine.store.db import transaction, with_retries
 from engine.store.errors import InputError, NotFoundError
@@ -448,6 +449,7 @@ class CaseService:
                     failures[case_id] = str(exc)
                     continue
                 writer.record(case_id, outcome)
+            self._postpone(session, writer, failures, now)
             writer.flush()
             return ids, writer.counts, failures, _moves(batch, writer)
         ids, counts, failures, moves = self._unit(work)
@@ -460,6 +462,23 @@ class CaseService:
             for key, n in moves.items():
                 report.moves[key] = report.moves.get(key, 0) + n
         return len(ids)
+
+    def _postpone(self, session: Session, writer: Writer, failures: Mapping[int, str],
+                  now: datetime) -> None:
+        """A case whose timers cannot be applied is logged and retried later, not every run.
+
+        Its timers stay as they are; only its next due time moves, so the other cases
+        of later batches are not held up behind it and the failure stays visible in
+        its history (``advance_failed``) and in each run's report.
+        """
+        if not failures:
+            return
+        retry = now + timedelta(minutes=self.settings.advance_retry_minutes)
+        for case_id, error in failures.items():
+            writer.log(case_id, now, "advance_failed", data={"error": error,
+                                                             "retry_at": retry})
+        session.execute(update(CaseRow).where(in_ids(CaseRow.id, list(failures), session))
+                        .values(next_due_at=retry))
 
     # -- helpers ----------------------------------------------------------------------------
 
