@@ -30,7 +30,7 @@ from engine.case import (
     TimerFired,
     Transitioned,
 )
-from engine.store.batch import Batch
+from engine.store.batch import COORDINATOR, Batch
 from engine.store.bulk import in_ids, insert_rows, update_from_values
 from engine.store.errors import ConcurrentUpdateError
 from engine.store.tables import CaseEvent, CaseRow, OutboxRow, TaskRow, TimerRow
@@ -128,7 +128,9 @@ class Writer:
         holders = self.batch.holders(patient_id, role)
         if holders:
             return holders[0], False
-        return self.batch.coordinator_id, True
+        # nobody holds the role: the CPTS coordinator gets it, flagged, unless the role
+        # *is* the coordinator's (then it reached the right person)
+        return self.batch.coordinator_id, role != COORDINATOR
 
     def _new_task(self, case_id: int, patient_id: int, t: TaskCreated) -> None:
         assignee, unassigned = self._recipient(patient_id, t.role)
