@@ -196,7 +196,8 @@ class Life:
         if factor is None:
             return
         at = task.at + (task.due_at - task.at) * factor
-        by = self.setting.pathway.tasks[task.key].completed_by or ""
+        events = self.setting.pathway.tasks[task.key].completing_events()
+        by = events[0] if events else ""
         if by.startswith("observation:"):
             self._push(at, "observation", by.partition(":")[2])
         else:

@@ -122,9 +122,9 @@ class Runtime:
                                for name, fact in pathway.definition.facts.items()}
         self._completes: dict[str, frozenset[str]] = {}
         for key, task in pathway.tasks.items():
-            if task.completed_by is not None:
-                self._completes[task.completed_by] = (
-                    self._completes.get(task.completed_by, frozenset()) | {key})
+            for event_name in task.completing_events():
+                self._completes[event_name] = (
+                    self._completes.get(event_name, frozenset()) | {key})
         self._task_results = {key: {name: f.model_dump(exclude_none=True)
                                     for name, f in task.result.items()}
                               for key, task in pathway.tasks.items()}

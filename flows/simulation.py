@@ -172,9 +172,10 @@ def _task_specs(session: Any) -> dict[tuple[str, str], dict[str, Any]]:
         definition = registry.compiled(version).definition
         for key, task in definition.tasks.items():
             observation = None
-            if task.completed_by and task.completed_by.startswith("observation:"):
-                spec = definition.observations[task.completed_by.split(":", 1)[1]]
-                observation = spec.model_dump()
+            by = next((e for e in task.completing_events() if e.startswith("observation:")),
+                      None)
+            if by is not None:
+                observation = definition.observations[by.split(":", 1)[1]].model_dump()
             out[(version.key, key)] = {
                 "result": {k: v.model_dump() for k, v in (task.result or {}).items()},
                 "observation": observation}

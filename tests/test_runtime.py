@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -676,3 +676,40 @@ def test_errors_raised_by_the_runtime_are_parcours_errors() -> None:
                          ("task_completed:bilan", {"task": "x"})]:
         with pytest.raises(ParcoursError):
             run.send(name, at(2026, 1, 6), **kwargs)
+
+
+def test_completed_by_accepts_a_list_of_events() -> None:
+    from engine.pathway.loader import check_text, load_text
+
+    text = """\
+key: liste
+version: 1
+title: Liste
+roles: {medecin_traitant: {title: Médecin traitant}}
+observations:
+  ntprobnp: {code: 33762-6, title: NT-proBNP, unit: pg/mL, minimum: 0, maximum: 70000}
+  bnp: {code: 30934-4, title: BNP, unit: pg/mL, minimum: 0, maximum: 5000}
+tasks:
+  dosage:
+    title: Doser un peptide natriurétique
+    role: medecin_traitant
+    due: P15D
+    completed_by: [observation:ntprobnp, observation:bnp]
+initial: attente
+states:
+  attente:
+    on_enter: {tasks: [dosage]}
+    transitions:
+      - {on: observation:bnp, to: fin}
+      - {on: observation:ntprobnp, to: fin}
+  fin: {final: true}
+"""
+    runtime = Runtime(load_text(text, "liste.yaml"))
+    start = datetime(2026, 1, 5, 9, tzinfo=PARIS)
+    case = runtime.start(Subject(), start).case
+    outcome = runtime.apply(case, Event("observation:bnp", start + timedelta(days=2), value=20),
+                            Subject())
+    assert [(e.key, e.by_event) for e in outcome.of(TaskCompleted)] == [
+        ("dosage", "observation:bnp")]
+    _, problems = check_text(text.replace("observation:bnp]", "observation:bnpp]"), "x.yaml")
+    assert [(p.line, p.column, p.check) for p in problems] == [(13, 54, "undefined-observation")]

@@ -210,9 +210,10 @@ def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     for key, task in p.tasks.items():
         if task.role not in p.roles:
             yield ctx.undefined(("tasks", key, "role"), "role", task.role, p.roles)
-        if task.completed_by is not None:
-            yield from _event_problems(ctx, task.completed_by, ("tasks", key, "completed_by"),
-                                       None)
+        listed = isinstance(task.completed_by, list)
+        for i, event in enumerate(task.completing_events()):
+            path = ("tasks", key, "completed_by", *((i,) if listed else ()))
+            yield from _event_problems(ctx, event, path, None)
     for name, parameter in p.parameters.items():
         if parameter.source is not None and parameter.source not in p.sources:
             yield ctx.undefined(("parameters", name, "source"), "source", parameter.source,

@@ -105,8 +105,16 @@ class Task(_Model):
         None, description="Delay from creation to escalation to the coordinator (after `due`)")
     result: dict[Identifier, FieldSpec] = Field(
         default_factory=dict, description="What the professional sends back on completion")
-    completed_by: str | None = Field(
-        None, description="An event that completes the task, e.g. observation:hba1c")
+    completed_by: str | list[str] | None = Field(
+        None, description="An event, or a list of events, that completes the task, e.g. "
+                          "observation:hba1c or [observation:ntprobnp, observation:bnp]")
+
+    def completing_events(self) -> list[str]:
+        """The events named in ``completed_by``, as a list."""
+        if self.completed_by is None:
+            return []
+        return [self.completed_by] if isinstance(self.completed_by, str) else \
+            list(self.completed_by)
 
 
 class Notify(_Model):
