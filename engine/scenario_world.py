@@ -21,17 +21,17 @@ from sqlalchemy.orm import Session
 
 from engine.clock import PARIS
 from engine.store.tables import (
+    CASE_TABLE,
     OPEN_TASK_STATUSES,
-    CaseRow,
-    OutboxRow,
+    OUTBOX_TABLE,
+    TASK_TABLE,
     Patient,
     Professional,
-    TaskRow,
 )
 
-_CASE = CaseRow.__table__  # type: ignore[attr-defined]
-_TASK = TaskRow.__table__  # type: ignore[attr-defined]
-_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+_CASE = CASE_TABLE
+_TASK = TASK_TABLE
+_OUTBOX = OUTBOX_TABLE
 PATIENT_REF = "SCENARIO-1"
 DEFAULT_COORDINATOR = "Coordination CPTS"
 COORDINATOR = "coordinateur"

@@ -25,7 +25,12 @@ from typing import Any
 from faker import Faker
 from sqlalchemy import Engine, insert
 
-from engine.store.tables import CareTeamMember, ObservationRow, Patient, Professional
+from engine.store.tables import (
+    CARE_TEAM_TABLE,
+    OBSERVATION_TABLE,
+    PATIENT_TABLE,
+    PROFESSIONAL_TABLE,
+)
 
 DIABETES_T2 = "44054006"
 HEART_FAILURE = "84114007"
@@ -153,8 +158,8 @@ def create_territory(engine: Engine, now: datetime, roles: set[str], *, patients
     rng = random.Random(seed)
     territory = Territory()
     today = now.date()
-    pro_table = Professional.__table__  # type: ignore[attr-defined]
-    patient_table = Patient.__table__  # type: ignore[attr-defined]
+    pro_table = PROFESSIONAL_TABLE
+    patient_table = PATIENT_TABLE
     with engine.begin() as conn:
         pro_rows = _professionals(fake, rng, roles, patients)
         ids = conn.execute(insert(pro_table).returning(pro_table.c.id,
@@ -171,8 +176,8 @@ def create_territory(engine: Engine, now: datetime, roles: set[str], *, patients
             observations += _observations(rng, patient_id, row, now)
             team += _team(rng, patient_id, roles, territory.professionals, today)
         if observations:
-            conn.execute(insert(ObservationRow.__table__), observations)  # type: ignore[attr-defined]
+            conn.execute(insert(OBSERVATION_TABLE), observations)  # type: ignore[attr-defined]
         if team:
-            conn.execute(insert(CareTeamMember.__table__), team)  # type: ignore[attr-defined]
+            conn.execute(insert(CARE_TEAM_TABLE), team)  # type: ignore[attr-defined]
     territory.observations, territory.care_team = len(observations), len(team)
     return territory

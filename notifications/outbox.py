@@ -37,14 +37,14 @@ from sqlalchemy.orm import Session
 
 from engine.store.bulk import in_ids
 from engine.store.db import transaction, with_retries
-from engine.store.tables import OutboxRow
+from engine.store.tables import OUTBOX_TABLE, PROFESSIONAL_TABLE
 from notifications.settings import NotificationSettings
 
 PENDING, SENDING, SENT, SKIPPED, DEAD = "pending", "sending", "sent", "skipped", "dead"
 HELD, DIGESTED = "digest", "digested"
 STATUSES = (PENDING, SENDING, SENT, SKIPPED, HELD, DIGESTED, DEAD)
 #: The Core table: typed columns for queries, no per-row ORM bookkeeping.
-OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+OUTBOX = OUTBOX_TABLE
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,8 @@ def counts_by_status(engine: Engine) -> dict[str, int]:
 def list_rows(engine: Engine, *, statuses: list[str] | None = None, kind: str | None = None,
               limit: int = 100) -> list[dict[str, Any]]:
     """Outbox rows for coordinators, newest first (``parcours outbox``)."""
-    from engine.store.tables import Professional
 
-    pro = Professional.__table__  # type: ignore[attr-defined]
+    pro = PROFESSIONAL_TABLE
     t = OUTBOX.c
     query = (select(t.id, t.kind, t.status, t.channel, t.attempts, t.recipient_id,
                     pro.c.given_names, pro.c.family_name, t.case_id, t.task_id, t.created_at,

@@ -22,8 +22,14 @@ from engine.pathway.compiler import CompiledPathway
 from engine.store import registry
 from engine.store.bulk import in_ids
 from engine.store.tables import (
+    CARE_TEAM_TABLE,
+    CASE_TABLE,
+    OBSERVATION_TABLE,
     OPEN_TASK_STATUSES,
-    CareTeamMember,
+    PATIENT_TABLE,
+    PROFESSIONAL_TABLE,
+    TASK_TABLE,
+    TIMER_TABLE,
     CaseRow,
     ObservationRow,
     PathwayVersion,
@@ -34,12 +40,12 @@ from engine.store.tables import (
 )
 
 COORDINATOR = "coordinateur"
-_CASE = CaseRow.__table__  # type: ignore[attr-defined]
-_TIMER = TimerRow.__table__  # type: ignore[attr-defined]
-_TASK = TaskRow.__table__  # type: ignore[attr-defined]
-_PATIENT = Patient.__table__  # type: ignore[attr-defined]
-_OBS = ObservationRow.__table__  # type: ignore[attr-defined]
-_TEAM = CareTeamMember.__table__  # type: ignore[attr-defined]
+_CASE = CASE_TABLE
+_TIMER = TIMER_TABLE
+_TASK = TASK_TABLE
+_PATIENT = PATIENT_TABLE
+_OBS = OBSERVATION_TABLE
+_TEAM = CARE_TEAM_TABLE
 
 
 @dataclass
@@ -128,7 +134,7 @@ def load_patients(session: Session, batch: Batch, patient_ids: set[int], today: 
     for obs in _rows(session, _OBS, in_ids(_OBS.c.patient_id, ids, session),
                      order=(_OBS.c.effective_at, _OBS.c.id)):
         batch.observations[(obs.patient_id, obs.code)] = obs
-    team, pro = _TEAM, Professional.__table__  # type: ignore[attr-defined]
+    team, pro = _TEAM, PROFESSIONAL_TABLE
     members = session.execute(
         select(team.c.patient_id, team.c.role, team.c.professional_id)
         .join(pro, pro.c.id == team.c.professional_id)

@@ -34,11 +34,17 @@ from sqlalchemy.orm import Session
 
 from engine.store.batch import coordinator_id
 from engine.store.db import transaction, with_retries
-from engine.store.tables import OPEN_TASK_STATUSES, CaseRow, OutboxRow, TaskRow
+from engine.store.tables import (
+    OPEN_TASK_STATUSES,
+    OUTBOX_TABLE,
+    TASK_TABLE,
+    CaseRow,
+    TaskRow,
+)
 
 REMINDER, OVERDUE = "task_reminder", "task_overdue"
-_TASK = TaskRow.__table__  # type: ignore[attr-defined]
-_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+_TASK = TASK_TABLE
+_OUTBOX = OUTBOX_TABLE
 NO_RECIPIENT = "no recipient: no assignee and no coordinator is registered"
 
 

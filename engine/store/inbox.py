@@ -41,14 +41,14 @@ from sqlalchemy.orm import Session
 from engine.store.db import is_transient, transaction
 from engine.store.errors import InputError
 from engine.store.service import Applied, CaseService
-from engine.store.tables import InboxRow
+from engine.store.tables import INBOX_TABLE, InboxRow
 from engine.store.writer import SYSTEM, Actor
 
 KINDS = ("observation", "admission", "discharge", "task_completed", "event")
 STATUSES = ("pending", "applied", "duplicate", "failed")
 #: advisory lock key of the inbox drainer (PostgreSQL), "parcours-inbox" as a number
 DRAIN_LOCK_KEY = 0x7061_7263_696E_6278 & 0x7FFF_FFFF_FFFF_FFFF
-_INBOX = InboxRow.__table__  # type: ignore[attr-defined]
+_INBOX = INBOX_TABLE
 
 
 @dataclass(frozen=True)

@@ -242,3 +242,19 @@ class InboxRow(SQLModel, table=True):
 
 ALL_TABLES = [Patient, Professional, CareTeamMember, PathwayVersion, CaseRow, CaseEvent,
               EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow]
+
+
+# -- Core tables ---------------------------------------------------------------------------
+# The same tables for SQLAlchemy Core statements (bulk inserts, multi-row updates, plain-row
+# reads): typed columns without the ORM's per-row bookkeeping. One place, one ``ignore``:
+# SQLModel does not declare ``__table__`` to type checkers.
+CASE_TABLE: Any = CaseRow.__table__  # type: ignore[attr-defined]
+TASK_TABLE: Any = TaskRow.__table__  # type: ignore[attr-defined]
+TIMER_TABLE: Any = TimerRow.__table__  # type: ignore[attr-defined]
+EVENT_TABLE: Any = CaseEvent.__table__  # type: ignore[attr-defined]
+OUTBOX_TABLE: Any = OutboxRow.__table__  # type: ignore[attr-defined]
+INBOX_TABLE: Any = InboxRow.__table__  # type: ignore[attr-defined]
+PATIENT_TABLE: Any = Patient.__table__  # type: ignore[attr-defined]
+PROFESSIONAL_TABLE: Any = Professional.__table__  # type: ignore[attr-defined]
+OBSERVATION_TABLE: Any = ObservationRow.__table__  # type: ignore[attr-defined]
+CARE_TEAM_TABLE: Any = CareTeamMember.__table__  # type: ignore[attr-defined]

@@ -33,14 +33,20 @@ from engine.case import (
 from engine.store.batch import COORDINATOR, Batch
 from engine.store.bulk import in_ids, insert_rows, update_from_values
 from engine.store.errors import ConcurrentUpdateError
-from engine.store.tables import CaseEvent, CaseRow, OutboxRow, TaskRow, TimerRow
+from engine.store.tables import (
+    CASE_TABLE,
+    EVENT_TABLE,
+    OUTBOX_TABLE,
+    TASK_TABLE,
+    TIMER_TABLE,
+)
 
 # Core tables: multi-row statements without the ORM's per-row bookkeeping
-_CASE = CaseRow.__table__  # type: ignore[attr-defined]
-_TASK = TaskRow.__table__  # type: ignore[attr-defined]
-_TIMER = TimerRow.__table__  # type: ignore[attr-defined]
-_EVENT = CaseEvent.__table__  # type: ignore[attr-defined]
-_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+_CASE = CASE_TABLE
+_TASK = TASK_TABLE
+_TIMER = TIMER_TABLE
+_EVENT = EVENT_TABLE
+_OUTBOX = OUTBOX_TABLE
 
 
 @dataclass(frozen=True)
