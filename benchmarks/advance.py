@@ -20,31 +20,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (
-    ROOT,
-    add_patients,
+    BENCH_T0,
+    bench_territory,
     drop_pg_database,
     fresh_pg_database,
     machine,
     peak_rss_mib,
 )
-from engine.store.db import make_engine
-from engine.store.schema import upgrade
-from engine.store.service import CaseService
 
-PATHWAY = ROOT / "benchmarks" / "pathways" / "bench-suivi.yaml"
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+T0 = BENCH_T0
 
 
 def run(url: str, cases: int, batch: int, workers: int) -> dict[str, float]:
-    engine = make_engine(url)
-    upgrade(engine)
-    service = CaseService(engine)
-    service.publish(PATHWAY.read_text(encoding="utf-8"), str(PATHWAY), T0)
     started = time.perf_counter()
-    patients = add_patients(engine, cases, T0)
-    enrolled = service.enroll_many(patients, "bench-suivi", T0, batch_size=2000)
+    engine, service = bench_territory(url, cases)
     setup = time.perf_counter() - started
-    assert enrolled.enrolled == cases, enrolled
     print(f"  setup: {cases} patients enrolled in {setup:.1f} s", flush=True)
     now = T0 + timedelta(days=40)
     done = [0]

@@ -8,6 +8,7 @@ import resource
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, insert
 
@@ -75,3 +76,25 @@ def add_patients(engine: Engine, count: int, created: datetime) -> list[int]:
                 {"patient_id": pid, "professional_id": gp, "role": "medecin_traitant",
                  "start_date": date(2020, 1, 1)} for pid in chunk])
     return ids
+
+
+#: the benchmark pathway: every case gets a timer due one month after enrolment
+BENCH_PATHWAY = ROOT / "benchmarks" / "pathways" / "bench-suivi.yaml"
+BENCH_T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def bench_territory(url: str, count: int) -> tuple[Any, Any]:
+    """A migrated database with ``count`` patients enrolled in the benchmark pathway at
+    ``BENCH_T0``; returns (engine, case service)."""
+    from engine.store.db import make_engine
+    from engine.store.schema import upgrade
+    from engine.store.service import CaseService
+
+    engine = make_engine(url)
+    upgrade(engine)
+    service = CaseService(engine)
+    service.publish(BENCH_PATHWAY.read_text(encoding="utf-8"), str(BENCH_PATHWAY), BENCH_T0)
+    patients = add_patients(engine, count, BENCH_T0)
+    enrolled = service.enroll_many(patients, "bench-suivi", BENCH_T0, batch_size=2000)
+    assert enrolled.enrolled == count, enrolled
+    return engine, service

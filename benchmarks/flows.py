@@ -36,30 +36,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (
-    ROOT,
-    add_patients,
+    BENCH_T0,
+    bench_territory,
     drop_pg_database,
     fresh_pg_database,
     machine,
     peak_rss_mib,
 )
 
-PATHWAY = ROOT / "benchmarks" / "pathways" / "bench-suivi.yaml"
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+T0 = BENCH_T0
 NOW = T0 + timedelta(days=40)
 
 
 def setup(url: str, cases: int) -> None:
-    from engine.store.db import make_engine
-    from engine.store.schema import upgrade
-    from engine.store.service import CaseService
-
-    engine = make_engine(url)
-    upgrade(engine)
-    service = CaseService(engine)
-    service.publish(PATHWAY.read_text(encoding="utf-8"), str(PATHWAY), T0)
-    patients = add_patients(engine, cases, T0)
-    assert service.enroll_many(patients, "bench-suivi", T0, batch_size=2000).enrolled == cases
+    engine, _ = bench_territory(url, cases)
     engine.dispose()
 
 

@@ -33,16 +33,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (
-    ROOT,
-    add_patients,
+    BENCH_T0,
+    bench_territory,
     drop_pg_database,
     fresh_pg_database,
     machine,
     peak_rss_mib,
 )
-from engine.store.db import make_engine
-from engine.store.schema import upgrade
-from engine.store.service import CaseService
 from notifications import dispatch_pending
 from notifications.channels import MemoryChannel
 from notifications.context import Links, build_context
@@ -50,8 +47,7 @@ from notifications.render import Renderer
 from notifications.settings import NotificationSettings
 from notifications.views import MessageData, PatientView, RecipientView, TaskView
 
-PATHWAY = ROOT / "benchmarks" / "pathways" / "bench-suivi.yaml"
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+T0 = BENCH_T0
 DUE = T0 + timedelta(days=40)  # the pathway's timer has fired: a task per case
 
 
@@ -110,12 +106,7 @@ def bench_raw_smtp(port: int, count: int) -> float:
 
 
 def _territory(url: str, count: int) -> Any:
-    engine = make_engine(url)
-    upgrade(engine)
-    service = CaseService(engine)
-    service.publish(PATHWAY.read_text(encoding="utf-8"), str(PATHWAY), T0)
-    patients = add_patients(engine, count, T0)
-    assert service.enroll_many(patients, "bench-suivi", T0, batch_size=2000).enrolled == count
+    engine, service = bench_territory(url, count)
     assert service.advance(DUE, batch_size=2000).cases == count  # one task each
     return engine
 
