@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from engine import events
 from engine.clock import PARIS
 from engine.store.tables import (
     CASE_TABLE,
@@ -164,7 +165,7 @@ class World:
         self.service.complete_task(task.id, result, at, at)
 
     def event(self, name: str, data: dict[str, Any], at: datetime) -> None:
-        if name in ("admission", "discharge"):
+        if events.is_hospital(name):
             self.service.hospital_event(PATIENT_REF, name, at, at, data=data)
         else:
             self.service.pathway_event(self.case_id or 0, name, at, at, data=data)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine import events
 from engine.settings import Settings
 from flows.commands.cases import (
     dump,
@@ -92,7 +93,7 @@ def event(args: argparse.Namespace) -> int:
     now = now_of(args)
     svc = service(args)
     data = pairs(args.data)
-    if args.name in ("admission", "discharge"):
+    if events.is_hospital(args.name):
         if not args.patient:
             print("erreur : --patient est requis pour une admission ou une sortie")
             return 1
