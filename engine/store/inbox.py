@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from engine import events
 from engine.store.db import is_transient, transaction
-from engine.store.errors import InputError
+from engine.store.exceptions import InputError
 from engine.store.service import Applied, CaseService
 from engine.store.tables import INBOX_TABLE, InboxRow
 from engine.store.writer import SYSTEM, Actor

@@ -33,7 +33,7 @@ from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_
 from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
 from engine.store.db import transaction, with_retries
-from engine.store.errors import InputError, NotFoundError
+from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import (
     OPEN_TASK_STATUSES,
     CaseRow,

@@ -17,7 +17,7 @@ from typing import Any
 
 from engine import events
 from engine.settings import Settings
-from flows.commands.cases import (
+from flows.commands.common import (
     add_json,
     add_now,
     dump,

@@ -1,4 +1,4 @@
-"""One synthetic patient living a pathway in memory, for ``engine.simulate``.
+"""One synthetic patient living a pathway in memory, for ``engine.authoring.simulate``.
 
 A ``Setting`` holds what is computed once per pathway (runtime, which
 observations each state waits for, which events end the pathway…); a ``Life``
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine import events, synthetic
+from engine import events
+from engine.authoring import synthetic
 from engine.case import Case, Event, ObservationValue, Outcome, Subject, TaskCreated
 from engine.clock import PARIS
 from engine.exceptions import ParcoursError
@@ -197,8 +198,8 @@ class Life:
         if factor is None:
             return
         at = task.at + (task.due_at - task.at) * factor
-        events = self.setting.pathway.tasks[task.key].completing_events()
-        by = events[0] if events else ""
+        completing = self.setting.pathway.tasks[task.key].completing_events()
+        by = completing[0] if completing else ""
         if (key := events.key_of(by, events.OBSERVATION)) is not None:
             self._push(at, events.OBSERVATION, key)
         else:
