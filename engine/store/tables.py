@@ -34,6 +34,11 @@ class Patient(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ins: str | None = Field(default=None, unique=True, max_length=40,
                             description="INS (qualified national health identifier)")
+    ins_oid: str | None = Field(default=None, max_length=64,
+                                description="OID of the INS: NIR, NIA or their test ranges")
+    identity_status: str | None = Field(
+        default=None, max_length=10,
+        description="identity reliability: PROV, RECUP, VALI or QUAL (qualified)")
     local_id: str | None = Field(default=None, unique=True, max_length=64)
     family_name: str = Field(max_length=120)
     given_names: str = Field(max_length=200)
@@ -41,6 +46,20 @@ class Patient(SQLModel, table=True):
     sex: str = Field(max_length=1)
     commune: str | None = Field(default=None, max_length=5, description="INSEE code")
     conditions: list[str] = _json(default_factory=list)
+    created_at: datetime = _ts()
+
+
+class PatientIdentifier(SQLModel, table=True):
+    """An identifier a sending facility gives our patient (IPP with its assigning authority)."""
+
+    __tablename__ = "patient_identifier"
+    __table_args__ = (UniqueConstraint("system", "value"),
+                      Index("ix_patient_identifier_patient", "patient_id"))
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    system: str = Field(max_length=200, description="assigning authority: OID or namespace")
+    value: str = Field(max_length=64)
+    type_code: str | None = Field(default=None, max_length=10, description="PI, MR, VN…")
     created_at: datetime = _ts()
 
 
@@ -141,6 +160,8 @@ class ObservationRow(SQLModel, table=True):
     effective_at: datetime = _ts()
     recorded_at: datetime = _ts()
     source: str | None = Field(default=None, max_length=120)
+    interpretation: str | None = Field(default=None, max_length=20,
+                                       description="abnormal flags (HL7 OBX-8: H, L, A…)")
 
 
 class TaskRow(SQLModel, table=True):
@@ -240,7 +261,7 @@ class InboxRow(SQLModel, table=True):
     processed_at: datetime | None = _ts(default=None)
 
 
-ALL_TABLES = [Patient, Professional, CareTeamMember, PathwayVersion, CaseRow, CaseEvent,
+ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion, CaseRow, CaseEvent,
               EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow]
 
 
