@@ -39,12 +39,20 @@ KINDS: tuple[str, ...] = tuple(k.value for k in EventKind)
 #: Built-in hospital events, known to every pathway without a declaration.
 ADMISSION = "admission"
 DISCHARGE = "discharge"
-HOSPITAL_EVENTS: tuple[str, ...] = (ADMISSION, DISCHARGE)
+#: A cancelled admission (HL7 v2 A11) or discharge (A13): the pathway undoes its effects.
+ADMISSION_CANCELLED = "admission_cancelled"
+DISCHARGE_CANCELLED = "discharge_cancelled"
+HOSPITAL_EVENTS: tuple[str, ...] = (ADMISSION, DISCHARGE, ADMISSION_CANCELLED,
+                                    DISCHARGE_CANCELLED)
 
 #: Inbox row kinds: what an interface or an import may deliver.
 PATHWAY_EVENT = "event"
-INBOUND_KINDS: tuple[str, ...] = (OBSERVATION.value, ADMISSION, DISCHARGE,
-                                  TASK_COMPLETED.value, PATHWAY_EVENT)
+#: A message from an interface kept as received (HL7 v2, FHIR): refused at the door, or
+#: one that changes no case (A08 identity update, A05 pre-admission); ``retry`` reads it
+#: again (after the coordinator has, say, linked the hospital's identifier to a patient).
+MESSAGE = "message"
+INBOUND_KINDS: tuple[str, ...] = (OBSERVATION.value, *HOSPITAL_EVENTS,
+                                  TASK_COMPLETED.value, PATHWAY_EVENT, MESSAGE)
 
 
 def name(kind: EventKind, key: str) -> str:

@@ -19,3 +19,7 @@ class Settings(BaseSettings):
     advance_retry_minutes: int = Field(
         60, ge=1, description="A case whose timers fail to apply is retried this much later")
     echo_sql: bool = False
+    mllp_host: str = Field("127.0.0.1", description="HL7 v2 MLLP listener: address")
+    mllp_port: int = Field(2575, ge=0, le=65535, description="HL7 v2 MLLP listener: port")
+    mllp_tls_cert: str | None = Field(None, description="MLLP over TLS: certificate (PEM)")
+    mllp_tls_key: str | None = Field(None, description="MLLP over TLS: private key (PEM)")

@@ -111,6 +111,8 @@ def validate(kind: str, patient_ref: str | None, case_id: int | None, task_id: i
         _require(kind, patient=patient_ref)
     elif kind == events.TASK_COMPLETED:
         _require(kind, task=task_id)
+    elif kind == events.MESSAGE:
+        return
     else:
         _require(kind, case=case_id, name=payload.get("name"))
 
@@ -119,8 +121,12 @@ def enqueue(session: Session, kind: str, *, effective_at: datetime, received_at:
             event_id: str | None = None, patient_ref: str | int | None = None,
             case_id: int | None = None, task_id: int | None = None,
             payload: Mapping[str, Any] | None = None, source: str | None = None,
-            actor: Actor = SYSTEM) -> Received:
-    """Record an inbound event (idempotent by ``event_id``) in the caller's transaction."""
+            actor: Actor = SYSTEM, status: str = "pending", error: str | None = None,
+            processed_at: datetime | None = None) -> Received:
+    """Record an inbound event (idempotent by ``event_id``) in the caller's transaction.
+
+    An interface's message is recorded as received with the status it already has
+    (``applied``: its events are rows of their own; ``failed``: refused, with ``error``)."""
     ref = None if patient_ref is None else str(patient_ref).strip()
     data = dict(payload or {})
     validate(kind, ref, case_id, task_id, data)
@@ -129,7 +135,8 @@ def enqueue(session: Session, kind: str, *, effective_at: datetime, received_at:
     stmt = dialect.insert(_INBOX).values(
         event_id=event_id, kind=kind, patient_ref=ref, case_id=case_id, task_id=task_id,
         payload=data, effective_at=effective_at, received_at=received_at, source=source,
-        actor_kind=actor.kind, actor_id=actor.id, status="pending", attempts=0,
+        actor_kind=actor.kind, actor_id=actor.id, status=status, attempts=0,
+        error=None if error is None else error[:2000], processed_at=processed_at,
     ).on_conflict_do_nothing(index_elements=["event_id"]).returning(_INBOX.c.id)
     new_id = session.execute(stmt).scalar()
     if new_id is not None:
@@ -148,7 +155,14 @@ def apply_row(service: CaseService, row: InboxRow, now: datetime) -> Applied:
     common: dict[str, Any] = {"actor": actor, "event_id": row.event_id}
     if row.kind == events.OBSERVATION:
         return service.observe(row.patient_ref or "", p["code"], p["value"], p.get("unit"),
-                               row.effective_at, now, source=row.source, **common)
+                               row.effective_at, now, source=row.source,
+                               interpretation=p.get("interpretation"),
+                               correction=bool(p.get("correction")),
+                               keep_unknown=bool(p.get("keep_unknown")), **common)
+    if row.kind == events.MESSAGE:
+        from engine.store.intake import reread  # the intake store imports this module
+
+        return reread(service, row, now)
     if events.is_hospital(row.kind):
         return service.hospital_event(row.patient_ref or "", row.kind, row.effective_at, now,
                                       data=p.get("data"), **common)

@@ -30,7 +30,7 @@ from engine.exceptions import ParcoursError
 from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
 from engine.settings import Settings
-from engine.store import registry
+from engine.store import registry, results
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
 from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
@@ -272,7 +272,14 @@ class CaseService:
 
     def observe(self, patient_ref: str | int, code: str, value: Any, unit: str | None,
                 at: datetime, now: datetime, *, source: str | None = None,
-                actor: Actor = SYSTEM, event_id: str | None = None) -> Applied:
+                actor: Actor = SYSTEM, event_id: str | None = None,
+                interpretation: str | None = None, correction: bool = False,
+                keep_unknown: bool = False) -> Applied:
+        """Record a result and let the patient's open cases react to it.
+
+        ``keep_unknown``: a code no pathway reads is stored and drives nothing (interfaces)
+        instead of being refused (people); ``correction`` replaces the earlier value of the
+        same result (see ``engine.store.results``); ``interpretation``: abnormal flags."""
         if at > now + FUTURE_TOLERANCE:
             raise InputError(f"la date de l'observation {at:%d/%m/%Y %H:%M} est dans le futur "
                              f"(maintenant : {now:%d/%m/%Y %H:%M}) ; enregistrez une "
@@ -283,6 +290,9 @@ class CaseService:
             catalogue = observation_catalogue(session)
             spec = catalogue.get(code) or next(
                 (s for s in catalogue.values() if s["key"] == code), None)
+            if spec is None and keep_unknown:
+                return Applied(message=results.store_unknown(
+                    session, patient, code, value, unit, at, now, source, interpretation))
             if spec is None:
                 known = ", ".join(f"{c} ({s['key']})" for c, s in sorted(catalogue.items()))
                 raise InputError(f"code d'observation inconnu {code!r} ; codes connus : "
@@ -291,13 +301,15 @@ class CaseService:
             if unit is not None and spec["unit"] and unit != spec["unit"]:
                 raise InputError(f"{spec['title']} : unité {unit!r} refusée ; utilisez "
                                  f"{spec['unit']!r}")
+            cases = self._open_cases(session, patient.id or 0)
+            if correction and results.correct(session, patient, spec, parsed, unit, at, now,
+                                              actor, cases) is not None:
+                return Applied(case_ids=cases, message=f"{spec['title']} corrigée")
             session.add(ObservationRow(
                 patient_id=patient.id or 0, code=spec["code"], system=spec["system"],
-                value=float(parsed) if isinstance(parsed, int | float) else None,
-                value_text=None if isinstance(parsed, int | float) else str(parsed),
-                unit=unit or spec["unit"], effective_at=at, recorded_at=now, source=source))
+                unit=unit or spec["unit"], effective_at=at, recorded_at=now, source=source,
+                interpretation=interpretation, **results.row_values(parsed)))
             session.flush()
-            cases = self._open_cases(session, patient.id or 0)
             batch = load_batch(session, cases, as_of(now))
             by_case = {}
             for case_id in cases:

@@ -261,8 +261,8 @@ class InboxRow(SQLModel, table=True):
     processed_at: datetime | None = _ts(default=None)
 
 
-ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion, CaseRow, CaseEvent,
-              EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow]
+ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion, CaseRow,
+              CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow]
 
 
 # -- Core tables ---------------------------------------------------------------------------

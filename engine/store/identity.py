@@ -1,0 +1,85 @@
+"""Which of our patients a message is about: by qualified INS, else by the facility's IPP.
+
+Never by name. A qualified INS (PID-32 ``QUAL``, or FHIR's identity
+reliability) with a known OID is looked up first; the sending facility's own
+identifiers (assigning authority + value, ``patient_identifier``) next; a
+patient matched by INS has the facility's identifiers linked to them, so
+that later messages without INS find them too. The two disagreeing (the INS
+says one patient, the IPP another) is refused: a message is never applied to
+the wrong patient.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from engine.intake.exceptions import RefusedMessage, UnknownPatient
+from engine.intake.model import IDENTITY_STATUSES, Identifier, Identity
+from engine.store.tables import Patient, PatientIdentifier
+
+
+def by_identifier(session: Session, identifier: Identifier) -> int | None:
+    return session.scalar(select(col(PatientIdentifier.patient_id)).where(
+        col(PatientIdentifier.system) == identifier.system,
+        col(PatientIdentifier.value) == identifier.value))
+
+
+def link(session: Session, patient_id: int, identifiers: list[Identifier],
+         now: datetime) -> None:
+    """Record the facility's identifiers of a patient (those not yet known)."""
+    for identifier in identifiers:
+        owner = by_identifier(session, identifier)
+        if owner is None:
+            session.add(PatientIdentifier(patient_id=patient_id, system=identifier.system,
+                                          value=identifier.value,
+                                          type_code=identifier.type_code or None,
+                                          created_at=now))
+        elif owner != patient_id:
+            raise RefusedMessage(
+                f"l'identifiant {identifier.value} ({identifier.system}) est déjà rattaché au "
+                f"patient {owner}, pas au patient {patient_id} : identité en conflit, "
+                "à vérifier par la cellule d'identitovigilance", "PID", 3)
+    session.flush()
+
+
+def _describe(identity: Identity) -> str:
+    parts = [f"{i.type_code or 'identifiant'} {i.value} ({i.system})" for i in identity.local]
+    ins = identity.ins
+    if ins is not None:
+        status = IDENTITY_STATUSES.get(identity.status or "", "statut d'identité absent")
+        parts.insert(0, f"INS {ins.value} ({status})")
+    return ", ".join(parts) or "aucun identifiant"
+
+
+def match(session: Session, identity: Identity, now: datetime) -> Patient:
+    """Our patient for ``identity``; ``RefusedMessage`` (unknown patient) otherwise."""
+    ins = identity.qualified_ins
+    by_ins = session.scalar(select(Patient).where(col(Patient.ins) == ins.value)) \
+        if ins is not None else None
+    local = {pid for i in identity.local if (pid := by_identifier(session, i)) is not None}
+    if by_ins is not None:
+        if local - {by_ins.id}:
+            raise RefusedMessage(
+                f"identité en conflit : l'INS désigne le patient {by_ins.id}, l'identifiant de "
+                f"l'établissement le patient {sorted(local)[0]} ; rien n'a été appliqué",
+                "PID", 3)
+        link(session, by_ins.id or 0, identity.local, now)
+        by_ins.ins_oid = ins.system if ins is not None else None
+        by_ins.identity_status = identity.status
+        return by_ins
+    if len(local) == 1:
+        patient = session.get(Patient, local.pop())
+        if patient is not None:
+            return patient
+    if len(local) > 1:
+        raise RefusedMessage(f"identifiants de l'établissement rattachés à plusieurs patients "
+                             f"({sorted(local)}) : identité en conflit", "PID", 3)
+    hint = "" if ins is not None or identity.ins is None else \
+        " ; l'INS n'est utilisée que si l'identité est qualifiée (PID-32 = QUAL)"
+    raise UnknownPatient(f"patient inconnu : {_describe(identity)}{hint} ; rattachez "
+                         "l'identifiant de l'établissement au patient (parcours patients link) "
+                         "puis relancez la ligne (parcours inbox retry)", "PID", 3)

@@ -1,0 +1,147 @@
+"""Messages from interfaces into the durable inbox: one transaction per message.
+
+``receive_hl7`` takes the bytes of one HL7 v2 message, and in one
+transaction stores it as received (an inbox row of kind ``message``, its
+event id the sender and MSH-10) together with the events it carries (one
+pending inbox row each, idempotent by the stay/movement or result ids); the
+caller acknowledges only after the commit. A refused message is stored too,
+``failed`` with its French error, for the coordinator's queue; ``retry`` of
+that row reads it again (``reread``), once the coordinator has, say, linked
+the facility's identifier to the patient.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
+
+from engine import events
+from engine.intake import ack
+from engine.intake.exceptions import IntakeError, RefusedMessage
+from engine.intake.model import Intake
+from engine.intake.reader import read_hl7, read_text
+from engine.store.db import transaction
+from engine.store.exceptions import InputError
+from engine.store.identity import match
+from engine.store.inbox import enqueue
+from engine.store.service import Applied, CaseService
+from engine.store.tables import INBOX_TABLE, InboxRow
+
+HL7V2 = "hl7v2"
+
+
+@dataclass
+class Receipt:
+    """What happened to one message: the ACK code, the French error, the rows written."""
+
+    code: str
+    error: str = ""
+    location: tuple[str, int | None] = ("", None)
+    text: str = ""
+    duplicate: bool = False
+    inbox_ids: list[int] = field(default_factory=list)
+
+
+def _raw_payload(raw: bytes, text: str | None) -> dict[str, Any]:
+    if text is not None:
+        return {"format": HL7V2, "text": text}
+    return {"format": HL7V2, "base64": base64.b64encode(raw).decode("ascii")}
+
+
+def store_intake(session: Session, intake: Intake, payload: dict[str, Any], now: datetime,
+                 ) -> Receipt:
+    """The message row and its events, in the caller's transaction (patient matched first)."""
+    receipt = Receipt(ack.ACCEPTED)
+    try:
+        with session.begin_nested():
+            patient = match(session, intake.identity, now) if intake.identity else None
+    except RefusedMessage as exc:
+        return _refused(session, intake, payload, now, exc)
+    ids = []
+    for event in intake.events:
+        received = enqueue(session, event.kind, effective_at=event.effective_at, received_at=now,
+                           event_id=event.event_id, source=intake.source,
+                           patient_ref=None if patient is None else patient.id,
+                           payload=event.payload)
+        ids.append(received.event_id)
+        if received.created:
+            receipt.inbox_ids.append(received.id)
+    row = enqueue(session, events.MESSAGE, effective_at=intake.sent_at or now, received_at=now,
+                  event_id=intake.message_id, source=intake.source,
+                  patient_ref=None if patient is None else patient.id,
+                  payload={**payload, "events": ids, "note": intake.note},
+                  status="applied", processed_at=now)
+    receipt.duplicate = not row.created
+    return receipt
+
+
+def _refused(session: Session, intake: Intake, payload: dict[str, Any], now: datetime,
+             exc: IntakeError) -> Receipt:
+    row = enqueue(session, events.MESSAGE, effective_at=intake.sent_at or now, received_at=now,
+                  event_id=intake.message_id, source=intake.source, payload=payload,
+                  status="failed", error=str(exc), processed_at=now)
+    location = (exc.segment, exc.field) if isinstance(exc, RefusedMessage) else ("", None)
+    return Receipt(exc.ack, str(exc), location, duplicate=not row.created)
+
+
+def receive_hl7(engine: Engine, raw: bytes, now: datetime, zone: ZoneInfo) -> Receipt:
+    """Store one HL7 v2 message (committed when this returns) and say how to acknowledge it."""
+    try:
+        text, intake = read_hl7(raw, zone)
+    except IntakeError as exc:
+        return _unreadable(engine, raw, now, exc)
+    with transaction(engine) as session:
+        receipt = store_intake(session, intake, _raw_payload(raw, text), now)
+    receipt.text = text
+    return receipt
+
+
+def _unreadable(engine: Engine, raw: bytes, now: datetime, exc: IntakeError) -> Receipt:
+    """A message that could not be read at all is kept too, as bytes, with its error."""
+    digest = hashlib.sha256(raw).hexdigest()[:40]
+    text = raw.decode("latin-1")
+    intake = Intake(message_id=f"{HL7V2}:illisible:{digest}", source="HL7v2", identity=None)
+    with transaction(engine) as session:
+        receipt = _refused(session, intake, _raw_payload(raw, None), now, exc)
+    receipt.text = text
+    return receipt
+
+
+def reread(service: CaseService, row: InboxRow, now: datetime) -> Applied:
+    """Retry of a refused message: read and match it again; its events join the inbox."""
+    payload = row.payload
+    if payload.get("format") != HL7V2 or "text" not in payload:
+        raise InputError(f"ligne {row.id} : message illisible, à corriger à la source et à "
+                         "renvoyer")
+    zone = ZoneInfo(service.settings.timezone)
+    try:
+        intake = read_text(payload["text"], zone)
+    except IntakeError as exc:
+        raise InputError(str(exc)) from exc
+    with transaction(service.engine) as session:
+        patient = match(session, intake.identity, now) if intake.identity else None
+        for event in intake.events:
+            enqueue(session, event.kind, effective_at=event.effective_at, received_at=now,
+                    event_id=event.event_id, source=intake.source,
+                    patient_ref=None if patient is None else patient.id, payload=event.payload)
+        session.execute(update(INBOX_TABLE).where(INBOX_TABLE.c.id == row.id).values(
+            patient_ref=None if patient is None else str(patient.id)))
+    return Applied(message=f"message relu : {len(intake.events)} événement(s) dans l'inbox")
+
+
+def respond(engine: Engine, raw: bytes, now: datetime, zone: ZoneInfo) -> bytes:
+    """Store one message, then its ACK (raises, and so sends no ACK, if it was not stored)."""
+    receipt = receive_hl7(engine, raw, now, zone)
+    error_code = "" if receipt.code == ack.ACCEPTED else ack.ERROR_CODES[
+        "unreadable" if receipt.code == ack.UNREADABLE else "refused"]
+    text = ack.build(receipt.code, receipt.text, now, uuid.uuid4().hex[:20], receipt.error,
+                     receipt.location, error_code)
+    return ack.encode(text, receipt.text)
