@@ -145,11 +145,11 @@ def stay(encounter: Any, key: str) -> list[Inbound]:
     out = []
     if start is not None:
         out.append(Inbound(events.ADMISSION, short_id("fhir", key, "Encounter",
-                                                      encounter.id or "", "admission"),
+                                                      encounter.id or "", events.ADMISSION),
                            start, {"data": data}))
     if end is not None and encounter.status == "finished":
         out.append(Inbound(events.DISCHARGE, short_id("fhir", key, "Encounter",
-                                                      encounter.id or "", "discharge"),
+                                                      encounter.id or "", events.DISCHARGE),
                            end, {"data": data}))
     return out
 
