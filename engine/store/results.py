@@ -33,10 +33,17 @@ def row_values(value: Any) -> dict[str, Any]:
 
 def store_unknown(session: Session, patient: Patient, code: str, value: Any,
                   unit: str | None, at: datetime, now: datetime, source: str | None,
-                  interpretation: str | None) -> str:
+                  interpretation: str | None, correction: bool = False) -> str:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = float(value.replace(",", "."))
+    earlier = _earlier(session, patient, code, at) if correction else None
+    if earlier is not None:
+        for name, new in row_values(value).items():
+            setattr(earlier, name, new)
+        earlier.unit, earlier.recorded_at, earlier.interpretation = unit, now, interpretation
+        session.flush()
+        return f"résultat {code} corrigé pour le patient {patient.id}"
     session.add(ObservationRow(patient_id=patient.id or 0, code=code[:40], system="loinc",
                                unit=unit, effective_at=at, recorded_at=now, source=source,
                                interpretation=interpretation, **row_values(value)))
@@ -45,13 +52,18 @@ def store_unknown(session: Session, patient: Patient, code: str, value: Any,
             "ce code")
 
 
+def _earlier(session: Session, patient: Patient, code: str,
+             at: datetime) -> ObservationRow | None:
+    return session.scalars(select(ObservationRow).where(
+        col(ObservationRow.patient_id) == patient.id, col(ObservationRow.code) == code,
+        col(ObservationRow.effective_at) == at).order_by(col(ObservationRow.id).desc())).first()
+
+
 def correct(session: Session, patient: Patient, spec: dict[str, Any], value: Any,
             unit: str | None, at: datetime, now: datetime, actor: Actor,
             open_cases: list[int]) -> ObservationRow | None:
     """Replace the earlier value of this result; None when there is none (record it anew)."""
-    earlier = session.scalars(select(ObservationRow).where(
-        col(ObservationRow.patient_id) == patient.id, col(ObservationRow.code) == spec["code"],
-        col(ObservationRow.effective_at) == at).order_by(col(ObservationRow.id).desc())).first()
+    earlier = _earlier(session, patient, spec["code"], at)
     if earlier is None:
         return None
     before = earlier.value if earlier.value is not None else earlier.value_text

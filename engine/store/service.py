@@ -292,7 +292,8 @@ class CaseService:
                 (s for s in catalogue.values() if s["key"] == code), None)
             if spec is None and keep_unknown:
                 return Applied(message=results.store_unknown(
-                    session, patient, code, value, unit, at, now, source, interpretation))
+                    session, patient, code, value, unit, at, now, source, interpretation,
+                    correction))
             if spec is None:
                 known = ", ".join(f"{c} ({s['key']})" for c, s in sorted(catalogue.items()))
                 raise InputError(f"code d'observation inconnu {code!r} ; codes connus : "

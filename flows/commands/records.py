@@ -57,6 +57,22 @@ def patients_import(args: argparse.Namespace) -> int:
 
 
 @guarded
+def patients_link(args: argparse.Namespace) -> int:
+    from engine.intake.model import Identifier
+    from engine.store.db import transaction
+    from engine.store.identity import link
+    from engine.store.service import find_patient
+
+    with transaction(engine_of(Settings())) as session:
+        patient = find_patient(session, args.patient)
+        link(session, patient.id or 0, [Identifier(args.value, args.system, "PI")],
+             now_of(args))
+    print(f"identifiant {args.value} ({args.system}) rattaché au patient {patient.id} ; "
+          "relancez les messages refusés : parcours inbox retry --all-failed")
+    return 0
+
+
+@guarded
 def careteam_set(args: argparse.Namespace) -> int:
     from engine.store.careteam import set_member
     from engine.store.db import transaction
@@ -279,6 +295,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("file", metavar="FICHIER")
     add_now(q)
     q.set_defaults(handler=h + "patients_import")
+
+    q = psub.add_parser("link", help="rattacher l'identifiant d'un établissement (IPP) à un "
+                                     "patient, pour les messages HL7 v2 / FHIR sans INS qualifiée")
+    q.add_argument("--patient", required=True, help="identifiant interne, INS ou local")
+    q.add_argument("--system", required=True, help="autorité d'affectation (OID ou espace)")
+    q.add_argument("--value", required=True, help="identifiant dans l'établissement")
+    add_now(q)
+    q.set_defaults(handler=h + "patients_link")
 
     p = sub.add_parser("careteam", help="équipe de soins d'un patient")
     psub = p.add_subparsers(dest="team_command", required=True, metavar="ACTION")
