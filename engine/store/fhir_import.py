@@ -74,8 +74,7 @@ def import_bundle(session: Session, content: BundleContent, file: str,
     report = BundleReport(file, deceased=content.deceased_at is not None,
                           ignored=dict(content.ignored))
     try:
-        with session.begin_nested():
-            patient = match(session, who, now)
+        patient = match(session, who, now)  # writes nothing when it refuses
         new = [c for c in who.conditions if c not in patient.conditions]
         if new:
             patient.conditions = [*patient.conditions, *new]

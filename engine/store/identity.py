@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -22,28 +22,34 @@ from engine.intake.model import IDENTITY_STATUSES, Identifier, Identity
 from engine.store.tables import Patient, PatientIdentifier
 
 
-def by_identifier(session: Session, identifier: Identifier) -> int | None:
-    return session.scalar(select(col(PatientIdentifier.patient_id)).where(
-        col(PatientIdentifier.system) == identifier.system,
-        col(PatientIdentifier.value) == identifier.value))
+def owners(session: Session, identifiers: list[Identifier]) -> dict[Identifier, int]:
+    """The patients these identifiers are linked to (one query)."""
+    if not identifiers:
+        return {}
+    wanted = {(i.system, i.value): i for i in identifiers}
+    rows = session.execute(select(col(PatientIdentifier.system), col(PatientIdentifier.value),
+                                  col(PatientIdentifier.patient_id)).where(or_(*(
+        and_(col(PatientIdentifier.system) == system, col(PatientIdentifier.value) == value)
+        for system, value in wanted))))
+    return {wanted[(system, value)]: patient_id for system, value, patient_id in rows}
 
 
-def link(session: Session, patient_id: int, identifiers: list[Identifier],
-         now: datetime) -> None:
-    """Record the facility's identifiers of a patient (those not yet known)."""
-    for identifier in identifiers:
-        owner = by_identifier(session, identifier)
-        if owner is None:
-            session.add(PatientIdentifier(patient_id=patient_id, system=identifier.system,
-                                          value=identifier.value,
-                                          type_code=identifier.type_code or None,
-                                          created_at=now))
-        elif owner != patient_id:
+def link(session: Session, patient_id: int, identifiers: list[Identifier], now: datetime,
+         known: dict[Identifier, int] | None = None) -> None:
+    """Record the facility's identifiers of a patient; refused (nothing written) on a conflict."""
+    known = owners(session, identifiers) if known is None else known
+    for identifier, owner in known.items():
+        if owner != patient_id:
             raise RefusedMessage(
                 f"l'identifiant {identifier.value} ({identifier.system}) est déjà rattaché au "
                 f"patient {owner}, pas au patient {patient_id} : identité en conflit, "
                 "à vérifier par la cellule d'identitovigilance", "PID", 3)
-    session.flush()
+    for identifier in identifiers:
+        if identifier not in known:
+            session.add(PatientIdentifier(patient_id=patient_id, system=identifier.system,
+                                          value=identifier.value,
+                                          type_code=identifier.type_code or None,
+                                          created_at=now))
 
 
 def _describe(identity: Identity) -> str:
@@ -60,14 +66,15 @@ def match(session: Session, identity: Identity, now: datetime) -> Patient:
     ins = identity.qualified_ins
     by_ins = session.scalar(select(Patient).where(col(Patient.ins) == ins.value)) \
         if ins is not None else None
-    local = {pid for i in identity.local if (pid := by_identifier(session, i)) is not None}
+    known = owners(session, identity.local)
+    local = set(known.values())
     if by_ins is not None:
         if local - {by_ins.id}:
             raise RefusedMessage(
                 f"identité en conflit : l'INS désigne le patient {by_ins.id}, l'identifiant de "
                 f"l'établissement le patient {sorted(local)[0]} ; rien n'a été appliqué",
                 "PID", 3)
-        link(session, by_ins.id or 0, identity.local, now)
+        link(session, by_ins.id or 0, identity.local, now, known)
         by_ins.ins_oid = ins.system if ins is not None else None
         by_ins.identity_status = identity.status
         return by_ins

@@ -60,9 +60,8 @@ def store_intake(session: Session, intake: Intake, payload: dict[str, Any], now:
                  ) -> Receipt:
     """The message row and its events, in the caller's transaction (patient matched first)."""
     receipt = Receipt(ack.ACCEPTED)
-    try:
-        with session.begin_nested():
-            patient = match(session, intake.identity, now) if intake.identity else None
+    try:  # match writes nothing when it refuses
+        patient = match(session, intake.identity, now) if intake.identity else None
     except RefusedMessage as exc:
         return _refused(session, intake, payload, now, exc)
     ids = []
