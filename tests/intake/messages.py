@@ -62,9 +62,11 @@ def adt(trigger: str, control: str, *, at: str = "20260105083000", stay: str = "
 
 
 def oru(control: str, results: list[tuple[str, str, str, str, str]], *, status: str = "F",
-        at: str = "20260106101500", order: str = "CMD-001", charset: str = "8859/1") -> str:
+        at: str = "20260106101500", order: str = "CMD-001", charset: str = "8859/1",
+        patient: str | None = None) -> str:
     """results: (LOINC, label, value, unit, abnormal flag)."""
-    segments = [msh("ORU^R01^ORU_R01", control, charset=charset, at=at), pid(),
+    segments = [msh("ORU^R01^ORU_R01", control, charset=charset, at=at),
+                patient if patient is not None else pid(),
                 segment("OBR", {1: "1", 2: order, 3: order, 4: "HBA1C^HbA1c^L", 7: at,
                                 25: status})]
     for n, (code, label, value, unit, flag) in enumerate(results, start=1):
