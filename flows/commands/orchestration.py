@@ -173,7 +173,8 @@ def inbox_list(args: argparse.Namespace) -> int:
     print(", ".join(f"{k} : {v}" for k, v in sorted(totals.items())) or "inbox vide")
     for r in rows:
         target = f"patient {r.patient_ref}" if r.patient_ref else \
-            f"dossier {r.case_id}" if r.case_id else f"tâche {r.task_id}"
+            f"dossier {r.case_id}" if r.case_id else f"tâche {r.task_id}" if r.task_id else \
+            (r.source or "")[:20]
         print(f"{r.id:>6}  {r.status:<9} {r.kind:<14} {target:<20} {fmt(r.effective_at)}"
               f"  essais {r.attempts}" + (f"\n        erreur : {r.error}" if r.error else ""))
     return 0
