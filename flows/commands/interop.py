@@ -58,11 +58,16 @@ def mllp_send(args: argparse.Namespace) -> int:
 
     settings = Settings()
     messages = [m for name in args.files for m in mllp.split_messages(Path(name).read_bytes())]
+    tls = None
+    if args.tls_ca:
+        import ssl
+
+        tls = ssl.create_default_context(cafile=args.tls_ca)
     counts: dict[str, int] = {}
     try:
         for sent in mllp.send(args.host or settings.mllp_host,
                               settings.mllp_port if args.port is None else args.port,
-                              messages, timeout=args.timeout):
+                              messages, timeout=args.timeout, tls=tls):
             counts[sent.ack_code] = counts.get(sent.ack_code, 0) + 1
             if sent.ack_code != "AA" or args.verbose:
                 print(f"{sent.control_id} : {sent.ack_code} "
@@ -143,6 +148,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--port", type=int)
     q.add_argument("--timeout", type=float, default=30.0)
     q.add_argument("--verbose", action="store_true", help="afficher chaque ACK")
+    q.add_argument("--tls-ca", metavar="PEM", help="MLLP sur TLS : certificat de l'autorité "
+                                                   "qui a signé celui de l'écoute")
     q.set_defaults(handler=h + "mllp_send")
 
     p = sub.add_parser("import", help="importer des données d'autres systèmes")

@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Listener:
-    def __init__(self, db_url: str) -> None:
-        env = {**os.environ, "PARCOURS_DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
+    def __init__(self, db_url: str, **settings: str) -> None:
+        env = {**os.environ, "PARCOURS_DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1",
+               **settings}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flows.cli", "mllp", "--host", "127.0.0.1", "--port", "0"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -127,3 +127,27 @@ def test_results_drive_nothing_unknown_and_corrections_replace(
     assert rows["2345-7"].value == 1.02 and rows["2345-7"].interpretation == "H"
     # no published pathway reads the weight here: stored as it is, then corrected in place
     assert rows["29463-7"].value == 62.5 and len(stored) == 2
+
+
+def test_mllp_over_tls_with_the_send_command(
+        db_url: str, service: CaseService, engine: Engine, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    secure = Listener(db_url, PARCOURS_MLLP_TLS_CERT=str(cert), PARCOURS_MLLP_TLS_KEY=str(key))
+    try:
+        day = tmp_path / "jour.hl7"
+        day.write_bytes((adt("A01", "T1") + "\n" + adt("A08", "T2")).encode("latin-1"))
+        assert main(["mllp", "send", str(day), "--host", "127.0.0.1", "--port",
+                     str(secure.port), "--tls-ca", str(cert)]) == 0
+        assert "2 message(s) envoyé(s) : AA 2" in capsys.readouterr().out
+        # a client that does not speak TLS gets no ACK and nothing is stored
+        assert main(["mllp", "send", str(day), "--host", "127.0.0.1", "--port",
+                     str(secure.port), "--timeout", "5"]) == 1
+    finally:
+        assert "Traceback" not in secure.stop()
+    assert len([r for r in world.inbox_rows(engine) if r.kind == events.MESSAGE]) == 2
