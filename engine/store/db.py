@@ -23,17 +23,19 @@ T = TypeVar("T")
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine on ``url``. Statement parameters (names, birth dates, clinical values) are
+    never written into error messages or logs (``hide_parameters``)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     from engine.store.bulk import dumps
 
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
-                               json_serializer=dumps)
+                               json_serializer=dumps, hide_parameters=True)
         _sqlite_setup(engine)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                         json_serializer=dumps)
+                         json_serializer=dumps, hide_parameters=True)
 
 
 def _sqlite_setup(engine: Engine) -> None:
