@@ -22,6 +22,15 @@ from engine.store.exceptions import ConcurrentUpdateError, TransientStoreError
 T = TypeVar("T")
 
 
+#: Row ids are 32-bit integers on PostgreSQL; a larger number names no row.
+MAX_ID = 2**31 - 1
+
+
+def is_id(value: object) -> bool:
+    """Whether ``value`` can be a row id: an int in the columns' range (else it is unknown)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine on ``url``. Statement parameters (names, birth dates, clinical values) are
     never written into error messages or logs (``hide_parameters``)."""

@@ -136,3 +136,16 @@ def test_duplicate_event_id_changes_nothing(territory: Path,
     assert cli(capsys, *args)[0] == 0
     code, out, _ = cli(capsys, *args)
     assert code == 0 and "déjà appliqué" in out
+
+
+@pytest.mark.parametrize("args", [
+    ("task", "complete", "9223372036854775808", "--result", "grade=2"),
+    ("case", "close", "2147483648", "--reason", "test"),
+    ("case", "show", "2147483648"),
+    ("event", "sortie", "--case", "99999999999"),
+], ids=["task-int64", "case-close-int32", "case-show-int32", "event-case"])
+def test_ids_out_of_range_are_unknown(territory: Path, capsys: pytest.CaptureFixture[str],
+                                      args: tuple[str, ...]) -> None:
+    code, out, err = cli(capsys, *args)
+    assert code == 1
+    assert "inconnu" in out + err
