@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from engine.pathway.reader import YamlReadError, read_file
-from engine.store import textfiles
+from engine.store import lengths, textfiles
 from engine.store.exceptions import ImportFileError
-from engine.store.tables import SEXES, Patient, Professional
+from engine.store.tables import PATIENT_TABLE, PROFESSIONAL_TABLE, SEXES, Patient, Professional
 
 PROFESSIONS = (
     "medecin", "infirmier", "pharmacien", "cardiologue", "pedicure_podologue",
@@ -111,9 +111,21 @@ def _valid_rows(path: str, fields: tuple[str, ...],
     return parsed
 
 
+Check = Callable[[dict[str, Any]], tuple[list[str], dict[str, Any]]]
+
+
+def _with_lengths(table: Any, check: Check) -> Check:
+    """``check``, plus one problem per text longer than its column (named, never quoted)."""
+    def checked(row: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+        errors, values = check(row)
+        return errors + lengths.problems(table, row), values
+    return checked
+
+
 def import_professionals(session: Session, path: str,
                          encoding: str | None = None) -> tuple[int, int]:
-    parsed = _valid_rows(path, PROFESSIONAL_FIELDS, lambda r: (_check_professional(r), r),
+    parsed = _valid_rows(path, PROFESSIONAL_FIELDS,
+                         _with_lengths(PROFESSIONAL_TABLE, lambda r: (_check_professional(r), r)),
                          lambda v: v.get("rpps") or "", "RPPS", encoding)
     existing = {p.rpps: p for p in session.scalars(select(Professional).where(
         col(Professional.rpps).in_([r["rpps"] for r in parsed])))}
@@ -164,7 +176,8 @@ def import_patients(session: Session, path: str, now: datetime,
     from engine.store.batch import as_of
 
     today = as_of(now)
-    parsed = _valid_rows(path, PATIENT_FIELDS, lambda r: _check_patient(r, today),
+    parsed = _valid_rows(path, PATIENT_FIELDS,
+                         _with_lengths(PATIENT_TABLE, lambda r: _check_patient(r, today)),
                          lambda v: v.get("ins") or v.get("local_id") or "", "patient", encoding)
     created = updated = 0
     for values in parsed:

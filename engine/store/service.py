@@ -31,13 +31,14 @@ from engine.exceptions import ParcoursError
 from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
 from engine.settings import Settings
-from engine.store import registry
+from engine.store import lengths, registry
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
 from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
 from engine.store.db import is_id, transaction, with_retries
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import (
+    OBSERVATION_TABLE,
     OPEN_TASK_STATUSES,
     CaseRow,
     EventReceipt,
@@ -132,6 +133,7 @@ class CaseService:
     def _idempotent(self, event_id: str | None, kind: str, now: datetime,
                     work: Callable[[Session], Applied]) -> Applied:
         event_id = event_id or str(uuid.uuid4())
+        lengths.check(EventReceipt.__table__, {"event_id": event_id})  # type: ignore[attr-defined]
 
         def guarded(session: Session) -> Applied:
             session.info["now"] = now
@@ -283,6 +285,7 @@ class CaseService:
         if at.year < EARLIEST_YEAR:
             raise InputError(f"la date de l'observation ({at:%d/%m/%Y}) est impossible : "
                              f"avant {EARLIEST_YEAR}")
+        lengths.check(OBSERVATION_TABLE, {"unit": unit, "source": source, "code": code})
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
