@@ -1,8 +1,8 @@
-"""Text lengths checked against the columns, before anything is written.
+"""Texts checked against the columns, before anything is written.
 
-A value longer than its column is refused with a French message naming the
-field and the limit (never the value): PostgreSQL would otherwise fail the
-whole statement, and SQLite would store it silently.
+A value longer than its column, or holding a NUL character, is refused with a
+French message naming the field and the limit (never the value): PostgreSQL
+would otherwise fail the whole statement, and SQLite would store it silently.
 """
 
 from __future__ import annotations
@@ -28,9 +28,13 @@ def problems(table: Table, values: Mapping[str, Any]) -> list[str]:
     """One French message per text value longer than its column."""
     out = []
     for name, value in values.items():
+        if not isinstance(value, str):
+            continue
         longest = limit(table, name)
-        if isinstance(value, str) and longest is not None and len(value) > longest:
+        if longest is not None and len(value) > longest:
             out.append(f"{name} : {len(value)} caractères, au plus {longest}")
+        if "\x00" in value:
+            out.append(f"{name} : caractère nul (octet 0) interdit")
     return out
 
 

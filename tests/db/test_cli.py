@@ -198,13 +198,16 @@ def test_bad_observation_values_write_nothing(territory: Path, cli_env: str,
 
 
 @pytest.mark.parametrize("extra", [("--source", "s" * 10_000), ("--event-id", "e" * 10_000),
-                                   ("--unit", "u" * 10_000)], ids=["source", "event-id", "unit"])
+                                   ("--source", "lab\x00oratoire"),
+                                   ("--unit", "u" * 10_000)],
+                         ids=["source", "event-id", "nul", "unit"])
 def test_ten_kilobyte_options_are_refused(territory: Path, cli_env: str,
                                           capsys: pytest.CaptureFixture[str],
                                           extra: tuple[str, ...]) -> None:
     before = _dump(cli_env)
     code, out, err = cli(capsys, "observe", "--patient", MARIE, "--code", "4548-4",
                          "--value", "7,5", "--now", "2026-01-10T09:00", *extra)
-    assert code == 1 and "10000 caractères, au plus" in out + err
+    assert code == 1 and ("10000 caractères, au plus" in out + err
+                          or "caractère nul (octet 0) interdit" in out + err)
     assert extra[1] not in out + err
     assert _dump(cli_env) == before
