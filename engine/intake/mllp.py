@@ -121,6 +121,7 @@ def send(host: str, port: int, messages: list[bytes], timeout: float = 30.0,
          tls: ssl.SSLContext | None = None) -> Iterator[Sent]:
     """Send messages on one connection, each after the previous one's ACK."""
     with socket.create_connection((host, port), timeout=timeout) as raw:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one small block per ACK
         sock = tls.wrap_socket(raw, server_hostname=host) if tls else raw
         for message in messages:
             sock.sendall(START_BLOCK + message + END_BLOCK + CARRIAGE_RETURN)
