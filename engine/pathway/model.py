@@ -108,6 +108,10 @@ class Task(_Model):
     completed_by: str | list[str] | None = Field(
         None, description="An event, or a list of events, that completes the task, e.g. "
                           "observation:hba1c or [observation:ntprobnp, observation:bnp]")
+    outlives_state: bool = Field(
+        False, description="True: the task survives the pathway leaving the state that "
+                           "created it; it ends when completed, cancelled by a `cancel:` "
+                           "action, or when the case closes")
 
     def completing_events(self) -> list[str]:
         """The events named in ``completed_by``, as a list."""
@@ -129,6 +133,9 @@ class Actions(_Model):
     """What happens on entering a state: tasks created, facts set, people told."""
 
     tasks: list[str] = Field(default_factory=list, description="Keys of entries of `tasks`")
+    cancel: list[str] = Field(
+        default_factory=list, description="Keys of tasks whose open instances are cancelled "
+                                          "(before `tasks` are created)")
     set: dict[str, Any] = Field(
         default_factory=dict,
         description="fact → expression (strings are expressions: quote text as \"'text'\")")
@@ -150,6 +157,8 @@ class Transition(_Model):
     to: str | None = Field(None, description="Target state (omit for an internal transition)")
     guard: Expression | None = None
     set: dict[str, Any] = Field(default_factory=dict)
+    cancel: list[str] = Field(
+        default_factory=list, description="Keys of tasks whose open instances are cancelled")
     tasks: list[str] = Field(default_factory=list)
     notify: list[Notify] = Field(default_factory=list)
     description: str | None = None
