@@ -16,7 +16,8 @@ DurationRef = Annotated[str, Field(
                 "or the name of a parameter of type duration")]
 Expression = Annotated[str, Field(
     description="Guard expression (Jinja2 syntax, sandboxed): names params, facts, obs, "
-                "patient, event, now, days_since(…)")]
+                "patient, event, now, days_since(…), days_between(a, b), "
+                "within(date, delay)")]
 ValueType = Literal["number", "integer", "boolean", "duration", "text", "choice", "date"]
 
 
