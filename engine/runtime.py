@@ -121,6 +121,8 @@ class Runtime:
         self._top_finals = frozenset(sid for sid, state in states.items() if state.top_final)
         self._default_facts = {name: fact.default
                                for name, fact in pathway.definition.facts.items()}
+        #: tasks that survive leaving the state that created them
+        self._outliving = frozenset(k for k, t in pathway.tasks.items() if t.outlives_state)
         self._completes: dict[str, frozenset[str]] = {}
         for key, task in pathway.tasks.items():
             for event_name in task.completing_events():
@@ -340,7 +342,7 @@ class Runtime:
                 gone |= exits & lineage[leaf]
         exited = tuple(sorted(gone, key=self._exit_rank.__getitem__))
         for ref, task in list(work.tasks.items()):
-            if task.state in gone:
+            if task.state in gone and task.key not in self._outliving:
                 del work.tasks[ref]
                 work.effects.append(TaskCancelled(now, ref, task.key,
                                                   f"left state '{task.state}'"))
@@ -373,6 +375,8 @@ class Runtime:
                 raise EvaluationError(value.source, exc, f"fact {name!r} set in '{owner}'") from exc
             work.facts[name] = result
             work.effects.append(FactSet(now, name, result))
+        for key in actions.cancel:
+            self._cancel_tasks(work, key, owner, now)
         for key in actions.tasks:
             self._create_task(work, key, owner, now)
         for notify in actions.notify:
@@ -390,6 +394,13 @@ class Runtime:
             self._dur(spec.reminder).add_to(now) if spec.reminder else None,
             self._dur(spec.escalation).add_to(now) if spec.escalation else None,
             {name: _copy_view(view) for name, view in self._task_results[key].items()}))
+
+    def _cancel_tasks(self, work: _Work, key: str, owner: str, now: datetime) -> None:
+        """A ``cancel:`` action: every open task of kind ``key`` ends, wherever it was created."""
+        for ref, task in list(work.tasks.items()):
+            if task.key == key:
+                del work.tasks[ref]
+                work.effects.append(TaskCancelled(now, ref, key, f"cancelled by '{owner}'"))
 
     def _complete_tasks(self, work: _Work, event: Event) -> None:
         if event.task is not None:

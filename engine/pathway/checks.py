@@ -24,6 +24,7 @@ from engine.pathway.guardchecks import check_expressions
 from engine.pathway.model import Fact, FieldSpec, Parameter, Pathway
 from engine.pathway.reader import Document, Path
 from engine.pathway.statetree import ROOT, Node, StateTree
+from engine.pathway.taskchecks import check_task_endings
 from engine.suggest import did_you_mean
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -223,9 +224,10 @@ def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
 def _action_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     p = ctx.pathway
     for _, block, path in action_blocks(ctx):
-        for i, task_key in enumerate(block.tasks):
-            if task_key not in p.tasks:
-                yield ctx.undefined((*path, "tasks", i), "task", task_key, p.tasks)
+        for attr in ("tasks", "cancel"):
+            for i, task_key in enumerate(getattr(block, attr)):
+                if task_key not in p.tasks:
+                    yield ctx.undefined((*path, attr, i), "task", task_key, p.tasks)
         for fact in block.set:
             if fact not in p.facts:
                 yield ctx.undefined((*path, "set", fact), "fact", fact, p.facts, key=True)
@@ -326,11 +328,11 @@ def _set_value_problems(ctx: CheckContext) -> Iterator[Diagnostic]:
 #: Checks that hold on a partial model (one built without the keys that had schema errors).
 PARTIAL_CHECKS: list[Check] = [
     check_targets, check_timer_names, check_durations, check_references, check_events,
-    check_values, check_expressions,
+    check_values, check_expressions, check_task_endings,
 ]
 #: Every check, in the order of the report.
 CHECKS: list[Check] = [
     check_structure, check_targets, check_timer_names, check_timer_kinds, check_durations,
     check_references, check_events, check_values, check_expressions, check_reachability,
-    check_can_end, check_final_exists,
+    check_can_end, check_final_exists, check_task_endings,
 ]

@@ -39,9 +39,10 @@ class CompiledActions:
     set: tuple[tuple[str, Any], ...] = ()
     tasks: tuple[str, ...] = ()
     notify: tuple[Notify, ...] = ()
+    cancel: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.set or self.tasks or self.notify)
+        return bool(self.set or self.tasks or self.notify or self.cancel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,7 @@ def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
             transitions[tid] = CompiledTransition(
                 id=tid, source=node.id, event=spec.on, target=target,
                 guard=compile_expression(spec.guard) if spec.guard else None,
-                actions=_actions(spec.set, spec.tasks, spec.notify), domain=domain,
+                actions=_actions(spec.set, spec.tasks, spec.notify, spec.cancel), domain=domain,
                 enter=enter, enter_leaves=tuple(s for s in enter if not tree.nodes[s].children),
                 exits=_exit_scope(tree, domain, node.id, target) if target is not None
                 else frozenset())
@@ -226,13 +227,15 @@ def _compile_state(tree: StateTree, sid: str, order: int) -> CompiledState:
     return CompiledState(
         id=sid, parent=node.parent, depth=len(ancestors), order=order, final=node.state.final,
         top_final=node.state.final and node.parent == ROOT, title=node.state.title or node.name,
-        entry=_actions(entry.set, entry.tasks, entry.notify) if entry else CompiledActions(),
+        entry=(_actions(entry.set, entry.tasks, entry.notify, entry.cancel) if entry
+               else CompiledActions()),
         timers=timers, ancestors=ancestors)
 
 
-def _actions(sets: Mapping[str, Any], tasks: list[str], notify: list[Notify]) -> CompiledActions:
+def _actions(sets: Mapping[str, Any], tasks: list[str], notify: list[Notify],
+             cancel: list[str]) -> CompiledActions:
     return CompiledActions(tuple((k, literal_or_expression(v)) for k, v in sets.items()),
-                           tuple(tasks), tuple(notify))
+                           tuple(tasks), tuple(notify), tuple(cancel))
 
 
 def _domain(tree: StateTree, source: str, target: str) -> str:

@@ -15,6 +15,8 @@ Names an expression can read:
 ``event.name|value|unit|date|result.FIELD|data.FIELD``  the event being applied
 ``now``                the time of the event
 ``days_since(date)``   whole days between ``date`` and ``now``
+``days_between(a, b)`` calendar days (Europe/Paris) from ``a`` to ``b``
+``within(date, delay)`` ``now`` is at most ``delay`` after ``date``, in calendar days
 """
 
 from __future__ import annotations
@@ -32,8 +34,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import consume
 
 from engine.exceptions import ExpressionError
+from engine.pathway.datefuncs import days_between, within
 
-ROOTS = ("params", "facts", "obs", "patient", "event", "now", "days_since")
+ROOTS = ("params", "facts", "obs", "patient", "event", "now", "days_since", "days_between",
+         "within")
+#: names an eligibility expression may read (there is no case yet)
+ELIGIBILITY_ROOTS = ("params", "patient", "now", "days_since", "days_between", "within")
 OBS_FIELDS = ("value", "unit", "date", "days_ago")
 PATIENT_FIELDS = ("age", "sex", "conditions", "birth_date")
 EVENT_FIELDS = ("name", "value", "unit", "date", "result", "data", "task")
@@ -95,6 +101,8 @@ class Scope:
     def __init__(self, values: dict[str, Any]) -> None:
         now = values.get("now")
         values["days_since"] = lambda moment: days_since(moment, now)
+        values["days_between"] = days_between
+        values["within"] = lambda moment, delay: within(moment, delay, now)
         self.values = values
         self._context: Context | None = None
 

@@ -27,7 +27,7 @@ def check_expressions(ctx: CheckContext) -> Iterator[Diagnostic]:
     p = ctx.pathway
     if p.eligibility is not None:
         yield from _expression(ctx, p.eligibility, ("eligibility",),
-                               roots=("params", "patient", "now", "days_since"))
+                               roots=expressions.ELIGIBILITY_ROOTS)
     for sid, block, path in action_blocks(ctx):
         event = block.on if isinstance(block, Transition) else None
         if isinstance(block, Transition) and block.guard is not None:

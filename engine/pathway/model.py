@@ -16,7 +16,8 @@ DurationRef = Annotated[str, Field(
                 "or the name of a parameter of type duration")]
 Expression = Annotated[str, Field(
     description="Guard expression (Jinja2 syntax, sandboxed): names params, facts, obs, "
-                "patient, event, now, days_since(…)")]
+                "patient, event, now, days_since(…), days_between(a, b), "
+                "within(date, delay)")]
 ValueType = Literal["number", "integer", "boolean", "duration", "text", "choice", "date"]
 
 
@@ -108,6 +109,10 @@ class Task(_Model):
     completed_by: str | list[str] | None = Field(
         None, description="An event, or a list of events, that completes the task, e.g. "
                           "observation:hba1c or [observation:ntprobnp, observation:bnp]")
+    outlives_state: bool = Field(
+        False, description="True: the task survives the pathway leaving the state that "
+                           "created it; it ends when completed, cancelled by a `cancel:` "
+                           "action, or when the case closes")
 
     def completing_events(self) -> list[str]:
         """The events named in ``completed_by``, as a list."""
@@ -129,6 +134,9 @@ class Actions(_Model):
     """What happens on entering a state: tasks created, facts set, people told."""
 
     tasks: list[str] = Field(default_factory=list, description="Keys of entries of `tasks`")
+    cancel: list[str] = Field(
+        default_factory=list, description="Keys of tasks whose open instances are cancelled "
+                                          "(before `tasks` are created)")
     set: dict[str, Any] = Field(
         default_factory=dict,
         description="fact → expression (strings are expressions: quote text as \"'text'\")")
@@ -150,6 +158,8 @@ class Transition(_Model):
     to: str | None = Field(None, description="Target state (omit for an internal transition)")
     guard: Expression | None = None
     set: dict[str, Any] = Field(default_factory=dict)
+    cancel: list[str] = Field(
+        default_factory=list, description="Keys of tasks whose open instances are cancelled")
     tasks: list[str] = Field(default_factory=list)
     notify: list[Notify] = Field(default_factory=list)
     description: str | None = None
