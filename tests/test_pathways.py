@@ -121,14 +121,17 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "delai_visite_infirmiere": "P7D", "delai_visite_medecin": "P7D",
         "delai_cardiologue": "P2M", "intervalle_infirmier_hebdo": "P1W",
         "duree_infirmier_hebdo": "P2M", "intervalle_infirmier_quinzaine": "P2W",
-        "duree_infirmier_quinzaine": "P4M", "prise_poids_alerte": 3, "prise_poids_jours": 7},
+        "duree_infirmier_quinzaine": "P4M", "prise_poids_alerte": 3, "prise_poids_jours": 7,
+        "seuil_nt_probnp_aigu": 300, "seuil_bnp_aigu": 100, "visites_nyha_3_4": 15},
     "hospitalisation-sujet-age": {
         "age_min": 75, "delai_visite_medecin": "P7D", "veille_readmission": "P30D",
         "delai_verification_lettre": "P1D", "gir_max_dac": 4},
 }
 CPTS_CHOICES = {
     "diabete-type2": ["echecs_avant_avis", "hygiene_vie_intervalle"],
-    "insuffisance-cardiaque-65": ["intervalle_depistage", "delai_echo_cardiologue"],
+    "insuffisance-cardiaque-65": ["intervalle_depistage", "delai_echo_cardiologue",
+                                  "escalade_echo", "renouvellement_echo", "abandon_consultation",
+                                  "abandon_peptides"],
     "hospitalisation-sujet-age": ["age_min", "delai_visite_medecin", "delai_conciliation"],
 }
 CASES = [(key, name, value) for key, values in EXPECTED.items() for name, value in values.items()]
