@@ -125,14 +125,15 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "seuil_nt_probnp_aigu": 300, "seuil_bnp_aigu": 100, "visites_nyha_3_4": 15},
     "hospitalisation-sujet-age": {
         "age_min": 75, "delai_visite_medecin": "P7D", "veille_readmission": "P30D",
-        "delai_verification_lettre": "P1D", "gir_max_dac": 4},
+        "delai_verification_lettre": "P1D", "gir_max_apa": 4},
 }
 CPTS_CHOICES = {
     "diabete-type2": ["echecs_avant_avis", "hygiene_vie_intervalle"],
     "insuffisance-cardiaque-65": ["intervalle_depistage", "delai_echo_cardiologue",
                                   "escalade_echo", "renouvellement_echo", "abandon_consultation",
                                   "abandon_peptides"],
-    "hospitalisation-sujet-age": ["age_min", "delai_visite_medecin", "delai_conciliation"],
+    "hospitalisation-sujet-age": ["age_min", "delai_visite_medecin", "delai_conciliation",
+                                  "delai_apa", "delai_dac"],
 }
 CASES = [(key, name, value) for key, values in EXPECTED.items() for name, value in values.items()]
 
