@@ -128,7 +128,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "delai_verification_lettre": "P1D", "gir_max_apa": 4},
 }
 CPTS_CHOICES = {
-    "diabete-type2": ["echecs_avant_avis", "hygiene_vie_intervalle"],
+    "diabete-type2": ["echecs_avant_avis", "hygiene_vie_intervalle", "age_personne_agee"],
     "insuffisance-cardiaque-65": ["intervalle_depistage", "delai_echo_cardiologue",
                                   "escalade_echo", "renouvellement_echo", "abandon_consultation",
                                   "abandon_peptides"],
