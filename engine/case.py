@@ -152,6 +152,10 @@ class Subject:
     conditions: tuple[str, ...] = ()
     #: latest observation per *pathway observation key*
     observations: Mapping[str, ObservationValue] = field(default_factory=dict)
+    #: onset date of some conditions, by code
+    onsets: Mapping[str, date] = field(default_factory=dict)
+    #: ALD (long-term condition fully covered); None when unknown
+    ald: bool | None = None
 
     def age_at(self, moment: datetime) -> int | None:
         if self.birth_date is None:
@@ -159,6 +163,12 @@ class Subject:
         day = moment.date()
         born = self.birth_date
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def condition_years(self, moment: datetime) -> dict[str, int]:
+        """Whole years since the onset of each condition whose onset is known."""
+        day = moment.date()
+        return {code: day.year - onset.year - ((day.month, day.day) < (onset.month, onset.day))
+                for code, onset in self.onsets.items()}
 
 
 # -- effects -------------------------------------------------------------------------------

@@ -225,7 +225,8 @@ class Runtime:
 
     def _patient(self, subject: Subject, now: datetime) -> dict[str, Any]:
         return {"age": subject.age_at(now), "sex": subject.sex,
-                "conditions": list(subject.conditions), "birth_date": subject.birth_date}
+                "conditions": list(subject.conditions), "birth_date": subject.birth_date,
+                "ald": subject.ald, "condition_years": subject.condition_years(now)}
 
     def _scope(self, work: _Work, subject: Subject, event: Event, now: datetime) -> _EventScope:
         """What guards see; an observation event is the latest value of its key."""

@@ -41,7 +41,7 @@ ROOTS = ("params", "facts", "obs", "patient", "event", "now", "days_since", "day
 #: names an eligibility expression may read (there is no case yet)
 ELIGIBILITY_ROOTS = ("params", "patient", "now", "days_since", "days_between", "within")
 OBS_FIELDS = ("value", "unit", "date", "days_ago")
-PATIENT_FIELDS = ("age", "sex", "conditions", "birth_date")
+PATIENT_FIELDS = ("age", "sex", "conditions", "birth_date", "ald", "condition_years")
 EVENT_FIELDS = ("name", "value", "unit", "date", "result", "data", "task")
 
 

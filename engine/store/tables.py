@@ -41,6 +41,10 @@ class Patient(SQLModel, table=True):
     sex: str = Field(max_length=1)
     commune: str | None = Field(default=None, max_length=5, description="INSEE code")
     conditions: list[str] = _json(default_factory=list)
+    condition_onsets: dict[str, str] = _json(default_factory=dict, description=(
+        "onset date (ISO) of some of the conditions, by SNOMED CT code"))
+    ald: bool | None = Field(default=None, description=(
+        "long-term condition (ALD) fully covered by the Assurance Maladie; None: unknown"))
     created_at: datetime = _ts()
 
 

@@ -206,8 +206,7 @@ class _Run:
     def _setup(self, world: World, start: datetime) -> bool:
         spec = self.scenario.patient
         try:
-            world.populate(spec.birth_date, spec.sex, spec.conditions,
-                           dict(self.scenario.care_team), start)
+            world.populate(spec, dict(self.scenario.care_team), start)
         except ParcoursError as exc:
             self.fail(("care_team",), f"care team refused: {exc}")
             return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine import events
 from engine.authoring.scenarios.snapshot import MessageSeen, Snapshot, TaskSeen
+from engine.authoring.timeline import PatientSpec
 from engine.clock import PARIS
 from engine.store.tables import (
     ALL_TABLES,
@@ -98,8 +99,7 @@ class World:
 
     # -- the people ---------------------------------------------------------------------------
 
-    def populate(self, birth_date: date, sex: str | None, conditions: list[str],
-                 team: dict[str, str | None], start: datetime) -> None:
+    def populate(self, spec: PatientSpec, team: dict[str, str | None], start: datetime) -> None:
         from engine.store.careteam import set_member
         from engine.store.db import transaction
 
@@ -111,8 +111,10 @@ class World:
             if team.get(COORDINATOR):
                 holders[COORDINATOR] = next(i for i, n in self.names.items() if n == coordinator)
             session.add(Patient(local_id=PATIENT_REF, family_name="Patient", given_names="Fictif",
-                                birth_date=birth_date, sex=sex or "U", conditions=conditions,
-                                created_at=start))
+                                birth_date=spec.birth_date, sex=spec.sex or "U",
+                                conditions=spec.conditions, ald=spec.ald, created_at=start,
+                                condition_onsets={c: d.isoformat()
+                                                  for c, d in spec.onsets.items()}))
             session.flush()
             for role, professional in holders.items():
                 member = session.get(Professional, professional)
