@@ -115,7 +115,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "retino_intervalle": "P1Y", "pieds_intervalle": "P1Y",
         "podologie_intervalle_grade_2": "P3M", "podologie_intervalle_grade_3": "P2M",
         "bilans_intervalle": "P1Y", "dentaire_intervalle": "P1Y",
-        "insuline_point_1": "P1M", "insuline_point_2": "P3M", "code_diabete_t2": "44054006"},
+        "insuline_point_1": "P1M", "insuline_point_2": "P3M", "code_diabete_t2": "44054006",
+        "age_doppler": 40, "duree_diabete_doppler": 20, "doppler_intervalle": "P5Y",
+        "delivrances_min_sophia": 3},
     "insuffisance-cardiaque-65": {
         "age_min": 65, "seuil_signes_epof": 2, "seuil_nt_probnp": 125, "seuil_bnp": 35,
         "delai_visite_infirmiere": "P7D", "delai_visite_medecin": "P7D",
