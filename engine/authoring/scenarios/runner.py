@@ -281,11 +281,12 @@ class _Run:
 
     def _apply(self, world: World, step: Step, at: datetime) -> None:
         if step.observe:
-            spec = self.pathway.definition.observations.get(step.observe)
+            declared = {k: o for p in self.pathways.values()
+                        for k, o in p.definition.observations.items()}
+            spec = declared.get(step.observe)
             if spec is None:
-                known = ", ".join(self.pathway.definition.observations) or "nothing"
-                raise ParcoursError(f"unknown observation {step.observe!r}; this pathway "
-                                    f"observes {known}")
+                raise ParcoursError(f"unknown observation {step.observe!r}; the pathways "
+                                    f"observe {', '.join(declared) or 'nothing'}")
             world.observe(spec.code, step.value, step.unit, at)
         elif step.complete:
             world.complete(step.complete, dict(step.result), at, step.pathway)
