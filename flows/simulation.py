@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from engine.clock import local_date
 from engine.store import registry
 from engine.store.db import transaction
 from engine.store.inbox import enqueue
@@ -87,7 +88,7 @@ class Simulator:
                     actor = Actor("professional", task.assignee_id) \
                         if task.assignee_id and not task.unassigned_role else Actor("coordinator")
                     enqueue(session, "task_completed", task_id=task.id, effective_at=at,
-                            received_at=at, payload={"result": self._result(spec, now.date())},
+                            received_at=at, payload={"result": self._result(spec, local_date(now))},
                             source="simulation", actor=actor)
                     out.completions += 1
             self._hospital(session, hospital, since, now, out)
@@ -138,13 +139,13 @@ class Simulator:
                  now: datetime) -> None:
         enqueue(session, "observation", patient_ref=patient_id, effective_at=at,
                 received_at=at, source="laboratoire",
-                payload={"code": obs["code"], "value": self._value(obs, now.date()),
+                payload={"code": obs["code"], "value": self._value(obs, local_date(now)),
                          "unit": obs["unit"]})
 
     def _hospital(self, session: Any, pathways: list[str], since: datetime, now: datetime,
                   out: DayEvents) -> None:
         for ref, leave in sorted(self.admitted.items()):
-            if leave <= now.date():
+            if leave <= local_date(now):
                 at = self._moment(since, now)
                 enqueue(session, "discharge", patient_ref=ref, effective_at=at, received_at=at,
                         source="CH Nord Franche-Comté")
@@ -161,7 +162,8 @@ class Simulator:
             at = self._moment(since, now)
             enqueue(session, "admission", patient_ref=patient_id, effective_at=at,
                     received_at=at, source="CH Nord Franche-Comté")
-            self.admitted[str(patient_id)] = now.date() + timedelta(days=self.rng.randint(3, 12))
+            stay = timedelta(days=self.rng.randint(3, 12))
+            self.admitted[str(patient_id)] = local_date(now) + stay
             out.admissions += 1
 
 
