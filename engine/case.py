@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from engine.clock import local_date
 from engine.durations import Duration
 
 
@@ -158,9 +159,10 @@ class Subject:
     ald: bool | None = None
 
     def age_at(self, moment: datetime) -> int | None:
+        """Age in whole years on the territory's date of ``moment`` (Europe/Paris)."""
         if self.birth_date is None:
             return None
-        day = moment.date()
+        day = local_date(moment)
         born = self.birth_date
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from engine import events
+from engine.clock import local_date
 from engine.store import registry
 from engine.store.db import transaction
 from engine.store.inbox import enqueue
@@ -88,7 +89,8 @@ class Simulator:
                     actor = Actor("professional", task.assignee_id) \
                         if task.assignee_id and not task.unassigned_role else Actor("coordinator")
                     enqueue(session, events.TASK_COMPLETED, task_id=task.id, effective_at=at,
-                            received_at=at, payload={"result": self._result(spec, now.date())},
+                            received_at=at,
+                            payload={"result": self._result(spec, local_date(now))},
                             source="simulation", actor=actor)
                     out.completions += 1
             self._hospital(session, hospital, since, now, out)
@@ -139,13 +141,13 @@ class Simulator:
                  now: datetime) -> None:
         enqueue(session, events.OBSERVATION, patient_ref=patient_id, effective_at=at,
                 received_at=at, source="laboratoire",
-                payload={"code": obs["code"], "value": self._value(obs, now.date()),
+                payload={"code": obs["code"], "value": self._value(obs, local_date(now)),
                          "unit": obs["unit"]})
 
     def _hospital(self, session: Any, pathways: list[str], since: datetime, now: datetime,
                   out: DayEvents) -> None:
         for ref, leave in sorted(self.admitted.items()):
-            if leave <= now.date():
+            if leave <= local_date(now):
                 at = self._moment(since, now)
                 enqueue(session, events.DISCHARGE, patient_ref=ref, effective_at=at, received_at=at,
                         source="CH Nord Franche-Comté")
@@ -162,7 +164,8 @@ class Simulator:
             at = self._moment(since, now)
             enqueue(session, events.ADMISSION, patient_ref=patient_id, effective_at=at,
                     received_at=at, source="CH Nord Franche-Comté")
-            self.admitted[str(patient_id)] = now.date() + timedelta(days=self.rng.randint(3, 12))
+            stay = timedelta(days=self.rng.randint(3, 12))
+            self.admitted[str(patient_id)] = local_date(now) + stay
             out.admissions += 1
 
 

@@ -208,7 +208,9 @@ def replay(pathway: CompiledPathway, timeline: Timeline, doc: Document | None = 
                                 f"step {i} ({at:%Y-%m-%d %H:%M}): {exc}") from exc
         if step.observe:
             observations = dict(subject.observations)
-            observations[step.observe] = ObservationValue(step.value, at, step.unit)
+            seen = runtime.in_declared_unit(Event(events.observation(step.observe), at,
+                                                  value=step.value, unit=step.unit))
+            observations[step.observe] = ObservationValue(seen.value, at, seen.unit)
             subject = replace(subject, observations=observations)
         case, previous = outcome.case, at
         yield StepResult(i, at, label, outcome)

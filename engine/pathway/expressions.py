@@ -33,6 +33,7 @@ from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import consume
 
+from engine.clock import calendar_days
 from engine.exceptions import ExpressionError
 from engine.pathway.datefuncs import days_between, within
 
@@ -64,14 +65,17 @@ _GLOBALS = dict(ENV.globals)
 
 
 def days_since(moment: Any, now: datetime | None = None) -> int | None:
+    """Calendar days from ``moment`` to ``now`` on the territory's dates (Europe/Paris).
+
+    A discharge at 23:00 is "1 day ago" at 08:00 the next morning: days are dates,
+    not 24-hour spans.
+    """
     if moment is None or now is None:
         return None
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    if isinstance(moment, datetime):
-        return (now - moment).days
-    if isinstance(moment, date):
-        return (now.date() - moment).days
+    if isinstance(moment, datetime | date):
+        return calendar_days(moment, now)
     return None
 
 
