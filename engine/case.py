@@ -61,6 +61,9 @@ class Case:
     tasks: tuple[OpenTask, ...] = ()
     seq: int = 0
     closed_at: datetime | None = None
+    #: per observation kind the guards read through ``history.KEY``, the values they can
+    #: still read, newest first (bounded: see ``engine.history``)
+    history: Mapping[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
 
     @property
     def closed(self) -> bool:
@@ -77,6 +80,13 @@ class Case:
         if zone is not None:
             data["zone"] = zone.key
         return data
+
+    def memory(self) -> dict[str, Any]:
+        """What the case remembers beyond its facts, as JSON (the store's ``memory`` column)."""
+        if not self.history:
+            return {}
+        return {"history": {key: [jsonable(asdict(e)) for e in entries]
+                            for key, entries in self.history.items()}}
 
     def _zone(self) -> ZoneInfo | None:
         for moment in (self.closed_at, *(t.fire_at for t in self.timers),
@@ -99,7 +109,21 @@ class Case:
                                  _dt(t["due_at"], zone))
                         for t in data.get("tasks", ())),
             seq=int(data.get("seq", 0)),
-            closed_at=_dt(data["closed_at"], zone) if data.get("closed_at") else None)
+            closed_at=_dt(data["closed_at"], zone) if data.get("closed_at") else None,
+            history=history_from_dict(data.get("history", {}), zone))
+
+
+def history_of_memory(memory: Mapping[str, Any] | None) -> dict[str, tuple[ObservationValue,
+                                                                         ...]]:
+    """The observation history kept in a ``memory`` column (empty for older cases)."""
+    return history_from_dict((memory or {}).get("history", {}))
+
+
+def history_from_dict(data: Mapping[str, Any],
+                      zone: ZoneInfo | None = None) -> dict[str, tuple[ObservationValue, ...]]:
+    """The ``history`` of ``Case.to_dict`` back as values (cases stored before it: empty)."""
+    return {key: tuple(ObservationValue(e["value"], _dt(e["at"], zone), e.get("unit"))
+                       for e in entries) for key, entries in data.items()}
 
 
 def _dt(value: Any, zone: ZoneInfo | None = None) -> datetime:

@@ -41,9 +41,16 @@ class Diagnostic:
     check: str = "schema"
     #: The id of the offending state, transition or task, when there is one.
     element: str | None = None
+    #: ``error`` (the file is refused) or ``warning`` (reported, the file is usable)
+    severity: str = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message} [{self.check}]"
+        label = "" if self.is_error else f"{self.severity}: "
+        return f"{self.file}:{self.line}:{self.column}: {label}{self.message} [{self.check}]"
 
 
 class PathwayError(ParcoursError):

@@ -29,7 +29,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from engine import events
+from engine import events, history
 from engine.case import (
     Case,
     CaseClosed,
@@ -62,6 +62,7 @@ from engine.exceptions import (
 )
 from engine.pathway.compiler import CompiledActions, CompiledPathway, CompiledTransition
 from engine.pathway.expressions import CompiledExpression, Scope, evaluate_value, plain
+from engine.pathway.statetree import ROOT
 from engine.units import same_unit, to_declared
 from engine.values import check_fields, check_value
 
@@ -87,6 +88,7 @@ class _Work:
     tasks: dict[str, OpenTask]
     seq: int
     closed_at: datetime | None
+    history: dict[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
     #: the timer whose firing is being dispatched: re-entering its state keeps its schedule
     firing: TimerState | None = None
@@ -95,13 +97,13 @@ class _Work:
     def of(cls, case: Case) -> _Work:
         return cls(list(case.active), dict(case.facts),
                    {(t.state, t.name): t for t in case.timers},
-                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at)
+                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at, dict(case.history))
 
     def freeze(self, rank: Mapping[str, int]) -> Case:
         """The new case: leaves in document order, timers by time then name."""
         timers = tuple(sorted(self.timers.values(), key=_TIMER_ORDER))
         return Case(tuple(sorted(self.leaves, key=rank.__getitem__)), self.facts, timers,
-                    tuple(self.tasks.values()), self.seq, self.closed_at)
+                    tuple(self.tasks.values()), self.seq, self.closed_at, self.history)
 
 
 class Runtime:
@@ -121,7 +123,9 @@ class Runtime:
                             for sid, state in states.items()
                             for i, timer in enumerate(state.timers)}
         self._exit_rank = {sid: (-state.depth, state.order) for sid, state in states.items()}
-        self._lineage = {sid: frozenset((sid, *state.ancestors)) for sid, state in states.items()}
+        #: a state, its ancestors and the root (the source of ``always`` transitions)
+        self._lineage = {sid: frozenset((sid, *state.ancestors, ROOT))
+                         for sid, state in states.items()}
         self._top_finals = frozenset(sid for sid, state in states.items() if state.top_final)
         self._default_facts = {name: fact.default
                                for name, fact in pathway.definition.facts.items()}
@@ -140,6 +144,10 @@ class Runtime:
         #: the roots of ``ROOTS`` some guard or ``set`` expression reads: the others are not
         #: built for each event (nothing else sees an event's scope)
         self._reads = _roots_read(pathway)
+        #: observation kind → how much of it the case keeps for ``history.KEY`` guards
+        self._retention = {key: history.Retention.resolve(needs, self.params)
+                           for key, needs in pathway.history.items()}
+        self._history_keys = tuple(self._retention)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -156,6 +164,9 @@ class Runtime:
     def start(self, subject: Subject, now: datetime) -> Outcome:
         """Enrol: a new case in the initial configuration, entry actions run at ``now``."""
         work = _Work([], dict(self._default_facts), {}, {}, 0, None)
+        for key in self._history_keys:  # what the patient's record already holds
+            if (latest := subject.observations.get(key)) is not None:
+                self._remember(work, key, latest, now)
         scope = self._scope(work, subject, Event("enrolled", now), now)
         self._enter(work, self.pathway.initial_enter, scope, now)
         work.leaves = list(self.pathway.initial_leaves)
@@ -180,6 +191,10 @@ class Runtime:
         if work.closed_at is not None:
             raise ClosedCaseError(work.leaves[0] if work.leaves else "?")
         self._validate_task(case, work, event)
+        kind, key = self._kind(event.name)
+        if kind == events.OBSERVATION and key in self._retention:
+            self._remember(work, key, ObservationValue(event.value, event.at, event.unit),
+                           event.at)
         scope = self._scope(work, subject, event, event.at)
         self._complete_tasks(work, event)
         self._dispatch(work, event.name, scope, event.at)
@@ -267,7 +282,13 @@ class Runtime:
             values["patient"] = self._patient(subject, now)
         if "event" in reads:
             values["event"] = event.view()
+        if history.ROOT in reads:
+            values[history.ROOT] = history.views(work.history, self._history_keys, now)
         return _EventScope(values)
+
+    def _remember(self, work: _Work, key: str, value: ObservationValue, now: datetime) -> None:
+        work.history[key] = history.record(work.history.get(key, ()), value, now,
+                                           self._retention[key])
 
     # -- timers -----------------------------------------------------------------------------
 

@@ -40,7 +40,8 @@ def test_the_three_cpts_pathways_are_there() -> None:
 @pytest.mark.parametrize("path", PATHWAYS, ids=IDS)
 def test_validates(path: Path) -> None:
     _, problems = check_file(str(path))
-    assert not problems, "\n".join(map(str, problems))
+    errors = [p for p in problems if p.is_error]  # warnings are for the pathway's authors
+    assert not errors, "\n".join(map(str, errors))
 
 
 def test_draws_as_mermaid_and_dot(pathway: CompiledPathway) -> None:

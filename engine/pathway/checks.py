@@ -18,7 +18,14 @@ from typing import Any
 from engine import events
 from engine.durations import Duration, is_duration
 from engine.exceptions import Diagnostic, DurationError
-from engine.pathway.checkcontext import Check, CheckContext, action_blocks, transitions
+from engine.pathway.checkcontext import (
+    Check,
+    CheckContext,
+    action_blocks,
+    resolve_duration,
+    transitions,
+)
+from engine.pathway.coverage import check_observation_coverage
 from engine.pathway.graphchecks import check_can_end, check_final_exists, check_reachability
 from engine.pathway.guardchecks import check_expressions
 from engine.pathway.model import Fact, FieldSpec, Parameter, Pathway
@@ -193,17 +200,6 @@ def duration_problem(pathway: Pathway, text: str) -> tuple[str, str] | None:
     return None
 
 
-def resolve_duration(pathway: Pathway, text: str | None) -> Duration | None:
-    if text is None:
-        return None
-    parameter = pathway.parameters.get(text)
-    candidate = parameter.default if parameter is not None else text
-    try:
-        return Duration.parse(candidate)
-    except DurationError:
-        return None
-
-
 def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Tasks, roles, facts and sources named anywhere are declared."""
     p = ctx.pathway
@@ -267,7 +263,7 @@ def _event_problems(ctx: CheckContext, name: str, path: Path,
     if arg not in table:  # point at the name after 'kind:'
         offset = len(kind) + 1 + (1 if ctx.doc.quoted(path) else 0)
         yield ctx.undefined(path, what, arg, table, offset=offset)
-    elif kind == "timer" and source is not None and not ctx.tree.compatible(table[arg], source):
+    elif kind == "timer" and source and not ctx.tree.compatible(table[arg], source):
         yield ctx.error(path, f"timer {arg!r} belongs to state '{table[arg]}', which is never "
                         f"active together with '{source}': this transition can never fire",
                         "dead-timer", element=source)
@@ -334,5 +330,5 @@ PARTIAL_CHECKS: list[Check] = [
 CHECKS: list[Check] = [
     check_structure, check_targets, check_timer_names, check_timer_kinds, check_durations,
     check_references, check_events, check_values, check_expressions, check_reachability,
-    check_can_end, check_final_exists, check_task_endings,
+    check_can_end, check_final_exists, check_task_endings, check_observation_coverage,
 ]

@@ -27,11 +27,20 @@ from transitions import Machine
 from engine import events as ev
 from engine.durations import Duration
 from engine.exceptions import PathwayDefinitionError
+from engine.pathway import history as reads
 from engine.pathway.checks import _typecheck
-from engine.pathway.expressions import CompiledExpression, compile_expression, literal_or_expression
+from engine.pathway.expressions import (
+    CompiledExpression,
+    compile_expression,
+    literal_or_expression,
+    parse,
+)
 from engine.pathway.model import Notify, Parameter, Pathway, Task
 from engine.pathway.statetree import ROOT, StateTree
 from engine.suggest import did_you_mean
+
+#: the name of the pathway-level transitions: their ids are ``always#0``, ``always#1``…
+ALWAYS = "always"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +142,8 @@ class CompiledPathway:
     content_hash: str = field(default="")
     #: the machine's transition table, read once: event → atomic state → candidates
     selection: dict[str, dict[str, Candidates]] = field(default_factory=dict)
+    #: observation kind → the counts and windows guards read through ``history.KEY``
+    history: dict[str, reads.Needs] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -188,12 +199,12 @@ def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
     ids = [n.id for n in tree.states()]
     states = {sid: _compile_state(tree, sid, i) for i, sid in enumerate(ids)}
     transitions: dict[str, CompiledTransition] = {}
-    for node in tree.states():
+    for node in [tree.nodes[ROOT], *tree.states()]:
         for i, spec in enumerate(node.state.transitions):
             target = tree.resolve(spec.to, node.id)[0] if spec.to is not None else None
             if spec.to is not None and target is None:
                 raise PathwayDefinitionError([])  # unreachable: checks refuse such files
-            tid = f"{node.id}#{i}"
+            tid = f"{node.id or ALWAYS}#{i}"
             domain = _domain(tree, node.id, target) if target is not None else node.id
             enter = _entry(tree, domain, target, node.id) if target is not None else ()
             transitions[tid] = CompiledTransition(
@@ -214,8 +225,17 @@ def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
         machine=machine, selection=_selection(machine), initial_enter=initial_enter,
         initial_leaves=tuple(s for s in initial_enter if not tree.nodes[s].children),
         eligibility=compile_expression(pathway.eligibility) if pathway.eligibility else None,
-        event_names=frozenset(names),
+        event_names=frozenset(names), history=_history_needs(transitions, states),
         content_hash=hashlib.sha256(source.encode()).hexdigest() if source else "")
+
+
+def _history_needs(transitions: dict[str, CompiledTransition],
+                   states: dict[str, CompiledState]) -> dict[str, reads.Needs]:
+    """What the case must keep of each observation kind for every guard and ``set``."""
+    sources = [t.guard.source for t in transitions.values() if t.guard is not None]
+    blocks = [*(t.actions for t in transitions.values()), *(s.entry for s in states.values())]
+    sources += [v.source for b in blocks for _, v in b.set if isinstance(v, CompiledExpression)]
+    return reads.needs(parse(text) for text in sources if reads.ROOT in text)
 
 
 def _compile_state(tree: StateTree, sid: str, order: int) -> CompiledState:
@@ -323,8 +343,9 @@ def _machine(tree: StateTree, transitions: dict[str, CompiledTransition]) -> Mac
     for node in tree.states():
         if node.children:
             continue
-        # own transitions first, then each ancestor's, nearest first (document order within)
-        for holder in [node.id, *(a for a in tree.ancestors(node.id) if a != ROOT)]:
+        # own transitions first, then each ancestor's, nearest first (document order within),
+        # then the pathway's ``always`` transitions (the root's)
+        for holder in [node.id, *tree.ancestors(node.id)]:
             for t in by_source.get(holder, []):
                 machine.add_transition(
                     t.event, node.id, t.target if t.target is not None else None,

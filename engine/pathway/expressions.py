@@ -14,6 +14,7 @@ Names an expression can read:
 ``patient.age|sex|conditions``        the patient (age in whole years at ``now``)
 ``event.name|value|unit|date|result.FIELD|data.FIELD``  the event being applied
 ``now``                the time of the event
+``history.KEY.…``      the case's recent values of KEY (see ``engine.pathway.history``)
 ``days_since(date)``   whole days between ``date`` and ``now``
 ``days_between(a, b)`` calendar days (Europe/Paris) from ``a`` to ``b``
 ``within(date, delay)`` ``now`` is at most ``delay`` after ``date``, in calendar days
@@ -37,8 +38,8 @@ from engine.clock import calendar_days
 from engine.exceptions import ExpressionError
 from engine.pathway.datefuncs import days_between, within
 
-ROOTS = ("params", "facts", "obs", "patient", "event", "now", "days_since", "days_between",
-         "within")
+ROOTS = ("params", "facts", "obs", "patient", "event", "now", "history", "days_since",
+         "days_between", "within")
 #: names an eligibility expression may read (there is no case yet)
 ELIGIBILITY_ROOTS = ("params", "patient", "now", "days_since", "days_between", "within")
 OBS_FIELDS = ("value", "unit", "date", "days_ago")

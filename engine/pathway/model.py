@@ -17,7 +17,7 @@ DurationRef = Annotated[str, Field(
 Expression = Annotated[str, Field(
     description="Guard expression (Jinja2 syntax, sandboxed): names params, facts, obs, "
                 "patient, event, now, days_since(…), days_between(a, b), "
-                "within(date, delay)")]
+                "within(date, delay), history.KEY.min(within=…)…")]
 ValueType = Literal["number", "integer", "boolean", "duration", "text", "choice", "date"]
 
 
@@ -94,6 +94,14 @@ class EventDef(_Model):
     data: dict[Identifier, FieldSpec] = Field(default_factory=dict)
 
 
+class Notify(_Model):
+    """A message to the holders of some roles (beyond the automatic task notices)."""
+
+    to: list[str] = Field(description="Role keys")
+    message: str = Field(description="French text of the message")
+    template: str = "pathway_message"
+
+
 class Task(_Model):
     """A piece of work for one role, created when a state is entered or a transition fires."""
 
@@ -120,14 +128,6 @@ class Task(_Model):
             return []
         return [self.completed_by] if isinstance(self.completed_by, str) else \
             list(self.completed_by)
-
-
-class Notify(_Model):
-    """A message to the holders of some roles (beyond the automatic task notices)."""
-
-    to: list[str] = Field(description="Role keys")
-    message: str = Field(description="French text of the message")
-    template: str = "pathway_message"
 
 
 class Actions(_Model):
@@ -199,6 +199,11 @@ class Pathway(_Model):
     observations: dict[Identifier, Observation] = Field(default_factory=dict)
     events: dict[Identifier, EventDef] = Field(default_factory=dict)
     tasks: dict[Identifier, Task] = Field(default_factory=dict)
+    always: list[Transition] = Field(
+        default_factory=list,
+        description="Pathway-level transitions, tried in every state after the state's own "
+                    "(and its ancestors') transitions for the event: e.g. a raised NT-proBNP "
+                    "received in any state")
     initial: str
     states: dict[Identifier, State]
 

@@ -41,3 +41,4 @@ def check_task_endings(ctx: CheckContext) -> Iterator[Diagnostic]:
                         "but nothing ends it: add 'completed_by', a transition on "
                         f"'{events.task_completed(key)}', or a 'cancel: [{key}]' action",
                         "no-ending-rule", key=True, element=key)
+

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.case import Case, ObservationValue, OpenTask, Subject, TimerState
+from engine.case import Case, ObservationValue, OpenTask, Subject, TimerState, history_of_memory
 from engine.pathway.compiler import CompiledPathway
 from engine.store import registry
 from engine.store.bulk import in_ids
@@ -70,7 +70,7 @@ class Batch:
                          for t in self.timers[case_id]),
             tasks=tuple(OpenTask(t.ref, t.key, t.state, t.role, t.due_at)
                         for t in self.tasks[case_id]),
-            seq=row.seq, closed_at=row.closed_at)
+            seq=row.seq, closed_at=row.closed_at, history=history_of_memory(row.memory))
 
     def subject(self, case_id: int) -> Subject:
         row = self.cases[case_id]

@@ -97,6 +97,8 @@ class CaseRow(SQLModel, table=True):
     pathway_key: str = Field(max_length=80)
     active_states: list[str] = _json(default_factory=list)
     facts: dict[str, Any] = _json(default_factory=dict)
+    #: what the case remembers beyond facts: ``Case.memory()`` (observation history…)
+    memory: dict[str, Any] = _json(default_factory=dict)
     seq: int = 0
     next_due_at: datetime | None = _ts(default=None)
     opened_at: datetime = _ts()

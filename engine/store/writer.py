@@ -105,7 +105,8 @@ class Writer:
         case = outcome.case
         self.case_updates.append({
             "b_id": case_id, "b_version": row.row_version, "active_states": list(case.active),
-            "facts": dict(case.facts), "seq": case.seq, "next_due_at": case.next_due,
+            "facts": dict(case.facts), "memory": case.memory(), "seq": case.seq,
+            "next_due_at": case.next_due,
             "closed_at": case.closed_at,
             "close_reason": "final state" if case.closed and row.closed_at is None
             else row.close_reason})
@@ -265,7 +266,7 @@ class Writer:
             updated = update_from_values(
                 self.session, _CASE, self.case_updates, {"b_id": "id", "b_version": "row_version"},
                 {"b_id": "int", "b_version": "int", "active_states": "jsonb",
-                 "facts": "jsonb", "seq": "int", "next_due_at": "timestamptz",
+                 "facts": "jsonb", "memory": "jsonb", "seq": "int", "next_due_at": "timestamptz",
                  "closed_at": "timestamptz", "close_reason": "text"},
                 extra_set='"row_version" = t."row_version" + 1')
             if updated != len(self.case_updates):

@@ -1,16 +1,16 @@
 """Patients: ALD status and the onset date of conditions (pathway guards read them:
 sophia eligibility, lower-limb Doppler after 20 years of diabetes).
 
-Revision ID: 0004_patient_ald
-Revises: 0003
+Revision ID: 0005_patient_ald
+Revises: 0004
 Create Date: 2026-12-02 11:20:00
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0004_patient_ald'
-down_revision = '0003'
+revision = '0005_patient_ald'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
