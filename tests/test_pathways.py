@@ -124,7 +124,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "delai_visite_infirmiere": "P7D", "delai_visite_medecin": "P7D",
         "delai_cardiologue": "P2M", "intervalle_infirmier_hebdo": "P1W",
         "duree_infirmier_hebdo": "P2M", "intervalle_infirmier_quinzaine": "P2W",
-        "duree_infirmier_quinzaine": "P4M", "prise_poids_alerte": 3, "prise_poids_jours": 7,
+        "duree_infirmier_quinzaine": "P4M", "prise_poids_alerte": 3, "fenetre_prise_poids": "P7D",
         "seuil_nt_probnp_aigu": 300, "seuil_bnp_aigu": 100, "visites_nyha_3_4": 15},
     "hospitalisation-sujet-age": {
         "age_min": 75, "delai_visite_medecin": "P7D", "veille_readmission": "P30D",
