@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -230,14 +231,14 @@ def advance(args: argparse.Namespace) -> int:
     svc = service(args)
     done = [0]
 
-    def progress(count: int) -> None:
+    def progress(count: int) -> None:  # on standard error: --json keeps stdout clean
         done[0] += count
-        print(f"\r  {done[0]} dossier(s) avancé(s)…", end="", flush=True)
+        print(f"\r  {done[0]} dossier(s) avancé(s)…", end="", flush=True, file=sys.stderr)
 
     report = svc.advance(now, batch_size=args.batch_size, progress=progress,
                          workers=args.workers)
     if done[0]:
-        print()
+        print(file=sys.stderr)
     if args.json:
         dump({"cases": report.cases, "batches": report.batches, "counts": report.counts,
               "failures": report.failures})

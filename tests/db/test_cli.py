@@ -57,7 +57,9 @@ def test_a_year_of_one_case(territory: Path, capsys: pytest.CaptureFixture[str])
                "--unit", "%", "--at", "2026-04-20T08:00", "--now", "2026-04-20T09:00")[0] == 0
     code, out, _ = cli(capsys, "tasks", "--overdue", "--now", "2026-12-01", "--json")
     assert {t["key"] for t in json.loads(out)} == {"revoir_traitement"}
-    assert cli(capsys, "advance", "--now", "2027-01-10T08:00")[0] == 0
+    code, out, err = cli(capsys, "advance", "--now", "2027-01-10T08:00", "--json")
+    assert code == 0 and json.loads(out)["cases"] == 1      # stdout: the JSON document only
+    assert "dossier(s) avancé(s)…" in err                   # progress: on standard error
     code, out, _ = cli(capsys, "case", "show", "1", "--json", "--now", "2027-01-10T08:00")
     view = json.loads(out)
     kinds = [h["kind"] for h in view["history"]]

@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from engine import outbox
 from engine.authoring.scenarios.model import Bounds, Expect, MessageExpect, TaskExpect
 from engine.authoring.scenarios.snapshot import MessageSeen, Snapshot, TaskSeen
 from engine.authoring.timeline import as_datetime
-from engine.case import TaskCancelled
 from engine.clock import PARIS
 from engine.exceptions import Diagnostic
 from engine.pathway.reader import Document
-from engine.store.escalation import OVERDUE, REMINDER
 
 #: outbox kind → what a scenario calls it; a row with a text is a pathway ``message``, any
 #: other row about a task tells its assignee it was given to them (``attribution``)
-_KINDS = {REMINDER: "rappel", OVERDUE: "escalade", TaskCancelled.kind: "annulation"}
+_KINDS = {outbox.TASK_REMINDER: "rappel", outbox.TASK_OVERDUE: "escalade",
+          outbox.TASK_CANCELLED: "annulation", outbox.TASK_ASSIGNED: "attribution"}
 DEFAULT_KIND = "message"
 
 
@@ -177,7 +177,7 @@ def _messages(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnost
 def _kind(message: MessageSeen) -> str:
     if message.message:
         return DEFAULT_KIND
-    return _KINDS.get(message.kind, "attribution")
+    return _KINDS.get(message.kind, DEFAULT_KIND)
 
 
 def _message_text(m: MessageSeen) -> str:
