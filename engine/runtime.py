@@ -205,7 +205,7 @@ class Runtime:
         mmol/mol for %), converted to the unit the pathway declares; ``UnitError`` when
         the unit measures something else."""
         kind, key = self._kind(event.name)
-        if kind != "observation" or event.unit is None:
+        if kind != events.OBSERVATION or event.unit is None:
             return event
         spec = self.pathway.definition.observations.get(key)
         if spec is None or same_unit(event.unit, spec.unit):

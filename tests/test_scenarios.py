@@ -86,7 +86,7 @@ def test_a_difference_is_reported_with_its_line_date_expected_and_found(tmp_path
     assert "found role infirmier, assignee coordinateur, unassigned" in messages[0]
     assert messages[1].startswith(f"{file}:14:11: ")
     assert "expected assignee Dr Paul Martin, due 2026-03-17; found role medecin_traitant, " \
-           "assignee Dr Paul Martin, due 2026-03-16 09:00" in messages[1]
+           "assignee Dr Paul Martin, due 2026-03-16 23:59" in messages[1]
 
 
 def test_a_wrong_key_is_reported_at_its_line(tmp_path: Path) -> None:
