@@ -345,7 +345,8 @@ class Runtime:
             work.effects.append(Transitioned(now, event_name, t.id, t.source, None, (), ()))
             self._run(work, t.actions, t.source, scope, now)
             return
-        exited = self._exit(work, t.exits, now)
+        expiring = events.key_of(event_name, events.TIMER) is not None
+        exited = self._exit(work, t.exits, now, t.renews if expiring else None)
         work.effects.append(Transitioned(now, event_name, t.id, t.source, t.target,
                                          exited, t.enter))
         self._run(work, t.actions, t.target, scope, now)
@@ -354,8 +355,13 @@ class Runtime:
         work.leaves = [leaf for leaf in work.leaves if leaf not in gone] + list(t.enter_leaves)
         self._close_if_final(work, now)
 
-    def _exit(self, work: _Work, exits: frozenset[str], now: datetime) -> tuple[str, ...]:
-        """Leave the active states in ``exits``, deepest first; their tasks and timers go."""
+    def _exit(self, work: _Work, exits: frozenset[str], now: datetime,
+              renewed: frozenset[str] | None = None) -> tuple[str, ...]:
+        """Leave the active states in ``exits``, deepest first; their tasks and timers go.
+
+        When a timer moves the case on (``renewed`` is then the task kinds it creates
+        again), a dropped task's ``on_expiry`` message is sent: the request expired,
+        someone is told."""
         lineage = self._lineage
         gone: set[str] = set()
         for leaf in work.leaves:
@@ -367,6 +373,11 @@ class Runtime:
                 del work.tasks[ref]
                 work.effects.append(TaskCancelled(now, ref, task.key,
                                                   f"left state '{task.state}'"))
+                notice = (self.pathway.tasks[task.key].on_expiry
+                          if renewed is not None and task.key not in renewed else None)
+                if notice is not None:
+                    work.effects.append(Notification(now, tuple(notice.to), notice.message,
+                                                     notice.template))
         for slot, timer in list(work.timers.items()):
             if timer.state in gone:
                 del work.timers[slot]
