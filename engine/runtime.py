@@ -29,7 +29,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from engine import events, history
+from engine import events, history, hospital
 from engine.case import (
     Case,
     CaseClosed,
@@ -87,19 +87,22 @@ class _Work:
     seq: int
     closed_at: datetime | None
     history: dict[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
+    stays: Mapping[str, Any] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
 
     @classmethod
     def of(cls, case: Case) -> _Work:
         return cls(list(case.active), dict(case.facts),
                    {(t.state, t.name): t for t in case.timers},
-                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at, dict(case.history))
+                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at, dict(case.history),
+                   case.stays)
 
     def freeze(self, rank: Mapping[str, int]) -> Case:
         """The new case: leaves in document order, timers by time then name."""
         timers = tuple(sorted(self.timers.values(), key=_TIMER_ORDER))
         return Case(tuple(sorted(self.leaves, key=rank.__getitem__)), self.facts, timers,
-                    tuple(self.tasks.values()), self.seq, self.closed_at, self.history)
+                    tuple(self.tasks.values()), self.seq, self.closed_at, self.history,
+                    self.stays)
 
 
 class Runtime:
@@ -181,6 +184,19 @@ class Runtime:
         if case.closed:
             raise ClosedCaseError(case.active[0] if case.active else "?")
         self._validate(event)
+        if hospital.stay_of(event) is not None:
+            return self._hospital(case, event, subject)
+        return self._apply(case, event, subject)
+
+    def _hospital(self, case: Case, event: Event, subject: Subject) -> Outcome:
+        """A typed hospital event: once per stay and kind; a cancellation undoes."""
+        if hospital.already_applied(case, event):
+            return Outcome(case, ())
+        if event.name in events.CANCELS:
+            return hospital.undo(case, event)
+        return hospital.remember(case, self._apply(case, event, subject), event)
+
+    def _apply(self, case: Case, event: Event, subject: Subject) -> Outcome:
         work = _Work.of(case)
         self._fire_due(work, subject, event.at)
         if work.closed_at is not None:
@@ -215,6 +231,8 @@ class Runtime:
                         spec.choices, spec.unit)
         elif kind == events.TIMER:
             raise RuntimeEventError("timer events are fired by the runtime, not sent to it")
+        elif events.is_hospital(event.name) and (event.data or event.name in events.CANCELS):
+            hospital.check_data(event.name, event.data)
         elif event.name in self.pathway.definition.events:
             check_fields(f"data of event {event.name!r}", event.data,
                          self.pathway.definition.events[event.name].data)
