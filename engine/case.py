@@ -64,6 +64,8 @@ class Case:
     #: per observation kind the guards read through ``history.KEY``, the values they can
     #: still read, newest first (bounded: see ``engine.history``)
     history: Mapping[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
+    #: hospital stays seen, per stay id and event kind (plain JSON: see ``engine.hospital``)
+    stays: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def closed(self) -> bool:
@@ -83,10 +85,13 @@ class Case:
 
     def memory(self) -> dict[str, Any]:
         """What the case remembers beyond its facts, as JSON (the store's ``memory`` column)."""
-        if not self.history:
-            return {}
-        return {"history": {key: [jsonable(asdict(e)) for e in entries]
-                            for key, entries in self.history.items()}}
+        out: dict[str, Any] = {}
+        if self.history:
+            out["history"] = {key: [jsonable(asdict(e)) for e in entries]
+                              for key, entries in self.history.items()}
+        if self.stays:
+            out["stays"] = jsonable(self.stays)
+        return out
 
     def _zone(self) -> ZoneInfo | None:
         for moment in (self.closed_at, *(t.fire_at for t in self.timers),
@@ -110,7 +115,8 @@ class Case:
                         for t in data.get("tasks", ())),
             seq=int(data.get("seq", 0)),
             closed_at=_dt(data["closed_at"], zone) if data.get("closed_at") else None,
-            history=history_from_dict(data.get("history", {}), zone))
+            history=history_from_dict(data.get("history", {}), zone),
+            stays=dict(data.get("stays", {})))
 
 
 def history_of_memory(memory: Mapping[str, Any] | None) -> dict[str, tuple[ObservationValue,
@@ -309,6 +315,20 @@ class GuardFailed(Effect):
     at: datetime
     transition: str
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class HospitalEventUndone(Effect):
+    """A cancelled admission or discharge (HL7 A11/A13) undone: the history line."""
+
+    kind: ClassVar[str] = "hospital_event_undone"
+    at: datetime
+    event: str
+    stay: str
+    restored: tuple[str, ...]       # the states the case is back in
+    cancelled: tuple[str, ...]      # refs of the tasks it had created, cancelled now
+    not_reopened: tuple[str, ...]   # refs of the tasks it had closed (cannot be reopened)
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from engine import events, history
+from engine import events, history, hospital
 from engine.case import (
     Case,
     CaseClosed,
@@ -89,6 +89,7 @@ class _Work:
     seq: int
     closed_at: datetime | None
     history: dict[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
+    stays: Mapping[str, Any] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
     #: the timer whose firing is being dispatched: re-entering its state keeps its schedule
     firing: TimerState | None = None
@@ -97,13 +98,15 @@ class _Work:
     def of(cls, case: Case) -> _Work:
         return cls(list(case.active), dict(case.facts),
                    {(t.state, t.name): t for t in case.timers},
-                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at, dict(case.history))
+                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at, dict(case.history),
+                   case.stays)
 
     def freeze(self, rank: Mapping[str, int]) -> Case:
         """The new case: leaves in document order, timers by time then name."""
         timers = tuple(sorted(self.timers.values(), key=_TIMER_ORDER))
         return Case(tuple(sorted(self.leaves, key=rank.__getitem__)), self.facts, timers,
-                    tuple(self.tasks.values()), self.seq, self.closed_at, self.history)
+                    tuple(self.tasks.values()), self.seq, self.closed_at, self.history,
+                    self.stays)
 
 
 class Runtime:
@@ -186,6 +189,19 @@ class Runtime:
             raise ClosedCaseError(case.active[0] if case.active else "?")
         event = self.in_declared_unit(event)
         self._validate(event)
+        if hospital.stay_of(event) is not None:
+            return self._hospital(case, event, subject)
+        return self._apply(case, event, subject)
+
+    def _hospital(self, case: Case, event: Event, subject: Subject) -> Outcome:
+        """A typed hospital event: once per stay and kind; a cancellation undoes."""
+        if hospital.already_applied(case, event):
+            return Outcome(case, ())
+        if event.name in events.CANCELS:
+            return hospital.undo(case, event)
+        return hospital.remember(case, self._apply(case, event, subject), event)
+
+    def _apply(self, case: Case, event: Event, subject: Subject) -> Outcome:
         work = _Work.of(case)
         self._fire_due(work, subject, event.at)
         if work.closed_at is not None:
@@ -235,6 +251,8 @@ class Runtime:
                         spec.choices, spec.unit)
         elif kind == events.TIMER:
             raise RuntimeEventError("timer events are fired by the runtime, not sent to it")
+        elif events.is_hospital(event.name) and (event.data or event.name in events.CANCELS):
+            hospital.check_data(event.name, event.data)
         elif event.name in self.pathway.definition.events:
             check_fields(f"data of event {event.name!r}", event.data,
                          self.pathway.definition.events[event.name].data)
@@ -382,7 +400,8 @@ class Runtime:
             work.effects.append(Transitioned(now, event_name, t.id, t.source, None, (), ()))
             self._run(work, t.actions, t.source, scope, now)
             return
-        exited = self._exit(work, t.exits, now)
+        expiring = events.key_of(event_name, events.TIMER) is not None
+        exited = self._exit(work, t.exits, now, t.renews if expiring else None)
         work.effects.append(Transitioned(now, event_name, t.id, t.source, t.target,
                                          exited, t.enter))
         self._run(work, t.actions, t.target, scope, now)
@@ -391,8 +410,13 @@ class Runtime:
         work.leaves = [leaf for leaf in work.leaves if leaf not in gone] + list(t.enter_leaves)
         self._close_if_final(work, now)
 
-    def _exit(self, work: _Work, exits: frozenset[str], now: datetime) -> tuple[str, ...]:
-        """Leave the active states in ``exits``, deepest first; their tasks and timers go."""
+    def _exit(self, work: _Work, exits: frozenset[str], now: datetime,
+              renewed: frozenset[str] | None = None) -> tuple[str, ...]:
+        """Leave the active states in ``exits``, deepest first; their tasks and timers go.
+
+        When a timer moves the case on (``renewed`` is then the task kinds it creates
+        again), a dropped task's ``on_expiry`` message is sent: the request expired,
+        someone is told."""
         lineage = self._lineage
         gone: set[str] = set()
         for leaf in work.leaves:
@@ -404,6 +428,11 @@ class Runtime:
                 del work.tasks[ref]
                 work.effects.append(TaskCancelled(now, ref, task.key,
                                                   f"left state '{task.state}'"))
+                notice = (self.pathway.tasks[task.key].on_expiry
+                          if renewed is not None and task.key not in renewed else None)
+                if notice is not None:
+                    work.effects.append(Notification(now, tuple(notice.to), notice.message,
+                                                     notice.template))
         for slot, timer in list(work.timers.items()):
             if timer.state in gone:
                 del work.timers[slot]

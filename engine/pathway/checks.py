@@ -31,7 +31,7 @@ from engine.pathway.guardchecks import check_expressions
 from engine.pathway.model import Fact, FieldSpec, Parameter, Pathway
 from engine.pathway.reader import Document, Path
 from engine.pathway.statetree import ROOT, Node, StateTree
-from engine.pathway.taskchecks import check_task_endings
+from engine.pathway.taskchecks import check_silent_expiry, check_task_endings
 from engine.suggest import did_you_mean
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -332,4 +332,5 @@ CHECKS: list[Check] = [
     check_structure, check_targets, check_timer_names, check_timer_kinds, check_durations,
     check_references, check_events, check_values, check_expressions, check_reachability,
     check_can_end, check_final_exists, check_task_endings, check_observation_coverage,
+    check_silent_expiry,
 ]

@@ -88,6 +88,9 @@ class CompiledTransition:
     enter: tuple[str, ...]          # states entered, top-down
     enter_leaves: tuple[str, ...]   # atomic states active after entry
     exits: frozenset[str] = frozenset()  # states exited when active (see ``_exit_scope``)
+    #: task kinds this transition creates again (its own ``tasks`` and its entered states'):
+    #: a task of these kinds it drops is renewed, not expired
+    renews: frozenset[str] = frozenset()
 
 
 class _Selected:
@@ -213,7 +216,9 @@ def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
                 actions=_actions(spec.set, spec.tasks, spec.notify, spec.cancel), domain=domain,
                 enter=enter, enter_leaves=tuple(s for s in enter if not tree.nodes[s].children),
                 exits=_exit_scope(tree, domain, node.id, target) if target is not None
-                else frozenset())
+                else frozenset(),
+                renews=frozenset([*spec.tasks, *(k for sid in enter
+                                                 for k in states[sid].entry.tasks)]))
     initial_enter = _entry(tree, ROOT, None)
     names = {t.event for t in transitions.values()} | set(ev.HOSPITAL_EVENTS) | set(pathway.events)
     names |= {ev.observation(k) for k in pathway.observations}

@@ -119,6 +119,10 @@ class Task(_Model):
     completed_by: str | list[str] | None = Field(
         None, description="An event, or a list of events, that completes the task, e.g. "
                           "observation:hba1c or [observation:ntprobnp, observation:bnp]")
+    on_expiry: Notify | None = Field(
+        None, description="Message sent when a timer moves the case on while this task is "
+                          "still open (the request expires): nobody's request is dropped "
+                          "silently")
     outlives_state: bool = Field(
         False, description="True: the task survives the pathway leaving the state that "
                            "created it; it ends when completed, cancelled by a `cancel:` "

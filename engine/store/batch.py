@@ -71,7 +71,8 @@ class Batch:
                          for t in self.timers[case_id]),
             tasks=tuple(OpenTask(t.ref, t.key, t.state, t.role, t.due_at)
                         for t in self.tasks[case_id]),
-            seq=row.seq, closed_at=row.closed_at, history=history_of_memory(row.memory))
+            seq=row.seq, closed_at=row.closed_at, history=history_of_memory(row.memory),
+            stays=dict((row.memory or {}).get("stays", {})))
 
     def subject(self, case_id: int) -> Subject:
         row = self.cases[case_id]

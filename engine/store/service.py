@@ -24,9 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from engine import events
+from engine import events, hospital
 from engine.case import Event, Outcome
-from engine.exceptions import ParcoursError, UnitError
+from engine.exceptions import InvalidEventDataError, ParcoursError, UnitError
 from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
 from engine.settings import Settings
@@ -323,6 +323,10 @@ class CaseService:
         if at > now + FUTURE_TOLERANCE:
             raise InputError(f"la date de l'événement {kind} ({at:%d/%m/%Y %H:%M}) est dans le "
                              "futur")
+        try:
+            data = hospital.check_data(kind, data or {})
+        except InvalidEventDataError as exc:
+            raise InputError(str(exc)) from exc
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)

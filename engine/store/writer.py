@@ -33,6 +33,7 @@ from engine.case import (
     Entered,
     FactSet,
     GuardFailed,
+    HospitalEventUndone,
     Notification,
     Outcome,
     TaskCancelled,
@@ -145,6 +146,10 @@ class Writer:
                                                                     "error": error})
             case CaseClosed(at=at, state=state):
                 self.log(case_id, at, "case_closed", actor, None, state)
+            case HospitalEventUndone(at=at, event=event, stay=stay):
+                self.log(case_id, at, effect.kind, actor, None, ", ".join(effect.restored),
+                         {"event": event, "stay": stay, "cancelled": effect.cancelled,
+                          "not_reopened": effect.not_reopened, "note": effect.note})
 
     def _recipient(self, patient_id: int, role: str) -> tuple[int | None, bool]:
         holders = self.batch.holders(patient_id, role)

@@ -17,6 +17,7 @@ from engine.case import (
     Entered,
     FactSet,
     GuardFailed,
+    HospitalEventUndone,
     Notification,
     TaskCancelled,
     TaskCompleted,
@@ -176,6 +177,9 @@ def describe(effect: Effect) -> str | None:
             return f"guard of {tid} failed: {error}"
         case CaseClosed(state=state):
             return f"case closed in {state}"
+        case HospitalEventUndone(event=event, stay=stay, restored=restored, note=note):
+            return (f"{event} of stay {stay} undone, back in {', '.join(restored) or '-'}"
+                    + (f" ({note})" if note else ""))
     return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from engine.store.db import transaction
@@ -59,3 +60,36 @@ def test_history_is_kept_on_the_case_row(engine, tmp_path: Path) -> None:
     # day 0 left the 7-day window: the database keeps what the runtime keeps
     assert [e["value"] for e in memory["history"]["poids"]] == [72.5, 72.5, 71.0]
     assert facts["poids_min"] == 71.0 and facts["alerte_poids"] is False
+
+
+def test_hospital_stays_are_idempotent_and_cancellations_undo(engine, tmp_path: Path) -> None:
+    from engine import events
+    from engine.case import HospitalEventUndone
+    from engine.store.exceptions import InputError
+    from engine.store.tables import CaseEvent, TimerRow
+
+    svc = build(engine, tmp_path)
+    publish(svc, "hospital")
+    svc.enroll(MARIE, "test-hopital", T0)
+    stay = {events.STAY: "S-42", events.PLANNED: False, events.REASON: "décompensation"}
+    day = T0 + timedelta(days=1)
+    svc.hospital_event(MARIE, events.ADMISSION, day, day, data=stay)
+    svc.hospital_event(MARIE, events.ADMISSION, day, day, data=stay)  # delivered twice
+    day += timedelta(days=4)
+    with pytest.raises(InputError, match="destination de sortie inconnue 'plage'"):
+        svc.hospital_event(MARIE, events.DISCHARGE, day, day,
+                           data={events.STAY: "S-42", events.DESTINATION: "plage"})
+    svc.hospital_event(MARIE, events.DISCHARGE, day, day,
+                       data={events.STAY: "S-42", events.DESTINATION: "domicile"})
+    assert [k for k, status in tasks(engine) if status == "requested"] == ["lettre",
+                                                                          "consultation"]
+    day += timedelta(hours=2)
+    svc.hospital_event(MARIE, events.DISCHARGE_CANCELLED, day, day, data={events.STAY: "S-42"})
+    assert [status for _, status in tasks(engine)] == ["cancelled", "cancelled"]
+    with transaction(engine) as s:
+        row = s.scalars(select(CaseRow)).one()
+        assert row.active_states == ["hospitalise"] and row.facts["sejours"] == 1
+        assert [t.name for t in s.scalars(select(TimerRow))] == ["sejour_long"]
+        undone = s.scalars(select(CaseEvent).where(
+            CaseEvent.kind == HospitalEventUndone.kind)).one()
+        assert undone.data["stay"] == "S-42" and undone.to_state == "hospitalise"
