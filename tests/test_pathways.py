@@ -134,7 +134,7 @@ CPTS_CHOICES = {
     "diabete-type2": ["echecs_avant_avis", "hygiene_vie_intervalle", "age_personne_agee"],
     "insuffisance-cardiaque-65": ["intervalle_depistage", "delai_echo_cardiologue",
                                   "escalade_echo", "renouvellement_echo", "abandon_consultation",
-                                  "abandon_peptides"],
+                                  "abandon_peptides", "motif_decompensation"],
     "hospitalisation-sujet-age": ["age_min", "delai_visite_medecin", "delai_conciliation",
                                   "delai_apa", "delai_dac"],
 }
