@@ -146,7 +146,12 @@ def run_file(path: str, database: str | None = None) -> Result:
         return Result(path, "(illisible)", list(exc.diagnostics))
     result = Result(path, scenario.scenario, xfail=scenario.xfail)
     with tempfile.TemporaryDirectory(prefix="parcours-scenario-") as folder:
-        _Run(scenario, doc, result, Path(folder), database).run()
+        try:
+            _Run(scenario, doc, result, Path(folder), database).run()
+        except Exception as exc:  # an engine defect: reported with the scenario, not a crash
+            result.failures.append(Diagnostic(path, 1, 1, f"unexpected error in the engine: "
+                                              f"{type(exc).__name__}: {str(exc)[:300]}",
+                                              "scenario"))
     return result
 
 
