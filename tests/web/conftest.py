@@ -45,12 +45,12 @@ class Web:
     db_url: str
     clients: list[TestClient]
 
-    def client(self, **settings: object) -> TestClient:
+    def client(self, *, raise_errors: bool = True, **settings: object) -> TestClient:
         web = WebSettings(secret_key=SECRET, **settings)  # type: ignore[arg-type]
         app = create_app(web, Settings(database_url=self.db_url),
                          notify=NotificationSettings(base_url=web.base_url),
                          clock=self.clock, channels={"email": self.channel})
-        client = TestClient(app, follow_redirects=False)
+        client = TestClient(app, follow_redirects=False, raise_server_exceptions=raise_errors)
         self.clients.append(client)
         return client
 
