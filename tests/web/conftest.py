@@ -26,11 +26,12 @@ from engine.store.service import CaseService
 from engine.store.tables import TaskRow
 from notifications.channels import MemoryChannel
 from notifications.settings import NotificationSettings
-from tests.db.world import T0, build
+from tests.db.world import ROOT, T0, build
 from web.app import create_app
 from web.settings import WebSettings
 
 GP, NURSE, OUTSIDER, COORDINATOR = 1, 2, 3, 4
+__all__ = ["ROOT", "T0"]
 MARIE = 1
 NOW = T0 + timedelta(days=3)
 SECRET = "s" * 48
