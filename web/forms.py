@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.pathway.model import FieldSpec
-from engine.store.errors import InputError
+from engine.store.exceptions import InputError
 from engine.store.service import parse_value
 
 TEXT_MAX = 1000

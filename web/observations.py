@@ -13,7 +13,7 @@ from datetime import datetime, time
 
 from starlette.datastructures import FormData
 
-from engine.store.errors import InputError
+from engine.store.exceptions import InputError
 from engine.store.service import Applied
 from engine.store.worklist import Viewer
 from engine.store.writer import Actor

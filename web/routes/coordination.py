@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from engine.store import access, worklist
 from engine.store.db import transaction
-from engine.store.errors import InputError, NotFoundError
+from engine.store.exceptions import InputError, NotFoundError
 from web.auth.guard import coordinator
 from web.auth.sessions import check_csrf
 from web.context import context_of

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from engine.store import access, worklist
 from engine.store.db import transaction
-from engine.store.errors import InputError, NotFoundError
+from engine.store.exceptions import InputError, NotFoundError
 from engine.store.service import Applied
 from engine.store.worklist import Viewer
 from engine.store.writer import Actor
