@@ -88,6 +88,9 @@ class Writer:
         self._created: dict[tuple[int, str], dict[str, Any]] = {}
         #: history data waiting for the id of a task created in this unit
         self._needs_id: list[tuple[dict[str, Any], tuple[int, str]]] = []
+        #: After ``flush``: the tasks created and still open, with their ids (what to tell
+        #: the user next).
+        self.created: list[dict[str, Any]] = []
 
     # -- collecting -------------------------------------------------------------------------
 
@@ -260,6 +263,7 @@ class Writer:
             task["id"] = task_id
             if task["status"] != "requested":
                 continue
+            self.created.append(task)
             assignee = task["assignee_id"]
             self.outbox.append(self._message(
                 outbox.TASK_ASSIGNED, f"task:{task_id}:assigned:{assignee}", task["case_id"],
