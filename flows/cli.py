@@ -34,6 +34,7 @@ GROUPS = (
     "flows.commands.orchestration",
     "flows.commands.demo",
     "flows.commands.interop",
+    "flows.commands.web",
 )
 
 

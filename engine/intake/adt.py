@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine import events
 from engine.intake.codes import ADT_TRIGGERS, DISCHARGE_DESTINATIONS, PLANNED_ADMISSION
 from engine.intake.exceptions import RefusedMessage
 from engine.intake.hl7v2 import Message, timestamp
@@ -54,22 +55,24 @@ def movement_time(message: Message, zone: ZoneInfo, trigger: str) -> datetime:
 
 
 def stay_data(message: Message, trigger: str) -> dict[str, Any]:
-    """What the pathway receives with the event (French keys, as the pathways read them)."""
-    data: dict[str, Any] = {"source": f"HL7 v2 {trigger}"}
-    for key, value in (("sejour", message.get("PV1", 19)), ("mouvement", message.get("ZBE", 1)),
-                       ("uf", message.get("ZBE", 7, 1, 10) or message.get("ZBE", 7, 1, 1)),
-                       ("classe", message.get("PV1", 2)), ("motif", message.get("PV2", 3, 1, 2))):
-        if value:
-            data[key] = value
+    """The typed data of the hospital event (``engine.hospital``): stay, planned, reason,
+    destination; a cancellation carries the stay only."""
+    data: dict[str, Any] = {}
+    stay = message.get("PV1", 19) or message.get("ZBE", 1)
+    if stay:
+        data[events.STAY] = stay[:64]
+    if trigger in ("A11", "A13"):
+        return data
+    reason = message.get("PV2", 3, 1, 2)
+    if reason:
+        data[events.REASON] = reason[:200]
     kind = message.get("PV1", 4)
-    if trigger in ("A01", "A11") and kind in PLANNED_ADMISSION:
-        data["programmee"] = PLANNED_ADMISSION[kind]
-    if trigger in ("A03", "A13"):
+    if trigger in ("A01", "A02") and kind in PLANNED_ADMISSION:
+        data[events.PLANNED] = PLANNED_ADMISSION[kind]
+    if trigger == "A03":
         mode = message.get("ZFM", 2) or message.get("PV1", 36)
-        if mode:
-            data["destination"] = DISCHARGE_DESTINATIONS.get(mode, mode)
-        if message.get("PV1", 37):
-            data["etablissement_destination"] = message.get("PV1", 37)
+        if mode in DISCHARGE_DESTINATIONS:
+            data[events.DESTINATION] = DISCHARGE_DESTINATIONS[mode]
     return data
 
 
@@ -98,9 +101,6 @@ def read_adt(message: Message, zone: ZoneInfo) -> Intake:
                              "(ZBE-1) : le message ne peut être ni dédoublonné ni annulé",
                              "PV1", 19)
     data = stay_data(message, trigger)
-    if trigger in ("A11", "A13"):
-        original = message.get("ZBE", 6) or ("A01" if trigger == "A11" else "A03")
-        data["annule"] = short_id("hl7v2", message.sender, stay, movement, original)
     event_id = short_id("hl7v2", message.sender, stay, movement, trigger)
     intake.events.append(Inbound(kind, event_id, at, {"data": data}))
     return intake

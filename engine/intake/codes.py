@@ -3,19 +3,18 @@
 - ``ADT_TRIGGERS``: HL7 v2 ADT trigger events → hospital events of
   ``engine.events`` (``None``: accepted and kept, but changes no case).
 - ``RESULTS``: LOINC codes of laboratory results and measurements → the code
-  and unit the pathways read, with the unit conversions needed on the way.
-
-When the typed hospital events and the observation unit conversions land in
-the engine, only this module changes.
+  the pathways read (59261-8, HbA1c in mmol/mol, → 4548-4). Units are converted
+  by the engine (``engine.units``, when the observation is recorded, the
+  conversion kept in the history); here only lab spellings the engine does not
+  know, and the albumin/creatinine ratio in mg/mmol (not a UCUM conversion).
+- ``DISCHARGE_DESTINATIONS``: PMSI discharge modes → ``events.DESTINATIONS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from engine import events
-from engine.intake.exceptions import RefusedMessage
 
 #: ADT trigger → hospital event; ``None`` = accepted, no effect on a case.
 ADT_TRIGGERS: Mapping[str, str | None] = {
@@ -36,56 +35,45 @@ PLANNED_ADMISSION: Mapping[str, bool] = {
     "R": True, "C": True, "L": True, "N": True,   # routine, comfort, labour, newborn
     "E": False, "U": False,                       # emergency, urgent
 }
-#: PMSI discharge mode (ZFM-2, else PV1-36) → destination passed to the pathway.
+#: PMSI discharge mode (ZFM-2, else PV1-36) → ``events.DESTINATIONS``: 6 mutation and
+#: 7 transfer (to another unit or establishment, incl. SSR, HAD: ZFM-3 would tell), 8 home
+#: (EHPAD is the patient's home in the PMSI), 9 death.
 DISCHARGE_DESTINATIONS: Mapping[str, str] = {
-    "6": "mutation", "7": "transfert", "8": "domicile", "9": "deces",
+    "6": "autre_etablissement", "7": "autre_etablissement", "8": "domicile", "9": "deces",
 }
+assert set(DISCHARGE_DESTINATIONS.values()) <= set(events.DESTINATIONS)
 
+_HBA1C, _NTPROBNP, _BNP, _EGFR, _ACR, _WEIGHT = (
+    "4548-4", "33762-6", "30934-4", "62238-1", "9318-7", "29463-7")
 
-@dataclass(frozen=True)
-class Result:
-    """What the pathways read for an external result code."""
-
-    code: str
-    unit: str
-    #: accepted unit → (factor, offset): value in ``unit`` = value × factor + offset
-    units: Mapping[str, tuple[float, float]]
-
-
-def _same(*aliases: str) -> dict[str, tuple[float, float]]:
-    return {a: (1.0, 0.0) for a in aliases}
-
-
-_HBA1C = Result("4548-4", "%", {**_same("%"),
-                                # IFCC mmol/mol → NGSP % (master equation, NGSP/IFCC)
-                                "mmol/mol": (0.09148, 2.152)})
-_NTPROBNP = Result("33762-6", "pg/mL", _same("pg/mL", "ng/L", "pg/ml", "ng/l"))
-_BNP = Result("30934-4", "pg/mL", _same("pg/mL", "ng/L", "pg/ml", "ng/l"))
-_EGFR = Result("62238-1", "mL/min/1.73m2", _same("mL/min/1.73m2", "mL/min/{1.73_m2}",
-                                                 "mL/min/1,73m2", "ml/min/1.73m2",
-                                                 # Synthea writes the per-1.73 m² rate so
-                                                 "mL/min"))
-_ACR = Result("9318-7", "mg/g", {**_same("mg/g", "mg/g{creat}"),
-                                 "mg/mmol": (8.84, 0.0)})   # 1 mmol creatinine = 113.12 mg
-_WEIGHT = Result("29463-7", "kg", {**_same("kg"), "g": (0.001, 0.0)})
-
-#: LOINC code → what the pathways read.
-RESULTS: Mapping[str, Result] = {
+#: LOINC code → the code the pathways read.
+RESULTS: Mapping[str, str] = {
     "4548-4": _HBA1C, "17856-6": _HBA1C, "59261-8": _HBA1C,
     "33762-6": _NTPROBNP, "30934-4": _BNP,
     "62238-1": _EGFR, "98979-8": _EGFR, "33914-3": _EGFR,
     "9318-7": _ACR, "14959-1": _ACR,
     "29463-7": _WEIGHT, "3141-9": _WEIGHT,
 }
+#: spellings the engine's UCUM reading does not know (same unit, no factor)
+_SPELLINGS: Mapping[str, str] = {"pg/ml": "pg/mL", "ng/l": "ng/L", "ml/min/1.73m2":
+                                 "mL/min/{1.73_m2}", "mg/g{creat}": "mg/g"}
+#: (code read, unit) → (unit, factor): conversions that are not UCUM ones
+_FACTORS: Mapping[tuple[str, str], tuple[str, float]] = {
+    # Synthea writes the per-1.73 m² rate so
+    (_EGFR, "mL/min"): ("mL/min/{1.73_m2}", 1.0),
+    # albumin/creatinine: 1 mmol creatinine = 113.12 mg
+    (_ACR, "mg/mmol"): ("mg/g", 8.84),
+}
 
 
 def convert(code: str, value: float, unit: str) -> tuple[str, float, str]:
-    """A known result in the code and unit the pathways read; unknown codes pass unchanged."""
-    result = RESULTS.get(code)
-    if result is None:
+    """A known result under the code the pathways read; the engine converts its unit."""
+    target = RESULTS.get(code)
+    if target is None:
         return code, value, unit
-    factor = result.units.get(unit.strip()) if unit else (1.0, 0.0)
-    if factor is None:
-        raise RefusedMessage(f"résultat LOINC {code} : unité {unit!r} non prise en charge ; "
-                             f"unités acceptées : {', '.join(result.units)}", "OBX", 6)
-    return result.code, round(value * factor[0] + factor[1], 4), result.unit
+    unit = unit.strip() if unit else unit
+    unit = _SPELLINGS.get(unit, unit)
+    factor = _FACTORS.get((target, unit))
+    if factor is not None:
+        return target, round(value * factor[1], 4), factor[0]
+    return target, value, unit

@@ -140,7 +140,7 @@ def stay(encounter: Any, key: str) -> list[Inbound]:
     if encounter.class_fhir is None or encounter.class_fhir.code != INPATIENT or \
             encounter.period is None or encounter.status in ("cancelled", "entered-in-error"):
         return []
-    data = {"source": "FHIR Encounter", "sejour": encounter.id or ""}
+    data = {events.STAY: encounter.id[:64]} if encounter.id else {}
     start, end = _aware(encounter.period.start), _aware(encounter.period.end)
     out = []
     if start is not None:

@@ -61,7 +61,7 @@ def test_admission_discharge_duplicate_and_cancelled_discharge(
     assert sent.ack_code == "AA"
     assert world.drain(service).applied == {events.DISCHARGE_CANCELLED: 1}
     case = world.case_of(engine)
-    assert case.active_states == ["parcours.sortie_annulee"]
+    assert case.active_states == ["parcours.hospitalise"]  # back in hospital
     assert not case.facts["en_veille"]
     assert not follow_up & world.open_tasks(engine)
     messages = [r for r in world.inbox_rows(engine) if r.kind == events.MESSAGE]

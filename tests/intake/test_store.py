@@ -75,4 +75,4 @@ def test_a_correction_replaces_a_known_result_with_a_history_line(
         lines = s.scalars(select(CaseEvent.data).where(
             CaseEvent.kind == "observation_corrected")).all()
     assert values == [7.4]
-    assert lines == [{"code": "4548-4", "avant": 7.0004, "apres": 7.4, "unit": "%"}]
+    assert lines == [{"code": "4548-4", "avant": 7.0, "apres": 7.4, "unit": "%"}]
