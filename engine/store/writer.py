@@ -18,6 +18,7 @@ reaches the table.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm import Session
 
+from engine import outbox
 from engine.case import (
     CaseClosed,
     Effect,
@@ -41,7 +43,7 @@ from engine.case import (
 )
 from engine.store.batch import COORDINATOR, Batch
 from engine.store.bulk import in_ids, insert_rows, update_from_values
-from engine.store.errors import ConcurrentUpdateError
+from engine.store.exceptions import ConcurrentUpdateError
 from engine.store.tables import (
     CASE_TABLE,
     EVENT_TABLE,
@@ -80,7 +82,7 @@ class Writer:
         self.timers: dict[int, tuple[Any, ...]] = {}
         self.case_updates: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
-        self.counts: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()
         #: tasks created in this unit, by (case id, ref): closed here, they are inserted closed
         self._created: dict[tuple[int, str], dict[str, Any]] = {}
         #: history data waiting for the id of a task created in this unit
@@ -95,7 +97,7 @@ class Writer:
                             "actor_kind": actor.kind, "actor_id": actor.id, "kind": kind,
                             "from_state": from_state, "to_state": to_state,
                             "data": data or {}})
-        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.counts[kind] += 1
 
     def record(self, case_id: int, outcome: Outcome, actor: Actor = SYSTEM) -> None:
         """Everything an outcome implies for one case (the case row included)."""
@@ -188,11 +190,11 @@ class Writer:
     def _cancel(self, case_id: int, ref: str, key: str, at: datetime, reason: str) -> None:
         task = self.batch.open_task(case_id, ref)
         self._close(case_id, self._task_close(case_id, ref, "cancelled", at, None, None, reason))
-        self.log(case_id, at, "task_cancelled", SYSTEM, data=self._with_id(case_id, {
+        self.log(case_id, at, TaskCancelled.kind, SYSTEM, data=self._with_id(case_id, {
             "ref": ref, "key": key, "reason": reason, "task_id": task.id if task else None}))
         if task is not None and task.assignee_id is not None:
             self.outbox.append(self._message(
-                "task_cancelled", f"task:{task.id}:cancelled:{task.assignee_id}", case_id,
+                outbox.TASK_CANCELLED, f"task:{task.id}:cancelled:{task.assignee_id}", case_id,
                 task.id, task.assignee_id, at, {"reason": reason}))
 
     def _notify(self, case_id: int, patient_id: int, at: datetime, roles: tuple[str, ...],
@@ -254,7 +256,7 @@ class Writer:
                 continue
             assignee = task["assignee_id"]
             self.outbox.append(self._message(
-                "task_assigned", f"task:{task_id}:assigned:{assignee}", task["case_id"],
+                outbox.TASK_ASSIGNED, f"task:{task_id}:assigned:{assignee}", task["case_id"],
                 task_id, assignee, self.recorded_at,
                 {"unassigned_role": task["unassigned_role"]}))
         for data, slot in self._needs_id:

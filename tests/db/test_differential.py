@@ -68,7 +68,7 @@ class World:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    from engine.store.schema import upgrade
+    from engine.store.migrate import upgrade
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('differential') / 'parcours.db'}"
@@ -183,7 +183,7 @@ class Run:
                 on_service()
             except ParcoursError:
                 return False
-            raise AssertionError(f"the runtime refused ({exc}), the database accepted")
+            raise AssertionError(f"the runtime refused ({exc}), the database accepted") from exc
         on_service()
         return True
 

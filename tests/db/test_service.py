@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from engine.clock import end_of_day
 from engine.store.db import transaction
-from engine.store.errors import ConcurrentUpdateError, InputError, NotFoundError
+from engine.store.exceptions import ConcurrentUpdateError, InputError, NotFoundError
 from engine.store.tables import (
     CaseEvent,
     CaseRow,

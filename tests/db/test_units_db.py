@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.store.db import transaction
-from engine.store.errors import InputError
+from engine.store.exceptions import InputError
 from engine.store.inbox import drain, enqueue
 from engine.store.tables import CaseEvent, InboxRow, ObservationRow
 from engine.units import HBA1C_SOURCE
