@@ -13,6 +13,6 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
     >/tmp/parcours-chromium-install.log 2>&1 \
     || echo "chromium could not be installed: see /tmp/parcours-chromium-install.log" >&2
 fi
-.venv/bin/ruff check engine flows notifications tests benchmarks
+.venv/bin/ruff check engine flows notifications web tests benchmarks
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -13,8 +13,17 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from notifications import kinds
 from tests.web.browser.conftest import Site
-from tests.web.browser.world import COORDINATOR, GP, NURSE, PHARMACIST, WEIGHT, Person
+from tests.web.browser.world import (
+    COORDINATOR,
+    GP,
+    MSSANTE,
+    NURSE,
+    PHARMACIST,
+    WEIGHT,
+    Person,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -87,7 +96,11 @@ def test_nurse_records_a_weight_gain_that_raises_the_alert(page: Page, site: Sit
     assert world.task(alert).assignee_id == world.ids["gp"]
     world.dispatch()
     assert world.task_link(GP, alert).startswith(site.url)
-    assert any("Prise de poids rapide" in m.text for m in world.messages_to(NURSE))
+    # the pathway's alert: in full over MSSanté (GP), without health data by e-mail (nurse)
+    alert_text = "Prise de poids rapide (au moins 3 kg en une semaine)"
+    assert any(alert_text in m.text for m in world.messages_to(GP) if m.channel == MSSANTE)
+    to_nurse = [m for m in world.messages_to(NURSE) if m.kind == kinds.PATHWAY_MESSAGE]
+    assert to_nurse and all(alert_text not in m.text for m in to_nurse)
 
 
 def test_pharmacist_declines_a_task_with_a_reason(page: Page, site: Site) -> None:

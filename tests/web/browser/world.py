@@ -23,12 +23,12 @@ from engine.clock import FixedClock
 from engine.store.careteam import set_member
 from engine.store.db import transaction
 from engine.store.service import CaseService
-from engine.store.tables import CaseRow, OPEN_TASK_STATUSES, Patient, Professional, TaskRow
+from engine.store.tables import OPEN_TASK_STATUSES, CaseRow, Patient, Professional, TaskRow
 from engine.store.writer import Actor
 from notifications.channels import MemoryChannel
 from notifications.channels.base import OutgoingMessage
 from notifications.dispatch import dispatch_pending
-from notifications.settings import NotificationSettings
+from notifications.settings import CHANNELS, NotificationSettings
 from tests.conftest import ROOT
 
 #: A Monday morning in Paris (09:00): no SMS quiet hours, no digest hour.
@@ -36,6 +36,8 @@ NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PATHWAYS = ("diabete-type2", "insuffisance-cardiaque-65")
 DIABETES_CODE = "44054006"
 WEIGHT, NT_PROBNP = "29463-7", "33762-6"
+#: The secure health messaging and plain e-mail, as ``notifications.settings`` names them.
+MSSANTE, EMAIL = CHANNELS[0], CHANNELS[1]
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,8 @@ class World:
     clock: FixedClock = field(default_factory=lambda: FixedClock(NOW))
     ids: dict[str, int] = field(default_factory=dict)
     channels: dict[str, MemoryChannel] = field(default_factory=lambda: {
-        "mssante": MemoryChannel("mssante", secure=True, field="mssante"),
-        "email": MemoryChannel("email", field="email")})
+        MSSANTE: MemoryChannel(MSSANTE, secure=True, field="mssante"),
+        EMAIL: MemoryChannel(EMAIL, field="email")})
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
