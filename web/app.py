@@ -78,7 +78,10 @@ def create_app(web: WebSettings | None = None, settings: Settings | None = None,
 
 def app_from_environment() -> FastAPI:
     """The uvicorn factory: settings from the environment (``PARCOURS_*``)."""
-    return create_app()
+    from engine.clock import FixedClock, ensure_aware
+
+    web = WebSettings()
+    return create_app(web, clock=FixedClock(ensure_aware(web.now)) if web.now else None)
 
 
 async def _security_headers(request: Request,

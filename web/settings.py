@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -42,6 +43,8 @@ class WebSettings(BaseSettings):
     sign_in_window_minutes: float = Field(15.0, gt=0, description="Rate-limit window")
     sign_in_per_address: int = Field(5, ge=1, description="Requests per address per window")
     sign_in_per_ip: int = Field(30, ge=1, description="Requests per client IP per window")
+    now: datetime | None = Field(None, description="Freeze the clock at this moment (the "
+                                 "demo's last simulated day); never in production")
     timezone: str = Field("Europe/Paris", validation_alias=AliasChoices(
         "PARCOURS_WEB_TIMEZONE", "PARCOURS_TIMEZONE", "timezone"))
 

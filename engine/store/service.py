@@ -60,8 +60,8 @@ class Applied:
     message: str = ""
     #: The tasks this call created (id, title, role, due_at, assignee_id…), for "what next".
     tasks_created: list[dict[str, Any]] = field(default_factory=list)
-    #: The states each case entered (transitions' targets), in order.
-    entered: list[str] = field(default_factory=list)
+    #: (case id, state entered) for each transition, in order.
+    entered: list[tuple[int, str]] = field(default_factory=list)
     #: Each case's next due time after the call (its earliest timer), by case id.
     next_due: dict[int, datetime | None] = field(default_factory=dict)
 
@@ -166,7 +166,8 @@ class CaseService:
             writer.record(case_id, outcome, actor)
             next_due[case_id] = outcome.case.next_due
         writer.flush()
-        entered = [str(e["to_state"]) for e in writer.events if e["kind"] == "transition"]
+        entered = [(int(e["case_id"]), str(e["to_state"])) for e in writer.events
+                   if e["kind"] == "transition"]
         return Applied(case_ids=list(by_case), counts=writer.counts,
                        tasks_created=writer.created, entered=entered, next_due=next_due)
 

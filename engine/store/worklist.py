@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -195,3 +195,23 @@ __all__ = ["InboxItem", "TeamMember", "Viewer", "can_act", "can_see_patient", "c
            "care_team", "declined_tasks", "inbox", "latest_observations", "open_cases",
            "patient_tasks", "professionals", "roles_for", "version_of",
            "viewer"]
+
+
+def pathway_titles(session: Session) -> dict[str, str]:
+    """Each published pathway's title (its newest version's), by key."""
+    rows = session.execute(select(PathwayVersion.key, PathwayVersion.title)
+                           .order_by(col(PathwayVersion.version)))
+    return {key: title for key, title in rows}
+
+
+def busiest(session: Session, profession: str) -> Professional | None:
+    """The active professional of ``profession`` with the most open tasks assigned (demo)."""
+    count = func.count(col(TaskRow.id))
+    row = session.execute(
+        select(Professional, count)
+        .outerjoin(TaskRow, and_(col(TaskRow.assignee_id) == col(Professional.id),
+                                 col(TaskRow.status).in_(OPEN_TASK_STATUSES)))
+        .where(col(Professional.profession) == profession, col(Professional.active))
+        .group_by(col(Professional.id)).order_by(count.desc(), col(Professional.id))
+        .limit(1)).first()
+    return row[0] if row is not None else None

@@ -26,11 +26,12 @@ from engine.store.service import CaseService
 from engine.store.tables import TaskRow
 from notifications.channels import MemoryChannel
 from notifications.settings import NotificationSettings
-from tests.db.world import T0, build
+from tests.db.world import ROOT, T0, build
 from web.app import create_app
 from web.settings import WebSettings
 
 GP, NURSE, OUTSIDER, COORDINATOR = 1, 2, 3, 4
+__all__ = ["ROOT", "T0"]
 MARIE = 1
 NOW = T0 + timedelta(days=3)
 SECRET = "s" * 48
@@ -45,12 +46,12 @@ class Web:
     db_url: str
     clients: list[TestClient]
 
-    def client(self, **settings: object) -> TestClient:
+    def client(self, *, raise_errors: bool = True, **settings: object) -> TestClient:
         web = WebSettings(secret_key=SECRET, **settings)  # type: ignore[arg-type]
         app = create_app(web, Settings(database_url=self.db_url),
                          notify=NotificationSettings(base_url=web.base_url),
                          clock=self.clock, channels={"email": self.channel})
-        client = TestClient(app, follow_redirects=False)
+        client = TestClient(app, follow_redirects=False, raise_server_exceptions=raise_errors)
         self.clients.append(client)
         return client
 
