@@ -89,12 +89,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command(port: int, workers: int) -> list[str]:
+def server_command(url: str, port: int, workers: int) -> list[str]:
     """``parcours web`` when the CLI has it, else the same app through uvicorn."""
     parcours = str(BIN / "parcours")
     probe = subprocess.run([parcours, "web", "--help"], capture_output=True, check=False)
     if probe.returncode == 0:
-        return [parcours, "web"]
+        return [parcours, "web", "--database", url, "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--base-url", f"http://127.0.0.1:{port}"]
     return [str(BIN / "python"), "-m", "uvicorn", "--factory", "web.app:app_from_environment",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
             "--no-access-log", "--log-level", "warning"]
@@ -108,9 +109,9 @@ def server(url: str, workers: int, folder: Path, profile: bool) -> Iterator[str]
            "PARCOURS_WEB_PORT": str(port), "PARCOURS_WEB_WORKERS": str(workers),
            "PARCOURS_WEB_BASE_URL": base, "PARCOURS_WEB_SECRET_KEY": "bench-" + "k" * 40,
            "PARCOURS_WEB_SIGN_IN_PER_IP": "1000"}
-    command = server_command(port, workers)
-    print(f"server: {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(command))}"
-          f" ({workers} worker(s)) on {base}")
+    command = server_command(url, port, workers)
+    shown = [Path(command[0]).name, *("…" if c == url else c for c in command[1:])]
+    print(f"server: {' '.join(shown)} ({workers} worker(s)) on {base}")
     if profile:
         command = [str(BIN / "py-spy"), "record", "--subprocesses", "--format", "raw",
                    "--rate", "100", "--output", str(folder / "server.stacks"), "--",
