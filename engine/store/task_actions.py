@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import outbox
 from engine.store.batch import COORDINATOR, coordinator_id
 from engine.store.bulk import insert_rows
 from engine.store.exceptions import InputError, NotFoundError
@@ -36,9 +37,9 @@ ACCEPTED, DECLINED, REQUESTED = "accepted", "declined", "requested"
 #: History (``case_event.kind``) written here.
 TASK_ACCEPTED, TASK_DECLINED, TASK_REASSIGNED = "task_accepted", "task_declined", \
     "task_reassigned"
-#: Outbox kinds written here (``notifications.kinds`` imports them).
-DECLINED_NOTICE = "task_declined"
-ASSIGNED_NOTICE = "task_assigned"
+#: Outbox kinds written here (owned by ``engine.outbox``).
+DECLINED_NOTICE = outbox.TASK_DECLINED
+ASSIGNED_NOTICE = outbox.TASK_ASSIGNED
 REASON_MAX = 500
 
 
