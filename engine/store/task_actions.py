@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine import outbox
 from engine.store.batch import COORDINATOR, coordinator_id
@@ -34,18 +35,16 @@ from engine.store.tables import (
 
 #: Task statuses written here (see ``tables.TASK_STATUSES``).
 ACCEPTED, DECLINED, REQUESTED = "accepted", "declined", "requested"
-#: History (``case_event.kind``) written here.
-TASK_ACCEPTED, TASK_DECLINED, TASK_REASSIGNED = "task_accepted", "task_declined", \
+#: History (``case_event.kind``) written here; a refusal is recorded under the same word as
+#: its message to the coordinator.
+TASK_ACCEPTED, TASK_DECLINED, TASK_REASSIGNED = "task_accepted", outbox.TASK_DECLINED, \
     "task_reassigned"
-#: Outbox kinds written here (owned by ``engine.outbox``).
-DECLINED_NOTICE = outbox.TASK_DECLINED
-ASSIGNED_NOTICE = outbox.TASK_ASSIGNED
 REASON_MAX = 500
 
 
 def open_task(session: Session, task_id: int) -> TaskRow:
     """The task, locked for this transaction; InputError if it is closed."""
-    task = session.scalars(select(TaskRow).where(TaskRow.id == task_id)
+    task = session.scalars(select(TaskRow).where(col(TaskRow.id) == task_id)
                            .with_for_update()).first()
     if task is None:
         raise NotFoundError("task", task_id)
@@ -84,7 +83,7 @@ def decline(session: Session, task_id: int, professional_id: int, reason: str,
     task.status, task.declined_by, task.declined_at = DECLINED, professional_id, now
     task.decline_reason, task.assignee_id = reason, coordinator
     _history(session, task, TASK_DECLINED, professional_id, now, {"reason": reason})
-    _tell(session, DECLINED_NOTICE, f"task:{task.id}:declined:{professional_id}:"
+    _tell(session, outbox.TASK_DECLINED, f"task:{task.id}:declined:{professional_id}:"
                                     f"{now.isoformat()}", task, coordinator, now,
           {"declined_by": professional_id, "reason": reason})
     session.flush()
@@ -106,7 +105,7 @@ def reassign(session: Session, task_id: int, professional_id: int, by: int,
     task.status, task.assignee_id, task.unassigned_role = REQUESTED, professional_id, False
     task.accepted_at = None
     _history(session, task, TASK_REASSIGNED, by, now, {"assignee_id": professional_id})
-    _tell(session, ASSIGNED_NOTICE, f"task:{task.id}:assigned:{professional_id}:"
+    _tell(session, outbox.TASK_ASSIGNED, f"task:{task.id}:assigned:{professional_id}:"
                                     f"{now.isoformat()}", task, professional_id, now,
           {"unassigned_role": False, "reassigned_by": by})
     session.flush()
