@@ -6,7 +6,7 @@ Run: ``.venv/bin/python benchmarks/web.py [--patients 50000] [--professionals 10
 
 1. Creates the PostgreSQL database ``parcours_bench_web`` (dropped first if a previous
    run left it) and seeds a territory through the bulk paths
-   (``benchmarks/web_territory.py``): 50 000 patients, half GPs and half nurses, every
+   (``benchmarks/webload/territory.py``): 50 000 patients, half GPs and half nurses, every
    patient enrolled in ``bench-web`` with one open task for each: 100 000 open tasks.
 2. Issues one one-time sign-in link per simulated professional, directly in the database.
 3. Starts ``parcours web`` (uvicorn, ``--workers`` processes) on 127.0.0.1 and a free port.
@@ -19,7 +19,7 @@ Run: ``.venv/bin/python benchmarks/web.py [--patients 50000] [--professionals 10
    ``--reuse`` runs again on a kept database without seeding it).
 
 ``--profile`` runs the server under py-spy (every worker, sampled 100 times a second)
-and prints where the server's time goes (``benchmarks/web_profile.py``).
+and prints where the server's time goes (``benchmarks/webload/profile.py``).
 
 Goals (issue 12): p95 < 150 ms for the inbox and the task page, < 300 ms for a
 completion, with 50 concurrent professionals on this 2-core machine. Locust itself runs
@@ -149,7 +149,8 @@ def run_locust(base: str, plan_file: Path, samples: Path, args: argparse.Namespa
     locust = shutil.which("locust", path=str(BIN)) or "locust"
     env = {**os.environ, "PARCOURS_BENCH_WEB_PLAN": str(plan_file),
            "PARCOURS_BENCH_WEB_SAMPLES": str(samples)}
-    command = [locust, "-f", str(ROOT / "benchmarks" / "web_locust.py"), "--headless",
+    locustfile = ROOT / "benchmarks" / "webload" / "locustfile.py"
+    command = [locust, "-f", str(locustfile), "--headless",
                "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
                "--run-time", f"{args.run_time}s", "--host", base, "--only-summary",
                "--stop-timeout", "10", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
@@ -203,7 +204,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.users > args.professionals:
         parser.error("--users cannot exceed --professionals (one sign-in link each)")
-    from benchmarks.web_territory import existing, plan, seed
+    from benchmarks.webload.territory import existing, plan, seed
     from engine.store.db import make_engine
 
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
@@ -232,7 +233,7 @@ def main() -> int:
               f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores")
         print(f"\ngoals {'met' if met else 'NOT met'}; server log: {folder / 'server.log'}")
         if args.profile:
-            from benchmarks.web_profile import summary
+            from benchmarks.webload.profile import summary
 
             print(summary(folder / "server.stacks"))
         return 0

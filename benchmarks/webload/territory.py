@@ -133,7 +133,7 @@ def plan(engine: Engine, territory: Territory, users: int, now: datetime,
     with transaction(engine) as session:
         for pid, profession in territory.professionals[:users]:
             tasks = list(session.scalars(
-                select(TaskRow.id).where(col(TaskRow.assignee_id) == pid,
+                select(col(TaskRow.id)).where(col(TaskRow.assignee_id) == pid,
                                          col(TaskRow.status) == "requested")
                 .order_by(col(TaskRow.id)).limit(views + completions)))
             pick.shuffle(tasks)
