@@ -34,7 +34,7 @@ from engine.store import registry, task_actions
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
 from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
-from engine.store.db import transaction, with_retries
+from engine.store.db import is_id, transaction, with_retries
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import (
     OPEN_TASK_STATUSES,
@@ -369,7 +369,7 @@ class CaseService:
                       now: datetime, *, actor: Actor = SYSTEM,
                       event_id: str | None = None) -> Applied:
         def work(session: Session) -> Applied:
-            task = session.get(TaskRow, task_id)
+            task = session.get(TaskRow, task_id) if is_id(task_id) else None
             if task is None:
                 raise NotFoundError("task", task_id)
             if task.status not in OPEN_TASK_STATUSES:
@@ -518,7 +518,7 @@ class CaseService:
             .order_by(col(CaseRow.id))))
 
     def _case_batch(self, session: Session, case_id: int, now: datetime) -> Batch:
-        batch = load_batch(session, [case_id], as_of(now))
+        batch = load_batch(session, [case_id], as_of(now)) if is_id(case_id) else Batch({})
         if case_id not in batch.cases:
             raise NotFoundError("case", case_id)
         if batch.cases[case_id].closed_at is not None:
