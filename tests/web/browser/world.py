@@ -182,12 +182,6 @@ class World:
             assert row is not None
             return row
 
-    def tasks(self, patient: int) -> list[TaskRow]:
-        with transaction(self.engine) as db:
-            return list(db.scalars(select(TaskRow).join(
-                CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
-                .where(col(CaseRow.patient_id) == patient).order_by(col(TaskRow.id))))
-
     # -- messages -------------------------------------------------------------------------
 
     def dispatch(self) -> None:
