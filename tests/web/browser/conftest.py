@@ -21,7 +21,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,7 +126,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     sock = _free_socket()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     world = World(make_engine(url), base).build()
-    web = WebSettings(secret_key=SECRET, base_url=base)  # type: ignore[call-arg]
+    web = WebSettings(secret_key=SECRET, base_url=base)
     app = create_app(web, Settings(database_url=url), notify=world.notify_settings,
                      clock=world.clock, channels=world.channels)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -153,7 +153,7 @@ def viewport(request: pytest.FixtureRequest) -> str:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
-                              ) -> Iterator[None]:
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report

@@ -193,8 +193,8 @@ def test_every_page_of_the_app_is_checked(site: Site) -> None:
     from web.app import create_app
     from web.settings import WebSettings
 
-    app = create_app(WebSettings(secret_key="x" * 48),  # type: ignore[call-arg]
-                     Settings(database_url="sqlite://"), clock=site.world.clock)
+    app = create_app(WebSettings(secret_key="x" * 48), Settings(database_url="sqlite://"),
+                     clock=site.world.clock)
     pages = get_routes(app.routes)
     assert {"/tasks", "/tasks/{task_id}", "/connexion"} <= pages
     checked = {v.route for v in VISITS}

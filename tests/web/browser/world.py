@@ -168,7 +168,7 @@ class World:
 
     def open_task(self, patient: int, key: str) -> int:
         with transaction(self.engine) as db:
-            task_id = db.scalars(select(TaskRow.id).join(
+            task_id = db.scalars(select(col(TaskRow.id)).join(
                 CaseRow, col(CaseRow.id) == col(TaskRow.case_id)).where(
                 col(CaseRow.patient_id) == patient, col(TaskRow.key) == key,
                 col(TaskRow.status).in_(OPEN_TASK_STATUSES))
