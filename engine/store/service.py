@@ -26,6 +26,7 @@ from sqlmodel import col
 
 from engine import events
 from engine.case import Event, Outcome
+from engine.clock import PARIS
 from engine.exceptions import ParcoursError
 from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
@@ -46,10 +47,12 @@ from engine.store.tables import (
     TaskRow,
 )
 from engine.store.writer import SYSTEM, Actor, Writer
-from engine.values import check_fields, check_value
+from engine.values import check_fields, check_value, parse_number
 
 T = TypeVar("T")
 FUTURE_TOLERANCE = timedelta(minutes=5)
+#: No clinical event of a living patient is older than this.
+EARLIEST_YEAR = 1900
 
 
 @dataclass
@@ -288,9 +291,13 @@ class CaseService:
             raise InputError(f"la date de l'observation {at:%d/%m/%Y %H:%M} est dans le futur "
                              f"(maintenant : {now:%d/%m/%Y %H:%M}) ; enregistrez une "
                              "observation une fois réalisée")
+        if at.year < EARLIEST_YEAR:
+            raise InputError(f"la date de l'observation ({at:%d/%m/%Y}) est impossible : "
+                             f"avant {EARLIEST_YEAR}")
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
+            check_within_life(patient, at, "l'observation")
             catalogue = observation_catalogue(session)
             spec = catalogue.get(code) or next(
                 (s for s in catalogue.values() if s["key"] == code), None)
@@ -547,6 +554,14 @@ def _obs_key(pathway: CompiledPathway, code: str) -> str | None:
     return next((k for k, o in pathway.definition.observations.items() if o.code == code), None)
 
 
+def check_within_life(patient: Patient, at: datetime, what: str) -> None:
+    """Refuse a clinical event dated before the patient's birth (Europe/Paris calendar)."""
+    day = at.astimezone(PARIS).date()
+    if patient.birth_date is not None and day < patient.birth_date:
+        raise InputError(f"la date de {what} ({day:%d/%m/%Y}) précède la naissance du patient "
+                         f"{patient.id} ({patient.birth_date:%d/%m/%Y})")
+
+
 def find_patient(session: Session, ref: str | int) -> Patient:
     text = str(ref).strip()
     patient = session.scalars(select(Patient).where(
@@ -573,10 +588,7 @@ def parse_value(spec: Mapping[str, Any], raw: Any) -> Any:
     kind = spec.get("type", "number")
     value = raw
     if isinstance(raw, str) and kind in ("number", "integer"):
-        try:
-            value = float(raw.replace(",", ".")) if kind == "number" else int(raw)
-        except ValueError:
-            value = raw
+        value = parse_number(raw, integer=kind == "integer")
     elif isinstance(raw, str) and kind == "boolean":
         value = {"true": True, "oui": True, "yes": True, "false": False, "non": False,
                  "no": False}.get(raw.lower(), raw)
