@@ -138,6 +138,8 @@ VISITS = [
     Visit("coordination", "/coordination", COORDINATOR, _goto(_declined)),
     Visit("journal-des-acces", "/coordination/journal", COORDINATOR,
           _goto(lambda w: "/coordination/journal")),
+    Visit("message-de-la-boite-d-envoi", "/outbox/{row_id}", COORDINATOR,
+          _goto(lambda w: (w.heart_failure_followed(), f"/outbox/{w.last_message_row()}")[1])),
     Visit("erreur-404", "/tasks/{task_id}", GP, _goto(lambda w: "/tasks/999999")),
     Visit("erreur-404-hors-connexion", "/{page}", None, _goto(lambda w: "/nulle-part")),
 ]

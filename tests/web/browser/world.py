@@ -23,7 +23,14 @@ from engine.clock import FixedClock
 from engine.store.careteam import set_member
 from engine.store.db import transaction
 from engine.store.service import CaseService
-from engine.store.tables import OPEN_TASK_STATUSES, CaseRow, Patient, Professional, TaskRow
+from engine.store.tables import (
+    OPEN_TASK_STATUSES,
+    CaseRow,
+    OutboxRow,
+    Patient,
+    Professional,
+    TaskRow,
+)
 from engine.store.writer import Actor
 from notifications.channels import MemoryChannel
 from notifications.channels.base import OutgoingMessage
@@ -181,6 +188,14 @@ class World:
             row = db.get(TaskRow, task_id)
             assert row is not None
             return row
+
+    def last_message_row(self) -> int:
+        """The newest outbox row (a message the pathways asked for)."""
+        with transaction(self.engine) as db:
+            row_id = db.scalars(select(col(OutboxRow.id))
+                                .order_by(col(OutboxRow.id).desc())).first()
+        assert row_id is not None, "the outbox is empty"
+        return row_id
 
     # -- messages -------------------------------------------------------------------------
 
