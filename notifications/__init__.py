@@ -8,6 +8,7 @@ Layout (one module per step)::
     views.py        what a message is about, as plain values
     loading.py      …loaded from the database for a batch of outbox rows
     context.py      …turned into template names (patient data only for secure channels)
+    links.py        every address a message points to (the web workspace's routes)
     formatting.py   French dates, E.164 phones, the message token of an idempotency key
     render.py       the sandboxed Jinja2 environment; templates/ holds the French texts
     channels/       SMTP (e-mail, MSSanté), Apprise (webhooks, SMS), console, in-memory

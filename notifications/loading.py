@@ -121,7 +121,7 @@ def _patient_view(patient: Patient | None) -> PatientView | None:
     if patient is None:
         return None
     return PatientView(patient.family_name, patient.given_names, patient.birth_date,
-                       patient.sex)
+                       patient.sex, patient.id)
 
 
 def _role_title(version: PathwayVersion | None, role: str) -> str:

@@ -134,7 +134,7 @@ def test_digest_and_failure_report_render_both_ways() -> None:
     report = MessageData(11, kinds.DELIVERY_FAILURE, "f", NOW, RECIPIENT, failed=failed)
     subject, text, _, sms = _render_all(report, True)
     assert "n° 41" in subject and "Anne Bernard" in text and "550 unknown user" in text
-    assert "https://parcours.cpts.example/outbox/41" in sms
+    assert "https://parcours.cpts.example/tasks/7" in sms  # the task the failed row was about
     assert "550" not in _render_all(report, False)[1]
 
 
