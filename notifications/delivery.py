@@ -30,13 +30,14 @@ from engine.store.db import transaction
 from engine.store.tables import OPEN_TASK_STATUSES
 from notifications import kinds
 from notifications.channels.base import Channel, OutgoingMessage
-from notifications.context import Links, build_context
+from notifications.context import build_context
 from notifications.exceptions import (
     DeliveryError,
     NotificationError,
     PreferencesError,
     TransientDeliveryError,
 )
+from notifications.links import Links
 from notifications.outbox import DIGESTED, OUTBOX, SENT, Claimed, next_attempt
 from notifications.preferences import Preferences, parse_preferences, usable_now
 from notifications.render import Renderer

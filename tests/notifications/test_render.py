@@ -14,9 +14,10 @@ from engine.pathway import load_file
 from engine.pathway.model import Actions, Pathway, State
 from flows.commands.authoring import pathway_files
 from notifications import kinds
-from notifications.context import Links, build_context
+from notifications.context import build_context
 from notifications.exceptions import TemplateRenderError
 from notifications.formatting import date_fr, datetime_fr
+from notifications.links import Links
 from notifications.render import BUILTIN, Renderer
 from notifications.views import FailedView, MessageData, PatientView, RecipientView, TaskView
 
