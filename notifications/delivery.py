@@ -5,7 +5,8 @@ The decision, in order:
 1. a message about a task that is closed by now (or handed to someone else)
    is **skipped**; a cancellation whose assignment never reached the
    professional is skipped too;
-2. a professional who chose the daily digest has the message **held** for it;
+2. a message that waits for the professional's daily digest is **held** for it:
+   by default news of a task that is not urgent (``Preferences.holds``);
 3. the channels: the professional's preferred ones that are configured and
    reach them (they have that address), else the console channel when on;
    none at all is a permanent failure;
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
@@ -86,13 +87,21 @@ class Delivery:
         if reason is not None:
             return Outcome("skipped", error=reason)
         prefs = self._preferences(data)
-        if prefs.digest and data.kind not in kinds.ALWAYS_IMMEDIATE:
+        if prefs.holds(data.kind, self.urgent(data)):
             return Outcome("held")
         if not data.recipient.active:
             return Outcome("dead", error="le professionnel est inactif")
         return self._send(row, data, prefs)
 
     # -- deciding ---------------------------------------------------------------------------
+
+    def urgent(self, data: MessageData) -> bool:
+        """A task the pathway marks urgent, or due within the urgency window (or past)."""
+        task = data.task
+        if task is None:
+            return False
+        window = timedelta(hours=self.settings.urgency_hours)
+        return task.urgent or task.due_at <= self.now + window
 
     def _skip_reason(self, row: Claimed, data: MessageData) -> str | None:
         task = data.task

@@ -108,6 +108,10 @@ class Task(_Model):
     completed_by: str | list[str] | None = Field(
         None, description="An event, or a list of events, that completes the task, e.g. "
                           "observation:hba1c or [observation:ntprobnp, observation:bnp]")
+    urgent: bool = Field(
+        False, description="True: the professional is told at once, whatever the due date "
+                           "(otherwise a new task goes into the daily digest unless it is "
+                           "due within the urgency window)")
 
     def completing_events(self) -> list[str]:
         """The events named in ``completed_by``, as a list."""
