@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from engine.store.db import transaction
 from engine.store.tables import OPEN_TASK_STATUSES
@@ -39,11 +39,11 @@ from notifications.exceptions import (
     TransientDeliveryError,
 )
 from notifications.links import Links
-from notifications.outbox import DIGESTED, OUTBOX, SENT, Claimed, next_attempt
+from notifications.outbox import Claimed, assignment_told, next_attempt
 from notifications.preferences import Preferences, parse_preferences, usable_now
 from notifications.render import Renderer
 from notifications.settings import NotificationSettings
-from notifications.views import MessageData
+from notifications.views import MessageData, TaskView
 
 #: Failures that say the channel itself is unavailable: skip it for the rest of the run.
 _CHANNEL_DOWN_CODES = {None, 421, 502, 503, 504}
@@ -114,19 +114,15 @@ class Delivery:
         if data.kind in (kinds.TASK_ASSIGNED, kinds.TASK_REMINDER) and \
                 task.assignee_id != data.recipient.id:
             return "la tâche est confiée à un autre professionnel"
-        if data.kind == kinds.TASK_CANCELLED and not self._assignment_reached(task.id,
+        if data.kind == kinds.TASK_CANCELLED and not self._assignment_reached(task,
                                                                                data.recipient.id):
             return "l'attribution de cette tâche n'avait pas été envoyée"
         return None
 
-    def _assignment_reached(self, task_id: int, recipient_id: int) -> bool:
+    def _assignment_reached(self, task: TaskView, recipient_id: int) -> bool:
         """Whether the professional was told about the task (no row: assume they were)."""
         with transaction(self.engine) as session:
-            t = OUTBOX.c
-            statuses = list(session.scalars(select(t.status).where(
-                t.task_id == task_id, t.kind == kinds.TASK_ASSIGNED,
-                t.recipient_id == recipient_id)))
-        return not statuses or any(s in (SENT, DIGESTED) for s in statuses)
+            return assignment_told(session, task.id, recipient_id, task.closed_at)
 
     def _live_items(self, digest: MessageData) -> tuple[MessageData, ...]:
         """Digest items still worth telling: open tasks; a cancellation only if its

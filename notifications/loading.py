@@ -115,7 +115,7 @@ def _task_view(bundle: Bundle, task: TaskRow, version: PathwayVersion | None) ->
         description=task.description, assignee_id=task.assignee_id,
         assignee_name=f"{assignee.given_names} {assignee.family_name}" if assignee else None,
         unassigned_role=task.unassigned_role, pathway_title=version.title if version else "",
-        urgent=_urgent(version, task.key))
+        urgent=_urgent(version, task.key), closed_at=task.closed_at)
 
 
 def _urgent(version: PathwayVersion | None, task_key: str) -> bool:

@@ -56,6 +56,7 @@ class TaskView:
     pathway_title: str = ""
     #: Declared ``urgent: true`` by the pathway: told at once, never held for a digest.
     urgent: bool = False
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
