@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 
 from engine.store.db import transaction
 from engine.store.tables import OPEN_TASK_STATUSES, CaseRow, InboxRow, OutboxRow, TaskRow
+from notifications.outbox import DIGESTED, HELD
 
 #: French labels of outbox kinds and statuses (the notifications package owns the vocabulary)
 KIND_LABELS = {"task_assigned": "nouvelle tâche", "task_reminder": "rappel",
@@ -37,7 +38,8 @@ class Summary:
 #: outbox and inbox statuses, as coordinators read them
 STATUS_LABELS = {
     "sent": "envoyées", "skipped": "sans objet", "pending": "en attente", "retry": "à réessayer",
-    "deferred": "différées", "held": "en résumé du jour", "dead": "non remises",
+    "deferred": "différées", HELD: "gardées pour le récapitulatif",
+    DIGESTED: "regroupées dans un récapitulatif", "dead": "non remises",
     "sending": "en cours", "applied": "appliqués", "failed": "refusés",
     "duplicate": "doublons",
 }
