@@ -25,6 +25,7 @@ from typing import Any
 from faker import Faker
 from sqlalchemy import Engine, insert
 
+from engine.authoring import synthetic
 from engine.store.tables import (
     CARE_TEAM_TABLE,
     OBSERVATION_TABLE,
@@ -122,13 +123,13 @@ def _observations(rng: random.Random, patient_id: int, row: dict[str, Any],
                     "recorded_at": now - timedelta(days=days_ago), "source": "laboratoire"})
     age = (now.date() - row["birth_date"]).days // 365
     if DIABETES_T2 in row["conditions"]:
-        add("4548-4", min(13.5, max(5.2, rng.gauss(7.3, 1.1))), "%", rng.randrange(20, 120))
-        add("62238-1", min(130, max(15, rng.gauss(78 - (age - 50) * 0.6, 18))),
-            "mL/min/1.73m2", rng.randrange(60, 300))
+        add("4548-4", synthetic.draw(rng, "4548-4", 5.2, 13.5), "%", rng.randrange(20, 120))
+        add("62238-1", synthetic.draw(rng, "62238-1", 15, 130), "mL/min/1.73m2",
+            rng.randrange(60, 300))
     if age >= 65:
-        add("29463-7", min(140, max(38, rng.gauss(71, 13))), "kg", rng.randrange(5, 90))
+        add("29463-7", synthetic.draw(rng, "29463-7", 38, 140), "kg", rng.randrange(5, 90))
         if HEART_FAILURE in row["conditions"] or rng.random() < 0.1:
-            add("33762-6", rng.lognormvariate(5.6, 1.0), "pg/mL", rng.randrange(30, 200))
+            add("33762-6", synthetic.draw(rng, "33762-6"), "pg/mL", rng.randrange(30, 200))
     return out
 
 
@@ -176,8 +177,8 @@ def create_territory(engine: Engine, now: datetime, roles: set[str], *, patients
             observations += _observations(rng, patient_id, row, now)
             team += _team(rng, patient_id, roles, territory.professionals, today)
         if observations:
-            conn.execute(insert(OBSERVATION_TABLE), observations)  # type: ignore[attr-defined]
+            conn.execute(insert(OBSERVATION_TABLE), observations)
         if team:
-            conn.execute(insert(CARE_TEAM_TABLE), team)  # type: ignore[attr-defined]
+            conn.execute(insert(CARE_TEAM_TABLE), team)
     territory.observations, territory.care_team = len(observations), len(team)
     return territory

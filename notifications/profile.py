@@ -28,7 +28,7 @@ change is written in one transaction and stored in canonical form (times as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
@@ -37,16 +37,13 @@ from sqlalchemy import Engine, Row, select, update
 from sqlalchemy.orm import Session
 
 from engine.store.db import transaction
-from engine.store.errors import NotFoundError
+from engine.store.exceptions import NotFoundError
 from engine.store.tables import PROFESSIONAL_TABLE
+from notifications.channels.registry import ADDRESS_FIELDS, CHOOSABLE
+from notifications.channels.registry import LABELS as CHANNEL_LABELS
 from notifications.exceptions import InvalidPreferencesError, PreferencesError
 from notifications.preferences import Preferences, parse_preferences
-from notifications.settings import (
-    ADDRESS_FIELDS,
-    CHANNEL_LABELS,
-    CHOOSABLE_CHANNELS,
-    NotificationSettings,
-)
+from notifications.settings import NotificationSettings
 
 DAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 MODES = {"immediate": "chaque message tout de suite",
@@ -116,7 +113,7 @@ def _page(row: Row[Any], settings: NotificationSettings) -> PreferencesPage:
     except PreferencesError:
         prefs = parse_preferences({}, settings)
     choices = tuple(ChannelChoice(name, CHANNEL_LABELS[name], _reachable(row, name))
-                    for name in CHOOSABLE_CHANNELS)
+                    for name in CHOOSABLE)
     return PreferencesPage(row.id, prefs, stored, choices)
 
 
@@ -137,10 +134,11 @@ def _checked(changes: Mapping[str, Any], row: Row[Any],
     for key in changes:
         if key not in KEYS:
             problems[str(key)] = f"réglage inconnu « {key} » ; réglages : {', '.join(KEYS)}"
-    checks = {"channels": lambda v: _channels(v, row), "mode": lambda v: _choice(v, MODES),
-              "new_tasks": lambda v: _choice(v, NEW_TASKS),
-              "digest_time": lambda v: _hhmm(v, "l'heure du récapitulatif"),
-              "quiet_hours": lambda v: _quiet_hours(v, problems)}
+    checks: dict[str, Callable[[Any], Any]] = {
+        "channels": lambda v: _channels(v, row), "mode": lambda v: _choice(v, MODES),
+        "new_tasks": lambda v: _choice(v, NEW_TASKS),
+        "digest_time": lambda v: _hhmm(v, "l'heure du récapitulatif"),
+        "quiet_hours": lambda v: _quiet_hours(v, problems)}
     for key, check in checks.items():
         if key in changes:
             try:
@@ -159,9 +157,9 @@ def _channels(value: Any, row: Row[Any]) -> list[str]:
     if not names:
         raise ValueError("choisissez au moins un canal")
     for name in names:
-        if name not in CHOOSABLE_CHANNELS:
+        if name not in CHOOSABLE:
             raise ValueError(f"canal inconnu « {name} » ; canaux possibles : "
-                             f"{', '.join(CHOOSABLE_CHANNELS)}")
+                             f"{', '.join(CHOOSABLE)}")
         if names.count(name) > 1:
             raise ValueError(f"le canal « {CHANNEL_LABELS[name]} » est choisi deux fois")
         if not _reachable(row, name):
@@ -194,7 +192,7 @@ def _quiet_hours(value: Any, problems: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for channel, window in value.items():
         where = f"quiet_hours.{channel}"
-        if channel not in CHOOSABLE_CHANNELS:
+        if channel not in CHOOSABLE:
             problems[where] = f"canal inconnu « {channel} »"
         elif window is None:
             out[channel] = None

@@ -28,6 +28,7 @@ types only (they end up in Prefect).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,14 +38,16 @@ from typing import Any
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from engine import events
 from engine.store.db import is_transient, transaction
-from engine.store.errors import InputError
+from engine.store.exceptions import InputError
 from engine.store.service import Applied, CaseService
 from engine.store.tables import INBOX_TABLE, InboxRow
 from engine.store.writer import SYSTEM, Actor
 
-KINDS = ("observation", "admission", "discharge", "task_completed", "event")
+KINDS = events.INBOUND_KINDS
 STATUSES = ("pending", "applied", "duplicate", "failed")
 #: advisory lock key of the inbox drainer (PostgreSQL), "parcours-inbox" as a number
 DRAIN_LOCK_KEY = 0x7061_7263_696E_6278 & 0x7FFF_FFFF_FFFF_FFFF
@@ -71,7 +74,7 @@ class FailedEvent:
 class DrainReport:
     """What a drain did (ids, counts and error types only)."""
 
-    applied: dict[str, int] = field(default_factory=dict)
+    applied: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     failed: list[FailedEvent] = field(default_factory=list)
     case_ids: set[int] = field(default_factory=set)
@@ -79,8 +82,7 @@ class DrainReport:
     seen: int = 0
 
     def merge(self, other: DrainReport) -> None:
-        for kind, n in other.applied.items():
-            self.applied[kind] = self.applied.get(kind, 0) + n
+        self.applied.update(other.applied)
         self.duplicates += other.duplicates
         self.failed.extend(other.failed)
         self.case_ids |= other.case_ids
@@ -102,12 +104,12 @@ def validate(kind: str, patient_ref: str | None, case_id: int | None, task_id: i
     """Check the shape of an inbound event (its content is checked when it is applied)."""
     if kind not in KINDS:
         raise InputError(f"type d'événement inconnu {kind!r} ; possibles : {', '.join(KINDS)}")
-    if kind == "observation":
+    if kind == events.OBSERVATION:
         _require(kind, patient=patient_ref, code=payload.get("code"),
                  value=payload.get("value"))
-    elif kind in ("admission", "discharge"):
+    elif events.is_hospital(kind):
         _require(kind, patient=patient_ref)
-    elif kind == "task_completed":
+    elif kind == events.TASK_COMPLETED:
         _require(kind, task=task_id)
     else:
         _require(kind, case=case_id, name=payload.get("name"))
@@ -132,7 +134,7 @@ def enqueue(session: Session, kind: str, *, effective_at: datetime, received_at:
     new_id = session.execute(stmt).scalar()
     if new_id is not None:
         return Received(new_id, event_id, True)
-    existing = session.scalar(select(InboxRow.id).where(InboxRow.event_id == event_id))
+    existing = session.scalar(select(col(InboxRow.id)).where(col(InboxRow.event_id) == event_id))
     return Received(existing or 0, event_id, False)
 
 
@@ -144,16 +146,16 @@ def apply_row(service: CaseService, row: InboxRow, now: datetime) -> Applied:
     actor = Actor(row.actor_kind, row.actor_id)
     p = row.payload
     common: dict[str, Any] = {"actor": actor, "event_id": row.event_id}
-    if row.kind == "observation":
+    if row.kind == events.OBSERVATION:
         return service.observe(row.patient_ref or "", p["code"], p["value"], p.get("unit"),
                                row.effective_at, now, source=row.source, **common)
-    if row.kind in ("admission", "discharge"):
+    if events.is_hospital(row.kind):
         return service.hospital_event(row.patient_ref or "", row.kind, row.effective_at, now,
                                       data=p.get("data"), **common)
-    if row.kind == "task_completed":
+    if row.kind == events.TASK_COMPLETED:
         return service.complete_task(row.task_id or 0, p.get("result") or {},
                                      row.effective_at, now, **common)
-    if row.kind == "event":
+    if row.kind == events.PATHWAY_EVENT:
         return service.pathway_event(row.case_id or 0, p["name"], row.effective_at, now,
                                      data=p.get("data"), **common)
     raise InputError(f"type d'événement inconnu {row.kind!r} ; possibles : {', '.join(KINDS)}")
@@ -163,8 +165,8 @@ def pending(engine: Engine, now: datetime, limit: int) -> list[InboxRow]:
     """The oldest pending rows received by ``now``, in the order they were received."""
     with transaction(engine) as session:
         return list(session.scalars(select(InboxRow).where(
-            InboxRow.status == "pending", InboxRow.received_at <= now)
-            .order_by(InboxRow.id).limit(limit)))
+            col(InboxRow.status) == "pending", col(InboxRow.received_at) <= now)
+            .order_by(col(InboxRow.id)).limit(limit)))
 
 
 def _record(engine: Engine, row_id: int, now: datetime, status: str,
@@ -234,8 +236,8 @@ def list_rows(session: Session, status: str | None = None, limit: int = 200) -> 
     if status:
         if status not in STATUSES:
             raise InputError(f"statut inconnu {status!r} ; possibles : {', '.join(STATUSES)}")
-        query = query.where(InboxRow.status == status)
-    return list(session.scalars(query.order_by(InboxRow.id.desc()).limit(limit)))  # type: ignore[union-attr]
+        query = query.where(col(InboxRow.status) == status)
+    return list(session.scalars(query.order_by(col(InboxRow.id).desc()).limit(limit)))
 
 
 def retry(session: Session, ids: list[int] | None = None) -> int:
@@ -251,4 +253,4 @@ def counts(session: Session) -> dict[str, int]:
     from sqlalchemy import func
 
     return {status: n for status, n in session.execute(
-        select(InboxRow.status, func.count()).group_by(InboxRow.status)).all()}
+        select(col(InboxRow.status), func.count()).group_by(col(InboxRow.status))).all()}

@@ -20,12 +20,13 @@ from engine.store.batch import COORDINATOR
 from engine.store.db import transaction
 from engine.store.tables import OPEN_TASK_STATUSES, OutboxRow, Professional, TaskRow
 from notifications import kinds
+from notifications.channels import registry
 from notifications.outbox import DIGESTED, SENT
 from notifications.settings import NotificationSettings
 
 #: (channel, what the reader should notice) for the two renderings shown.
-RENDERINGS = (("mssante", "MSSanté, sécurisé : le patient et la tâche en clair"),
-              ("sms", "SMS, non sécurisé : aucune donnée de santé, seulement le lien"))
+RENDERINGS = ((registry.MSSANTE, "MSSanté, sécurisé : le patient et la tâche en clair"),
+              (registry.SMS, "SMS, non sécurisé : aucune donnée de santé, seulement le lien"))
 
 
 def sample_task(engine: Engine) -> int | None:

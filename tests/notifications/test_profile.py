@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from engine.store.db import transaction
-from engine.store.errors import NotFoundError
+from engine.store.exceptions import NotFoundError
 from engine.store.service import CaseService
 from engine.store.tables import Professional
 from notifications.exceptions import InvalidPreferencesError, PreferencesError

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by ``engine.store.schema``."""
+"""Alembic environment: runs on the connection handed over by ``engine.store.migrate``."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def run_migrations_online() -> None:
     _run(connection)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite",
                       compare_type=True)
