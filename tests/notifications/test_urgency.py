@@ -129,3 +129,20 @@ def test_the_urgency_window_and_the_default_are_settings(
     monkeypatch.setenv("PARCOURS_NOTIFY_NEW_TASKS", "immediate")
     assert NotificationSettings().urgency_hours == 12.0
     assert NotificationSettings().new_tasks == "immediate"
+
+
+def test_a_task_told_in_a_digest_then_cancelled_is_told_cancelled_in_the_next(
+        engine: Engine, world: CaseService) -> None:
+    dispatch_pending(engine, default(), MORNING, channels=sinks())       # held
+    tomorrow = MORNING + timedelta(days=1)
+    queue_daily_digests(engine, tomorrow, settings=default())
+    dispatch_pending(engine, default(), tomorrow, channels=sinks())      # the digest is sent
+    world.close_case(1, "déménagement", tomorrow + timedelta(hours=1))
+    dispatch_pending(engine, default(), tomorrow + timedelta(hours=2), channels=sinks())
+    assert statuses(engine, "task_cancelled") == ["digest"]              # told, not skipped
+    after = tomorrow + timedelta(days=1)
+    queue_daily_digests(engine, after, settings=default())
+    channels = sinks()
+    dispatch_pending(engine, default(), after, channels=channels)
+    (digest,) = channels["mssante"].sent
+    assert "Tâche annulée" in digest.text and "(1 notification)" in digest.subject
