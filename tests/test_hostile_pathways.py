@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,53 @@ def test_mutated_pathways_never_raise(chunk: int) -> None:
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_many_mutated_pathways_never_raise(chunk: int) -> None:
     _check_corpus(100 + chunk, 20 * FILES)
+
+
+# -- guards with bounded cost -------------------------------------------------------------------
+
+
+def _with_guard(guard: str) -> str:
+    lines = BASE.split("\n")
+    i = next(n for n, line in enumerate(lines) if line.strip().startswith("guard:"))
+    indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+    lines[i] = f'{indent}guard: "{guard}"'
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(("guard", "expected"), [
+    ("'a' * 300000000 == event.value", "builds a value longer than 10000"),
+    ("[0] * 300000000 == event.value", "builds a value longer than 10000"),
+    ("300000000 * 'a' == event.value", "builds a value longer than 10000"),
+    ("10 ** 10000000 > event.value", "computes a number over 4096 bits"),
+])
+def test_costly_literal_guards_are_refused_quickly(guard: str, expected: str) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    problems = _one(_with_guard(guard))
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 5 and peak < 64 * 1024 * 1024
+    assert any(expected in p and "[expression-syntax]" in p for p in problems), problems
+
+
+def test_cheap_arithmetic_still_works() -> None:
+    assert _one(_with_guard("2 ** 10 > event.value and 'ab' * 3 != event.unit")) == []
+
+
+def test_costly_values_built_at_run_time_are_refused() -> None:
+    from jinja2.sandbox import SecurityError
+
+    from engine.pathway.expressions import Scope, compile_expression, make_scope
+
+    def scope(n: int) -> Scope:
+        return make_scope(params={"n": n}, facts={}, obs={}, patient={}, event={},
+                          now=datetime(2026, 1, 1, tzinfo=UTC))
+
+    for source in ("'a' * params.n", "[0] * params.n", "10 ** params.n", "'a' * 9999 + 'b' * 9"):
+        expression = compile_expression(source)
+        with pytest.raises(SecurityError):
+            expression.evaluate(scope(10**8))
+    assert compile_expression("'ab' * params.n").evaluate(scope(3)) == "ababab"
