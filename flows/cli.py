@@ -33,6 +33,7 @@ GROUPS = (
     "flows.commands.notify",
     "flows.commands.orchestration",
     "flows.commands.demo",
+    "flows.commands.web",
 )
 
 

@@ -8,7 +8,7 @@ then back to the page asked for:
 ``{base_url}/``                        the inbox, « Mes tâches »
 ``{base_url}/tasks/{id}``              one task
 ``{base_url}/patients/{id}``           one patient's page (their cases, tasks, team)
-``{base_url}/sign-in/{token}``         a one-time sign-in link (``next`` = local path)
+``{base_url}/connexion/lien?p&t&suite`` a one-time sign-in link (``suite`` = local path)
 =====================================  ==============================================
 
 Links carry identifiers only, never a name or a clinical value, so that an
@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from notifications import kinds
 from notifications.views import MessageData
 
 #: The paths a message may point to (after the base URL), as regular expressions.
 ROUTE_PATTERNS = (r"/", r"/tasks/[0-9]+", r"/patients/[0-9]+")
-SIGN_IN_PATTERN = r"/sign-in/[A-Za-z0-9_\-]+(\?next=[^\s\"'<>]*)?"
+SIGN_IN_PATTERN = r"/connexion/lien\?[^\s\"'<>]*"
 
 
 def _join(base_url: str, path: str) -> str:
@@ -47,15 +47,13 @@ def patient_url(base_url: str, patient_id: int) -> str:
     return _join(base_url, f"/patients/{int(patient_id)}")
 
 
-def sign_in_url(base_url: str, token: str, next_path: str | None = None) -> str:
+def sign_in_url(base_url: str, professional_id: int, token: str, next_path: str = "/") -> str:
     """A one-time sign-in link; ``next_path`` (a local path such as ``/tasks/12``) is
     where the workspace goes once signed in."""
-    url = _join(base_url, f"/sign-in/{quote(token, safe='')}")
-    if next_path:
-        if not next_path.startswith("/") or next_path.startswith("//"):
-            raise ValueError(f"next_path must be a local path, got {next_path!r}")
-        url += "?" + urlencode({"next": next_path})
-    return url
+    if not next_path.startswith("/") or next_path.startswith("//"):
+        raise ValueError(f"next_path must be a local path, got {next_path!r}")
+    query = urlencode({"p": int(professional_id), "t": token, "suite": next_path})
+    return _join(base_url, f"/connexion/lien?{query}")
 
 
 def is_route(base_url: str, url: str) -> bool:
@@ -85,6 +83,8 @@ class Links:
     def of(self, data: MessageData) -> str:
         """The digest → the inbox; a delivery failure → its task, else the inbox; a task
         message → the task; a pathway message → the patient's page."""
+        if data.kind == kinds.SIGN_IN_LINK:
+            return str(data.payload.get("link", self.inbox()))
         if data.kind == kinds.DAILY_DIGEST:
             return self.inbox()
         if data.kind == kinds.DELIVERY_FAILURE:

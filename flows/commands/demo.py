@@ -65,9 +65,10 @@ def _publish(service: Any, files: list[Path], now: datetime, say: Any) -> set[st
 
     roles: set[str] = set()
     for file in files:
-        _, problems = check_file(str(file))
-        if problems:
-            say(f"  [red]{file.name} invalide[/red] ({len(problems)} erreur(s)), ignoré : "
+        model, problems = check_file(str(file))
+        if model is None:
+            errors = sum(p.is_error for p in problems)
+            say(f"  [red]{file.name} invalide[/red] ({errors} erreur(s)), ignoré : "
                 f"parcours validate {file}")
             continue
         published = service.publish(file.read_text(encoding="utf-8"), str(file), now)
@@ -154,6 +155,12 @@ def _report(engine: Any, now: datetime, out: Path, console: Any, failed: int,
         console.print(f"[yellow]{failed} cycle(s) avec une étape en échec : voir leurs "
                       "artefacts dans Prefect[/yellow]")
     console.print(f"Terminé en {seconds:.0f} s.")
+    console.print()
+    console.print("Pour ouvrir l'espace des professionnels sur cette démonstration (liens de "
+                  "connexion d'un médecin, d'une infirmière, d'un pharmacien et de la "
+                  "coordination) :\n"
+                  f"  .venv/bin/parcours web --database {out / 'demo.db'} "
+                  f"--now {now:%Y-%m-%dT%H:%M} --demo-links      # puis ouvrir un des liens")
     console.print()
     if api_url():
         console.print(f"Les exécutions sont dans Prefect : ouvrir {ui_url()} (onglets Runs "

@@ -43,6 +43,10 @@ def _samples() -> Iterator[tuple[str, MessageData]]:
     for template in kinds.PATHWAY_TEMPLATES:
         yield template, MessageData(3, template, "c", NOW, RECIPIENT, {"message": "m"},
                                     patient=PATIENT_WITH_ID, pathway_title="P")
+    yield "sign-in", MessageData(4, kinds.SIGN_IN_LINK, "s", NOW, RECIPIENT, {
+        "link": links.sign_in_url(BASE, 3, "tok", "/tasks/7"), "minutes": 15})
+    yield "declined", MessageData(5, kinds.TASK_DECLINED, "x", NOW, RECIPIENT,
+                                  {"reason": "absent"}, task=task, patient=PATIENT_WITH_ID)
     yield "digest", MessageData(10, kinds.DAILY_DIGEST, "d", NOW, RECIPIENT, items=items)
     for task_id in (7, None):
         failed = FailedView(41, kinds.TASK_ASSIGNED, 6, "Anne Bernard", "email", "550",
@@ -72,7 +76,9 @@ def test_every_link_is_a_workspace_page(data: MessageData) -> None:
     for url in found:
         assert links.is_route(BASE, url), url
         path = url[len(BASE):]
-        assert any(re.fullmatch(p, path) for p in links.ROUTE_PATTERNS), url
+        patterns = (*links.ROUTE_PATTERNS, links.SIGN_IN_PATTERN) \
+            if data.kind == kinds.SIGN_IN_LINK else links.ROUTE_PATTERNS
+        assert any(re.fullmatch(p, path) for p in patterns), url
 
 
 @pytest.mark.parametrize(("data", "expected"), [
@@ -92,12 +98,13 @@ def test_the_link_functions() -> None:
     assert links.inbox_url(base) == "https://cpts.example/parcours/"
     assert links.task_url(base, 12) == "https://cpts.example/parcours/tasks/12"
     assert links.patient_url(base, 3) == "https://cpts.example/parcours/patients/3"
-    url = links.sign_in_url(base, "abc_DEF-1", "/tasks/12")
-    assert url == "https://cpts.example/parcours/sign-in/abc_DEF-1?next=%2Ftasks%2F12"
+    url = links.sign_in_url(base, 7, "abc_DEF-1", "/tasks/12")
+    assert url == ("https://cpts.example/parcours/connexion/lien?p=7&t=abc_DEF-1"
+                   "&suite=%2Ftasks%2F12")
     assert links.is_route(base, url) and links.is_route(base, links.task_url(base, 1))
     assert not links.is_route(base, "https://cpts.example/parcours/cases/1")
     assert not links.is_route(base, "https://evil.example/tasks/1")
     with pytest.raises(ValueError, match="local path"):
-        links.sign_in_url(base, "t", "https://evil.example/")
+        links.sign_in_url(base, 7, "t", "https://evil.example/")
     with pytest.raises(ValueError, match="local path"):
-        links.sign_in_url(base, "t", "//evil.example/")
+        links.sign_in_url(base, 7, "t", "//evil.example/")
