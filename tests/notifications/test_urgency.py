@@ -2,7 +2,7 @@
 
 On SQLite and PostgreSQL, with in-memory channels and an injected clock. The
 world (``conftest.world``): two ``bilan_initial`` tasks for Paul, created
-Monday 5 January 2026 at 09:00 (Paris), due 15 days later.
+Monday 5 January 2026 at 09:00 (Paris), due 15 days later (end of that day).
 """
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ from notifications import dispatch_pending, queue_daily_digests
 from notifications.channels import MemoryChannel
 from notifications.settings import NotificationSettings
 from tests.db.world import EXAMPLE, T0
-from tests.notifications.conftest import MORNING, PAUL, outbox, set_preferences, settings
-
-DUE = T0 + timedelta(days=15)
+from tests.notifications.conftest import (
+    MORNING,
+    PAUL,
+    outbox,
+    set_preferences,
+    settings,
+    tasks,
+)
 
 
 def sinks() -> dict[str, MemoryChannel]:
@@ -58,7 +63,7 @@ def test_new_tasks_wait_for_the_next_morning_digest_by_default(engine: Engine,
 def test_a_task_due_within_the_urgency_window_is_told_at_once(
         engine: Engine, world: CaseService, hours_before_due: int, window: float,
         expected: str) -> None:
-    now = DUE - timedelta(hours=hours_before_due)
+    now = tasks(engine)[0].due_at - timedelta(hours=hours_before_due)
     dispatch_pending(engine, default(urgency_hours=window), now, channels=sinks())
     assert statuses(engine) == [expected, expected]
 
