@@ -77,7 +77,7 @@ def test_preview_renders_without_sending(env: None, capsys: pytest.CaptureFixtur
     assert code == 0
     assert "canal mssante (sécurisé" in out
     assert "Objet : Nouvelle tâche : Réaliser le bilan initial – Mme Marie DURAND" in out
-    assert "À faire avant le mardi 20 janvier 2026 à 09:00." in out
+    assert "À faire au plus tard le mardi 20 janvier 2026." in out
     code, out, _ = cli(capsys, "notify", "preview", "task_reminder", "--task", "1",
                        "--channel", "sms")
     assert code == 0 and "DURAND" not in out and "Parcours, rappel" in out
