@@ -1,0 +1,35 @@
+"""Web sign-in: the OpenID Connect states and nonces already used (hashed), so that a
+replayed sign-in response is refused by every worker.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-02 11:00:00
+"""
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import engine.store.types
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'used_sign_in_key',
+        sa.Column('key_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column('used_at', engine.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('expires_at', engine.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('key_hash'),
+    )
+    op.create_index('ix_used_sign_in_key_expires_at', 'used_sign_in_key', ['expires_at'],
+                    unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_used_sign_in_key_expires_at', table_name='used_sign_in_key')
+    op.drop_table('used_sign_in_key')

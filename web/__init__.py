@@ -1,0 +1,1 @@
+"""The professionals' workspace (web application)."""
