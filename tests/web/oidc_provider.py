@@ -8,7 +8,7 @@ Pro Santé Connect's (``SubjectNameID`` = ``8`` + RPPS, ``SubjectRefPro``), as J
 signed JWT. ID tokens are signed with joserfc (RS256) and carry ``at_hash``.
 
 For the negative tests it misbehaves on demand (``provider.misbehave``):
-``wrong_audience``, ``foreign_key`` (signed by another key under the same ``kid``),
+``wrong_audience``, ``extra_audience``, ``foreign_key`` (signed by another key under the same ``kid``),
 ``unknown_key`` (another key, another ``kid``), ``expired``, ``replay_tokens`` (the previous
 token response again), ``wrong_issuer``, ``low_acr``; and ``provider.deny`` sends the user
 back with an OAuth error.
@@ -80,8 +80,10 @@ class LoopbackProvider:
             "exp": now + 300, "auth_time": now, "nonce": grant.nonce,
             "acr": grant.acr or "eidas1",
             "at_hash": create_half_hash(access_token, "RS256").decode()}
-        if "wrong_audience" in self.misbehave:
-            claims["aud"] = "un-autre-logiciel"
+        if "wrong_audience" in self.misbehave:  # azp set, so only an audience check sees it
+            claims.update(aud="un-autre-logiciel", azp=CLIENT_ID)
+        if "extra_audience" in self.misbehave:
+            claims.update(aud=[CLIENT_ID, "un-autre-logiciel"], azp=CLIENT_ID)
         if "expired" in self.misbehave:
             claims.update(iat=now - 900, exp=now - 600, auth_time=now - 900)
         if "wrong_issuer" in self.misbehave:
