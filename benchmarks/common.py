@@ -87,7 +87,7 @@ def bench_territory(url: str, count: int) -> tuple[Any, Any]:
     """A migrated database with ``count`` patients enrolled in the benchmark pathway at
     ``BENCH_T0``; returns (engine, case service)."""
     from engine.store.db import make_engine
-    from engine.store.schema import upgrade
+    from engine.store.migrate import upgrade
     from engine.store.service import CaseService
 
     engine = make_engine(url)

@@ -43,6 +43,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from engine import events
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine, peak_rss_mib
@@ -119,16 +121,16 @@ class Bench:
         n = range(self.first, self.first + self.count)  # global numbers: same data mix
         self.timed("start", lambda i, _: start(subjects[i], T0))
         at = T0 + timedelta(days=7)
-        self.apply_all("bilan", [Event("task_completed:bilan_initial", at,
+        self.apply_all("bilan", [Event(events.task_completed("bilan_initial"), at,
                                        task=_ref(c, "bilan_initial")) for c in self.cases])
         at = T0 + timedelta(days=15)
-        self.apply_all("pieds", [Event("task_completed:examen_pieds", at,
+        self.apply_all("pieds", [Event(events.task_completed("examen_pieds"), at,
                                        task=_ref(c, "examen_pieds"), result={"grade": i % 4})
                                  for i, c in zip(n, self.cases, strict=True)])
         due = add_months(T0 + timedelta(days=7), 3) + timedelta(days=1)  # HbA1c timer due
         self.timed("advance", lambda i, case: advance(case, subjects[i], due))
         at = due + timedelta(days=4)
-        self.apply_all("hba1c", [Event("observation:hba1c", at, value=5.0 + (i % 40) / 10,
+        self.apply_all("hba1c", [Event(events.observation("hba1c"), at, value=5.0 + (i % 40) / 10,
                                        unit="%") for i in n])
         self.check()
         return self.results

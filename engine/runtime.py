@@ -29,6 +29,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from engine import events
 from engine.case import (
     Case,
     CaseClosed,
@@ -183,8 +184,7 @@ class Runtime:
         """``observation:hba1c`` → ('observation', 'hba1c'); ``sortie`` → ('sortie', '')."""
         kind = self._kinds.get(name)
         if kind is None:
-            head, _, arg = name.partition(":")
-            kind = self._kinds[name] = (head, arg)
+            kind = self._kinds[name] = events.parse(name)
         return kind
 
     def _validate(self, event: Event) -> None:
@@ -192,11 +192,11 @@ class Runtime:
         if event.name not in names:
             raise UnknownEventError(event.name, sorted(names))
         kind, arg = self._kind(event.name)
-        if kind == "observation":
+        if kind == events.OBSERVATION:
             spec = self.pathway.definition.observations[arg]
             check_value(spec.title, event.value, spec.type, spec.minimum, spec.maximum,
                         spec.choices, spec.unit)
-        elif kind == "timer":
+        elif kind == events.TIMER:
             raise RuntimeEventError("timer events are fired by the runtime, not sent to it")
         elif event.name in self.pathway.definition.events:
             check_fields(f"data of event {event.name!r}", event.data,
@@ -205,7 +205,7 @@ class Runtime:
     def _validate_task(self, case: Case, work: _Work, event: Event) -> None:
         """The task an event completes must be open once the timers due before it fired."""
         kind, arg = self._kind(event.name)
-        if kind != "task_completed":
+        if kind != events.TASK_COMPLETED:
             if event.task is not None and event.task not in work.tasks:
                 raise _closed_by_timer(event)
             return
@@ -234,7 +234,7 @@ class Runtime:
             for key, value in subject.observations.items():
                 obs[key] = _obs_view(value, now)
             kind, key = self._kind(event.name)
-            if kind == "observation":
+            if kind == events.OBSERVATION:
                 latest = subject.observations.get(key)
                 if latest is None or latest.at <= event.at:
                     obs[key] = _obs_view(ObservationValue(event.value, event.at, event.unit),
@@ -260,7 +260,7 @@ class Runtime:
             if timer.every is not None:
                 work.timers[slot] = self._rearm(timer)
             work.effects.append(TimerFired(timer.fire_at, timer.name, timer.state))
-            event = Event(f"timer:{timer.name}", timer.fire_at)
+            event = Event(events.timer(timer.name), timer.fire_at)
             self._dispatch(work, event.name, self._scope(work, subject, event, timer.fire_at),
                            timer.fire_at)
         raise RuntimeEventError(f"more than {MAX_TIMER_FIRINGS} timer firings in one step")

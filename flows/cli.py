@@ -20,7 +20,7 @@ Handler = Callable[[argparse.Namespace], int]
 #: Their top-level imports stay light: handlers import what they need when they run.
 GROUPS = (
     "flows.commands.authoring",
-    "flows.commands.pathway_tools",
+    "flows.commands.testing",
     "flows.commands.records",
     "flows.commands.notify",
     "flows.commands.orchestration",

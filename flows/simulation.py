@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from engine import events
 from engine.store import registry
 from engine.store.db import transaction
 from engine.store.inbox import enqueue
@@ -86,14 +87,14 @@ class Simulator:
                 else:
                     actor = Actor("professional", task.assignee_id) \
                         if task.assignee_id and not task.unassigned_role else Actor("coordinator")
-                    enqueue(session, "task_completed", task_id=task.id, effective_at=at,
+                    enqueue(session, events.TASK_COMPLETED, task_id=task.id, effective_at=at,
                             received_at=at, payload={"result": self._result(spec, now.date())},
                             source="simulation", actor=actor)
                     out.completions += 1
             self._hospital(session, hospital, since, now, out)
             if self.day_number % TYPO_EVERY_DAYS == 0 and tasks:
                 victim = self.rng.choice(tasks)
-                enqueue(session, "observation", patient_ref=victim.patient_id,
+                enqueue(session, events.OBSERVATION, patient_ref=victim.patient_id,
                         payload={"code": "4548-4", "value": 45, "unit": "%"},
                         effective_at=self._moment(since, now), received_at=now,
                         source="saisie manuelle")
@@ -136,7 +137,7 @@ class Simulator:
 
     def _observe(self, session: Any, patient_id: int, obs: dict[str, Any], at: datetime,
                  now: datetime) -> None:
-        enqueue(session, "observation", patient_ref=patient_id, effective_at=at,
+        enqueue(session, events.OBSERVATION, patient_ref=patient_id, effective_at=at,
                 received_at=at, source="laboratoire",
                 payload={"code": obs["code"], "value": self._value(obs, now.date()),
                          "unit": obs["unit"]})
@@ -146,7 +147,7 @@ class Simulator:
         for ref, leave in sorted(self.admitted.items()):
             if leave <= now.date():
                 at = self._moment(since, now)
-                enqueue(session, "discharge", patient_ref=ref, effective_at=at, received_at=at,
+                enqueue(session, events.DISCHARGE, patient_ref=ref, effective_at=at, received_at=at,
                         source="CH Nord Franche-Comté")
                 del self.admitted[ref]
                 out.discharges += 1
@@ -159,7 +160,7 @@ class Simulator:
             if str(patient_id) in self.admitted or self.rng.random() >= ADMISSION_RATE:
                 continue
             at = self._moment(since, now)
-            enqueue(session, "admission", patient_ref=patient_id, effective_at=at,
+            enqueue(session, events.ADMISSION, patient_ref=patient_id, effective_at=at,
                     received_at=at, source="CH Nord Franche-Comté")
             self.admitted[str(patient_id)] = now.date() + timedelta(days=self.rng.randint(3, 12))
             out.admissions += 1
@@ -172,10 +173,10 @@ def _task_specs(session: Any) -> dict[tuple[str, str], dict[str, Any]]:
         definition = registry.compiled(version).definition
         for key, task in definition.tasks.items():
             observation = None
-            by = next((e for e in task.completing_events() if e.startswith("observation:")),
-                      None)
+            keys = (events.key_of(e, events.OBSERVATION) for e in task.completing_events())
+            by = next((k for k in keys if k is not None), None)
             if by is not None:
-                observation = definition.observations[by.split(":", 1)[1]].model_dump()
+                observation = definition.observations[by].model_dump()
             out[(version.key, key)] = {
                 "result": {k: v.model_dump() for k, v in (task.result or {}).items()},
                 "observation": observation}
@@ -185,7 +186,7 @@ def _task_specs(session: Any) -> dict[tuple[str, str], dict[str, Any]]:
 def _hospital_pathways(session: Any) -> list[str]:
     """Pathways that react to admissions (they declare a transition on ``admission``)."""
     return [v.key for v in _latest_versions(session)
-            if "admission" in registry.compiled(v).event_names]
+            if events.ADMISSION in registry.compiled(v).event_names]
 
 
 def _latest_versions(session: Any) -> list[PathwayVersion]:

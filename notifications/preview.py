@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from engine.store.batch import coordinator_id
 from engine.store.db import transaction
-from engine.store.errors import InputError, NotFoundError
+from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import TaskRow
 from notifications import kinds
 from notifications.channels.base import MemoryChannel

@@ -48,7 +48,7 @@ def pg_database() -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     from engine.store.db import make_engine
-    from engine.store.schema import upgrade
+    from engine.store.migrate import upgrade
 
     engine = make_engine(url)
     upgrade(engine)
@@ -78,7 +78,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated database: a fresh SQLite file, or this session's PostgreSQL one."""
     if request.param == "sqlite":
         from engine.store.db import make_engine
-        from engine.store.schema import upgrade
+        from engine.store.migrate import upgrade
 
         url = f"sqlite:///{tmp_path / 'parcours.db'}"
         engine = make_engine(url)

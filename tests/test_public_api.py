@@ -14,6 +14,8 @@ import pytest
 import engine
 import engine.exceptions as exceptions
 import engine.pathway
+import engine.store
+import engine.store.exceptions as store_exceptions
 from engine.exceptions import ParcoursError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +59,8 @@ def _exception_classes(module: object) -> list[type[BaseException]]:
 
 
 EXCEPTIONS = _exception_classes(exceptions)
+STORE_EXCEPTIONS = _exception_classes(store_exceptions)
+TREES = [(exceptions, EXCEPTIONS), (store_exceptions, STORE_EXCEPTIONS)]
 
 
 def test_the_tree_has_the_documented_classes() -> None:
@@ -66,24 +70,32 @@ def test_the_tree_has_the_documented_classes() -> None:
         "ClosedCaseError", "InvalidEventDataError", "TimelineError"}
 
 
-@pytest.mark.parametrize("cls", EXCEPTIONS, ids=lambda cls: cls.__name__)
+def test_the_store_tree_has_the_documented_classes() -> None:
+    assert {cls.__name__ for cls in STORE_EXCEPTIONS} == {
+        "StoreError", "InputError", "NotFoundError", "ImportFileError",
+        "ConcurrentUpdateError", "TransientStoreError"}
+
+
+@pytest.mark.parametrize("cls", EXCEPTIONS + STORE_EXCEPTIONS, ids=lambda cls: cls.__name__)
 def test_every_exception_is_a_parcours_error(cls: type[BaseException]) -> None:
     assert issubclass(cls, ParcoursError)
     assert isinstance(cls.retryable, bool)  # type: ignore[attr-defined]
     assert cls.__doc__, f"{cls.__name__} has no docstring"
 
 
-@pytest.mark.parametrize("cls", EXCEPTIONS, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", EXCEPTIONS + STORE_EXCEPTIONS, ids=lambda cls: cls.__name__)
 def test_every_exception_is_drawn_in_the_module_docstring(cls: type[BaseException]) -> None:
-    tree = exceptions.__doc__ or ""
+    tree = sys.modules[cls.__module__].__doc__ or ""
     assert f" {cls.__name__} " in tree
 
 
-def test_the_docstring_draws_the_real_hierarchy() -> None:
+@pytest.mark.parametrize(("module", "found"), TREES, ids=lambda m: getattr(m, "__name__", ""))
+def test_the_docstring_draws_the_real_hierarchy(module: object,
+                                                found: list[type[BaseException]]) -> None:
     """Each class sits under its real parent in the drawing (indentation gives depth)."""
-    tree = (exceptions.__doc__ or "").split("::", 1)[1]
+    tree = (getattr(module, "__doc__", None) or "").split("::", 1)[1]
     stack: list[tuple[int, str]] = []
-    classes = {cls.__name__: cls for cls in EXCEPTIONS}
+    classes = {cls.__name__: cls for cls in found}
     for line in tree.splitlines():
         name = line.replace("│", " ").replace("├──", "   ").replace("└──", "   ").split()
         if not name or name[0] not in classes:
@@ -112,6 +124,20 @@ def test_errors_build_their_own_messages() -> None:
     assert definition.diagnostics == [diagnostic]
 
 
+def test_the_store_facade_exports_what_it_names() -> None:
+    assert "CaseService" in engine.store.__all__ and "InputError" in engine.store.__all__
+    for name in engine.store.__all__:
+        assert getattr(engine.store, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        engine.store.nope  # noqa: B018
+
+
+def test_the_store_is_walked_by_these_tests() -> None:
+    walked = _engine_modules()
+    assert {"engine.store.service", "engine.store.writer", "engine.store.exceptions",
+            "engine.store.inbox"} <= set(walked)
+
+
 def _engine_modules() -> list[str]:
     return sorted(m.name for m in pkgutil.walk_packages(engine.__path__, "engine.")
                   if ".migrations" not in m.name)
@@ -136,7 +162,7 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_the_engine_never_imports_prefect_the_cli_or_notifications() -> None:
-    code = "\n".join(f"import {m}" for m in _engine_modules() if not m.startswith("engine.store"))
+    code = "\n".join(f"import {m}" for m in _engine_modules())
     loaded = _modules_after(code)
     assert not loaded & {"prefect", "flows", "notifications"}
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.scenarios import run_file, scenario_files
+from engine.authoring.scenarios import run_file, scenario_files
 from flows.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.lifecycle import Setting
+from engine.authoring.lifecycle import Setting
+from engine.authoring.simulate import Plan, Progress, report, run_cohort
 from engine.pathway.loader import load_file
-from engine.simulate import Plan, Progress, report, run_cohort
 from flows.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+from engine import events
 from engine.durations import Duration, is_duration
 from engine.exceptions import Diagnostic, DurationError
 from engine.pathway.checkcontext import Check, CheckContext, action_blocks, transitions
@@ -26,8 +27,6 @@ from engine.pathway.statetree import ROOT, Node, StateTree
 from engine.suggest import did_you_mean
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-BUILTIN_EVENTS = ("admission", "discharge")
-EVENT_KINDS = ("observation", "task_completed", "timer")
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
     "number": (int, float), "integer": (int,), "boolean": (bool,), "text": (str,),
     "choice": (str, int), "duration": (str,), "date": (date, str),
@@ -245,21 +244,22 @@ def check_events(ctx: CheckContext) -> Iterator[Diagnostic]:
 def _event_problems(ctx: CheckContext, name: str, path: Path,
                     source: str | None) -> Iterator[Diagnostic]:
     p = ctx.pathway
-    kind, _, arg = name.partition(":")
+    kind, arg = events.parse(name)
     if not arg:
-        if name in BUILTIN_EVENTS or name in p.events:
+        if events.is_hospital(name) or name in p.events:
             return
-        known = [*BUILTIN_EVENTS, *p.events]
+        known = [*events.HOSPITAL_EVENTS, *p.events]
+        allowed = (f"{', '.join(known)}, {events.observation('KEY')}, "
+                   f"{events.task_completed('KEY')} or {events.timer('NAME')}")
         yield ctx.error(path, f"undefined event {name!r}{did_you_mean(name, known)}; use "
-                        f"{', '.join(known)}, observation:KEY, task_completed:KEY or "
-                        "timer:NAME", "undefined-event")
+                        f"{allowed}", "undefined-event")
         return
     tables: dict[str, tuple[str, Any]] = {
-        "observation": ("observation", p.observations), "task_completed": ("task", p.tasks),
-        "timer": ("timer", ctx.timers)}
+        events.OBSERVATION: ("observation", p.observations),
+        events.TASK_COMPLETED: ("task", p.tasks), events.TIMER: ("timer", ctx.timers)}
     if kind not in tables:
-        yield ctx.error(path, f"unknown event kind {kind!r}{did_you_mean(kind, EVENT_KINDS)}; "
-                        f"allowed kinds: {', '.join(EVENT_KINDS)}", "undefined-event")
+        yield ctx.error(path, f"unknown event kind {kind!r}{did_you_mean(kind, events.KINDS)}; "
+                        f"allowed kinds: {', '.join(events.KINDS)}", "undefined-event")
         return
     what, table = tables[kind]
     if arg not in table:  # point at the name after 'kind:'

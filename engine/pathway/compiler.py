@@ -24,9 +24,10 @@ from typing import Any
 
 from transitions import Machine
 
+from engine import events as ev
 from engine.durations import Duration
 from engine.exceptions import PathwayDefinitionError
-from engine.pathway.checks import BUILTIN_EVENTS, _typecheck
+from engine.pathway.checks import _typecheck
 from engine.pathway.expressions import CompiledExpression, compile_expression, literal_or_expression
 from engine.pathway.model import Notify, Parameter, Pathway, Task
 from engine.pathway.statetree import ROOT, StateTree
@@ -202,17 +203,17 @@ def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
                 exits=_exit_scope(tree, domain, node.id, target) if target is not None
                 else frozenset())
     initial_enter = _entry(tree, ROOT, None)
-    events = {t.event for t in transitions.values()} | set(BUILTIN_EVENTS) | set(pathway.events)
-    events |= {f"observation:{k}" for k in pathway.observations}
-    events |= {f"task_completed:{k}" for k in pathway.tasks}
-    events |= {f"timer:{t.name}" for s in states.values() for t in s.timers}
+    names = {t.event for t in transitions.values()} | set(ev.HOSPITAL_EVENTS) | set(pathway.events)
+    names |= {ev.observation(k) for k in pathway.observations}
+    names |= {ev.task_completed(k) for k in pathway.tasks}
+    names |= {ev.timer(t.name) for s in states.values() for t in s.timers}
     machine = _machine(tree, transitions)
     return CompiledPathway(
         definition=pathway, source=source, tree=tree, states=states, transitions=transitions,
         machine=machine, selection=_selection(machine), initial_enter=initial_enter,
         initial_leaves=tuple(s for s in initial_enter if not tree.nodes[s].children),
         eligibility=compile_expression(pathway.eligibility) if pathway.eligibility else None,
-        event_names=frozenset(events),
+        event_names=frozenset(names),
         content_hash=hashlib.sha256(source.encode()).hexdigest() if source else "")
 
 

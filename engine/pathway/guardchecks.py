@@ -13,6 +13,7 @@ from typing import Any
 
 from jinja2 import nodes
 
+from engine import events
 from engine.exceptions import Diagnostic, ExpressionError
 from engine.pathway import expressions
 from engine.pathway.checkcontext import CheckContext, action_blocks
@@ -122,8 +123,8 @@ def _field_problem(p: Pathway, names: tuple[str, ...], event: str | None) -> str
 
 
 def _event_fields(p: Pathway, event: str, attr: str) -> list[str] | None:
-    kind, _, arg = event.partition(":")
-    if attr == "result" and kind == "task_completed" and arg in p.tasks:
+    kind, arg = events.parse(event)
+    if attr == "result" and kind == events.TASK_COMPLETED and arg in p.tasks:
         return list(p.tasks[arg].result)
     if attr == "data" and not arg and event in p.events:
         return list(p.events[event].data)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine.store.errors import InputError
+from engine.store.exceptions import InputError
 from engine.store.queries import professional_id
 from engine.store.service import find_patient
 from engine.store.tables import CareTeamMember

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from engine.store.errors import ConcurrentUpdateError, TransientStoreError
+from engine.store.exceptions import ConcurrentUpdateError, TransientStoreError
 
 T = TypeVar("T")
 

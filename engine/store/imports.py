@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.pathway.reader import YamlReadError, read_file
-from engine.store.errors import ImportFileError
+from engine.store.exceptions import ImportFileError
 from engine.store.tables import SEXES, Patient, Professional
 
 PROFESSIONS = (

@@ -38,13 +38,14 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from engine import events
 from engine.store.db import is_transient, transaction
-from engine.store.errors import InputError
+from engine.store.exceptions import InputError
 from engine.store.service import Applied, CaseService
 from engine.store.tables import INBOX_TABLE, InboxRow
 from engine.store.writer import SYSTEM, Actor
 
-KINDS = ("observation", "admission", "discharge", "task_completed", "event")
+KINDS = events.INBOUND_KINDS
 STATUSES = ("pending", "applied", "duplicate", "failed")
 #: advisory lock key of the inbox drainer (PostgreSQL), "parcours-inbox" as a number
 DRAIN_LOCK_KEY = 0x7061_7263_696E_6278 & 0x7FFF_FFFF_FFFF_FFFF
@@ -102,12 +103,12 @@ def validate(kind: str, patient_ref: str | None, case_id: int | None, task_id: i
     """Check the shape of an inbound event (its content is checked when it is applied)."""
     if kind not in KINDS:
         raise InputError(f"type d'événement inconnu {kind!r} ; possibles : {', '.join(KINDS)}")
-    if kind == "observation":
+    if kind == events.OBSERVATION:
         _require(kind, patient=patient_ref, code=payload.get("code"),
                  value=payload.get("value"))
-    elif kind in ("admission", "discharge"):
+    elif events.is_hospital(kind):
         _require(kind, patient=patient_ref)
-    elif kind == "task_completed":
+    elif kind == events.TASK_COMPLETED:
         _require(kind, task=task_id)
     else:
         _require(kind, case=case_id, name=payload.get("name"))
@@ -144,16 +145,16 @@ def apply_row(service: CaseService, row: InboxRow, now: datetime) -> Applied:
     actor = Actor(row.actor_kind, row.actor_id)
     p = row.payload
     common: dict[str, Any] = {"actor": actor, "event_id": row.event_id}
-    if row.kind == "observation":
+    if row.kind == events.OBSERVATION:
         return service.observe(row.patient_ref or "", p["code"], p["value"], p.get("unit"),
                                row.effective_at, now, source=row.source, **common)
-    if row.kind in ("admission", "discharge"):
+    if events.is_hospital(row.kind):
         return service.hospital_event(row.patient_ref or "", row.kind, row.effective_at, now,
                                       data=p.get("data"), **common)
-    if row.kind == "task_completed":
+    if row.kind == events.TASK_COMPLETED:
         return service.complete_task(row.task_id or 0, p.get("result") or {},
                                      row.effective_at, now, **common)
-    if row.kind == "event":
+    if row.kind == events.PATHWAY_EVENT:
         return service.pathway_event(row.case_id or 0, p["name"], row.effective_at, now,
                                      data=p.get("data"), **common)
     raise InputError(f"type d'événement inconnu {row.kind!r} ; possibles : {', '.join(KINDS)}")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.store.errors import NotFoundError
+from engine.store.exceptions import NotFoundError
 from engine.store.tables import (
     OPEN_TASK_STATUSES,
     CaseEvent,

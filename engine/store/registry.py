@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engine.exceptions import PathwayDefinitionError
 from engine.pathway.compiler import CompiledPathway
 from engine.pathway.loader import load_text
-from engine.store.errors import InputError, NotFoundError
+from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import PathwayVersion
 
 _CACHE: dict[str, CompiledPathway] = {}

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import events
 from engine.case import Event, Outcome
 from engine.exceptions import ParcoursError
 from engine.pathway.compiler import CompiledPathway
@@ -32,7 +33,7 @@ from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_
 from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
 from engine.store.db import transaction, with_retries
-from engine.store.errors import InputError, NotFoundError
+from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import (
     OPEN_TASK_STATUSES,
     CaseRow,
@@ -144,10 +145,10 @@ class CaseService:
             # a concurrent delivery of the same event id won the race: it is applied once
             return self._unit(guarded)
 
-    def _apply(self, session: Session, batch: Batch, events: Mapping[int, Event],
+    def _apply(self, session: Session, batch: Batch, by_case: Mapping[int, Event],
                actor: Actor, inbound: Callable[[Writer, int], None] | None = None) -> Applied:
         writer = Writer(session, batch, session.info["now"])
-        for case_id, event in events.items():
+        for case_id, event in by_case.items():
             runtime = self.runtime(batch.pathway(case_id))
             try:
                 outcome = runtime.apply(batch.case(case_id), event, batch.subject(case_id))
@@ -157,7 +158,7 @@ class CaseService:
                 inbound(writer, case_id)
             writer.record(case_id, outcome, actor)
         writer.flush()
-        return Applied(case_ids=list(events), counts=writer.counts)
+        return Applied(case_ids=list(by_case), counts=writer.counts)
 
     # -- pathways ---------------------------------------------------------------------------
 
@@ -297,26 +298,26 @@ class CaseService:
             session.flush()
             cases = self._open_cases(session, patient.id or 0)
             batch = load_batch(session, cases, as_of(now))
-            events = {}
+            by_case = {}
             for case_id in cases:
                 key = _obs_key(batch.pathway(case_id), spec["code"])
                 if key is not None:
-                    events[case_id] = Event(f"observation:{key}", at, value=parsed,
+                    by_case[case_id] = Event(events.observation(key), at, value=parsed,
                                             unit=unit or spec["unit"], id=event_id)
-            result = self._apply(session, batch, events, actor, _log_inbound(
-                "observation", at, actor, {"code": spec["code"], "value": parsed,
+            result = self._apply(session, batch, by_case, actor, _log_inbound(
+                events.OBSERVATION, at, actor, {"code": spec["code"], "value": parsed,
                                            "unit": unit or spec["unit"]}))
             result.message = (f"{spec['title']} enregistrée pour le patient {patient.id} ; "
-                              f"{len(events)} dossier(s) mis à jour")
+                              f"{len(by_case)} dossier(s) mis à jour")
             return result
-        return self._idempotent(event_id, "observation", now, work)
+        return self._idempotent(event_id, events.OBSERVATION, now, work)
 
     def hospital_event(self, patient_ref: str | int, kind: str, at: datetime, now: datetime, *,
                        data: Mapping[str, Any] | None = None, actor: Actor = SYSTEM,
                        event_id: str | None = None) -> Applied:
-        if kind not in ("admission", "discharge"):
-            raise InputError(f"événement hospitalier inconnu {kind!r} ; possibles : admission, "
-                             "discharge")
+        if not events.is_hospital(kind):
+            raise InputError(f"événement hospitalier inconnu {kind!r} ; possibles : "
+                             f"{', '.join(events.HOSPITAL_EVENTS)}")
         if at > now + FUTURE_TOLERANCE:
             raise InputError(f"la date de l'événement {kind} ({at:%d/%m/%Y %H:%M}) est dans le "
                              "futur")
@@ -325,8 +326,8 @@ class CaseService:
             patient = find_patient(session, patient_ref)
             cases = self._open_cases(session, patient.id or 0)
             batch = load_batch(session, cases, as_of(now))
-            events = {c: Event(kind, at, data=dict(data or {}), id=event_id) for c in cases}
-            result = self._apply(session, batch, events, actor,
+            by_case = {c: Event(kind, at, data=dict(data or {}), id=event_id) for c in cases}
+            result = self._apply(session, batch, by_case, actor,
                                  _log_inbound(kind, at, actor, dict(data or {})))
             result.message = f"{kind} enregistrée pour le patient {patient.id} ; " \
                              f"{len(cases)} dossier(s)"
@@ -336,7 +337,7 @@ class CaseService:
     def pathway_event(self, case_id: int, name: str, at: datetime, now: datetime, *,
                       data: Mapping[str, Any] | None = None, actor: Actor = SYSTEM,
                       event_id: str | None = None) -> Applied:
-        if name in ("admission", "discharge"):
+        if events.is_hospital(name):
             raise InputError(f"{name} concerne le patient, pas un dossier : utilisez "
                              "parcours event --patient …")
 
@@ -372,10 +373,10 @@ class CaseService:
                 check_fields(f"résultat de la tâche {task_id}", parsed, spec, lang="fr")
             except ParcoursError as exc:
                 raise InputError(str(exc)) from exc
-            event = Event(f"task_completed:{task.key}", at, task=task.ref, result=parsed,
+            event = Event(events.task_completed(task.key), at, task=task.ref, result=parsed,
                           id=event_id)
             return self._apply(session, batch, {task.case_id: event}, actor)
-        return self._idempotent(event_id, "task_completed", now, work)
+        return self._idempotent(event_id, events.TASK_COMPLETED, now, work)
 
     def close_case(self, case_id: int, reason: str, now: datetime, *,
                    actor: Actor = SYSTEM) -> Applied:

@@ -32,7 +32,7 @@ from engine.case import (
 )
 from engine.store.batch import COORDINATOR, Batch
 from engine.store.bulk import in_ids, insert_rows, update_from_values
-from engine.store.errors import ConcurrentUpdateError
+from engine.store.exceptions import ConcurrentUpdateError
 from engine.store.tables import (
     CASE_TABLE,
     EVENT_TABLE,

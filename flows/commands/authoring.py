@@ -1,4 +1,5 @@
-"""Pathway authors' commands: validate, schema, graph, run."""
+"""Working on one pathway file: ``validate`` (located errors), ``schema`` (JSON Schema for
+editors), ``graph`` (mermaid / dot) and ``run`` (replay a timeline in memory)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ from engine.exceptions import Diagnostic, ParcoursError, PathwayDefinitionError
 from engine.pathway.loader import check_file, load_file
 
 if TYPE_CHECKING:
+    from engine.authoring.timeline import StepResult
     from engine.pathway.compiler import CompiledPathway
-    from engine.timeline import StepResult
 
 
 def pathway_files(paths: list[str]) -> Iterator[str]:
@@ -89,7 +90,7 @@ def graph(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.timeline import read_timeline, replay
+    from engine.authoring.timeline import read_timeline, replay
 
     pathway = _load(args.pathway)
     if pathway is None:

@@ -90,7 +90,7 @@ def demo(args: argparse.Namespace) -> int:
 
     from engine.clock import PARIS
     from engine.settings import Settings
-    from engine.store.schema import upgrade
+    from engine.store.migrate import upgrade
     from flows.config import FlowSettings
     from flows.territory import create_territory
     from flows.workspace import close_all, open_workspace

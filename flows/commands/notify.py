@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from flows.commands.cases import dump, engine_of, fmt, guarded, now_of
+from flows.commands.common import dump, engine_of, fmt, guarded, now_of
 
 if TYPE_CHECKING:
     from notifications.dispatch import DispatchReport
@@ -125,7 +125,7 @@ def _line(row: dict[str, Any]) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Notification commands (French help: coordinators read it)."""
-    from flows.commands.cases import add_json, add_now
+    from flows.commands.common import add_json, add_now
 
     h = "flows.commands.notify:"
     p = sub.add_parser("notify", help="envoyer les notifications dues (une passe), "

@@ -15,8 +15,9 @@ import os
 import sys
 from typing import Any
 
+from engine import events
 from engine.settings import Settings
-from flows.commands.cases import (
+from flows.commands.common import (
     add_json,
     add_now,
     dump,
@@ -126,16 +127,17 @@ def _enqueue(args: argparse.Namespace, kind: str, **fields: Any) -> int:
 
 @guarded
 def inbox_observe(args: argparse.Namespace) -> int:
-    return _enqueue(args, "observation", patient_ref=args.patient,
+    return _enqueue(args, events.OBSERVATION, patient_ref=args.patient,
                     payload={"code": args.code, "value": args.value, "unit": args.unit})
 
 
 @guarded
 def inbox_event(args: argparse.Namespace) -> int:
     data = pairs(args.data)
-    if args.name in ("admission", "discharge"):
+    if events.is_hospital(args.name):
         return _enqueue(args, args.name, patient_ref=args.patient, payload={"data": data})
-    return _enqueue(args, "event", case_id=args.case, payload={"name": args.name, "data": data})
+    return _enqueue(args, events.PATHWAY_EVENT, case_id=args.case,
+                    payload={"name": args.name, "data": data})
 
 
 @guarded
@@ -148,7 +150,7 @@ def inbox_complete(args: argparse.Namespace) -> int:
     if args.by:
         with transaction(engine_of(Settings())) as session:
             actor = Actor("professional", professional_id(session, args.by))
-    return _enqueue(args, "task_completed", task_id=args.id, actor=actor,
+    return _enqueue(args, events.TASK_COMPLETED, task_id=args.id, actor=actor,
                     payload={"result": pairs(args.result)})
 
 

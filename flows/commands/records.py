@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine import events
 from engine.settings import Settings
-from flows.commands.cases import (
+from flows.commands.common import (
     dump,
     engine_of,
     fmt,
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 @guarded
 def db_upgrade(args: argparse.Namespace) -> int:
-    from engine.store.schema import current_revision, upgrade
+    from engine.store.migrate import current_revision, upgrade
 
     settings = Settings()
     engine = engine_of(settings)
@@ -92,7 +93,7 @@ def event(args: argparse.Namespace) -> int:
     now = now_of(args)
     svc = service(args)
     data = pairs(args.data)
-    if args.name in ("admission", "discharge"):
+    if events.is_hospital(args.name):
         if not args.patient:
             print("erreur : --patient est requis pour une admission ou une sortie")
             return 1
@@ -258,7 +259,7 @@ def _applied(result: Applied, done: str) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Coordinators' commands on the database (French help: coordinators read it)."""
-    from flows.commands.cases import add_json, add_now, day, moment
+    from flows.commands.common import add_json, add_now, day, moment
 
     h = "flows.commands.records:"
     p = sub.add_parser("db", help="base de données")

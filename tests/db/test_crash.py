@@ -76,7 +76,7 @@ def test_kill_at_random_points(db_url: str, tmp_path: Path) -> None:
             _truncate(db_url)
         else:
             Path(db_url.removeprefix("sqlite:///")).unlink()
-            from engine.store.schema import upgrade
+            from engine.store.migrate import upgrade
 
             upgrade(make_engine(db_url))
         engine = make_engine(db_url)

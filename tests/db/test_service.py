@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.store.db import transaction
-from engine.store.errors import ConcurrentUpdateError, InputError, NotFoundError
+from engine.store.exceptions import ConcurrentUpdateError, InputError, NotFoundError
 from engine.store.tables import (
     CaseEvent,
     CaseRow,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from engine.store.errors import TransientStoreError
+from engine.store.exceptions import TransientStoreError
 from engine.store.writer import Writer
 from flows.advance import AdvanceSummary, advance_due_cases
 from tests.db.world import T0

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from engine.clock import PARIS
 from engine.store.db import make_engine, transaction
-from engine.store.schema import upgrade
+from engine.store.migrate import upgrade
 from engine.store.tables import CareTeamMember, CaseRow, InboxRow, OutboxRow, Patient
 from flows.cli import main
 from flows.territory import DIABETES_T2, create_territory

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from engine.store.db import make_engine, transaction
-from engine.store.errors import InputError
+from engine.store.exceptions import InputError
 from engine.store.inbox import drain_lock, enqueue
 from engine.store.tables import CaseEvent, InboxRow, TaskRow
 from flows.cli import main

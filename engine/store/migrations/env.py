@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by ``engine.store.schema``."""
+"""Alembic environment: runs on the connection handed over by ``engine.store.migrate``."""
 
 from __future__ import annotations
 

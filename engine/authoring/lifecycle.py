@@ -1,4 +1,4 @@
-"""One synthetic patient living a pathway in memory, for ``engine.simulate``.
+"""One synthetic patient living a pathway in memory, for ``engine.authoring.simulate``.
 
 A ``Setting`` holds what is computed once per pathway (runtime, which
 observations each state waits for, which events end the pathway…); a ``Life``
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine import synthetic
+from engine import events
+from engine.authoring import synthetic
 from engine.case import Case, Event, ObservationValue, Outcome, Subject, TaskCreated
 from engine.clock import PARIS
 from engine.exceptions import ParcoursError
@@ -54,8 +55,8 @@ class Setting:
         finals = frozenset(s for s, state in pathway.states.items() if state.top_final)
         awaits: dict[str, list[str]] = {}
         for t in pathway.transitions.values():
-            kind, _, key = t.event.partition(":")
-            if kind == "observation" and not pathway.tree.nodes[t.source].children:
+            key = events.key_of(t.event, events.OBSERVATION)
+            if key is not None and not pathway.tree.nodes[t.source].children:
                 awaits.setdefault(t.source, [])
                 if key not in awaits[t.source]:
                     awaits[t.source].append(key)
@@ -64,7 +65,7 @@ class Setting:
         codes = tuple(v for v in runtime.params.values() if isinstance(v, str) and v.isdigit())
         return cls(pathway, runtime, start, end, finals,
                    {k: tuple(v) for k, v in awaits.items()}, exits,
-                   "admission" in pathway.selection, codes)
+                   events.ADMISSION in pathway.selection, codes)
 
     def subject(self, rng: random.Random, at: datetime) -> Subject:
         """A patient eligible at ``at``: age drawn between 40 and 100 (mode 72), sex F or M,
@@ -104,7 +105,7 @@ class Life:
         for name in setting.pathway.definition.events:
             self._recur(name, self.enrolled_at)
         if setting.hospital:
-            self._push(self.enrolled_at + self._poisson(synthetic.ADMISSION_RATE), "admission")
+            self._push(self.enrolled_at + self._poisson(synthetic.ADMISSION_RATE), events.ADMISSION)
         for _ in range(_MAX_STEPS):
             if case.closed:
                 break
@@ -142,11 +143,12 @@ class Life:
             if not any(t.ref == ref for t in case.tasks):
                 return None          # cancelled, or completed by something else
             fields = definition.tasks[key].result
-            event = Event(f"task_completed:{key}", at, task=ref, result=self.patient.result(fields))
-        elif kind == "observation":
+            event = Event(events.task_completed(key), at, task=ref,
+                          result=self.patient.result(fields))
+        elif kind == events.OBSERVATION:
             self.awaited.discard(payload)
             spec = definition.observations[payload]
-            event = Event(f"observation:{payload}", at, value=self.patient.observation(spec),
+            event = Event(events.observation(payload), at, value=self.patient.observation(spec),
                           unit=spec.unit)
         elif kind == "event":
             self._recur(payload, at)
@@ -158,18 +160,18 @@ class Life:
         except ParcoursError:
             self.refused += 1
             return None
-        if kind == "observation":
+        if kind == events.OBSERVATION:
             self._observed(payload, event)
         return outcome
 
     def _hospital(self, kind: str, at: datetime) -> Event:
-        if kind == "admission":
+        if kind == events.ADMISSION:
             low, mode, high = synthetic.STAY_DAYS
-            self._push(at + timedelta(days=self.rng.triangular(low, high, mode)), "discharge")
+            self._push(at + timedelta(days=self.rng.triangular(low, high, mode)), events.DISCHARGE)
         elif self.rng.random() < synthetic.EARLY_READMISSION:
-            self._push(at + timedelta(days=self.rng.uniform(1, 30)), "admission")
+            self._push(at + timedelta(days=self.rng.uniform(1, 30)), events.ADMISSION)
         else:
-            self._push(at + self._poisson(synthetic.ADMISSION_RATE), "admission")
+            self._push(at + self._poisson(synthetic.ADMISSION_RATE), events.ADMISSION)
         return Event(kind, at)
 
     def _observed(self, key: str, event: Event) -> None:
@@ -196,10 +198,10 @@ class Life:
         if factor is None:
             return
         at = task.at + (task.due_at - task.at) * factor
-        events = self.setting.pathway.tasks[task.key].completing_events()
-        by = events[0] if events else ""
-        if by.startswith("observation:"):
-            self._push(at, "observation", by.partition(":")[2])
+        completing = self.setting.pathway.tasks[task.key].completing_events()
+        by = completing[0] if completing else ""
+        if (key := events.key_of(by, events.OBSERVATION)) is not None:
+            self._push(at, events.OBSERVATION, key)
         else:
             self._push(at, "task", (task.ref, task.key))
 
@@ -211,4 +213,4 @@ class Life:
         key = keys[0] if len(keys) == 1 or self.rng.random() < 0.75 else self.rng.choice(keys)
         if key not in self.awaited:
             self.awaited.add(key)
-            self._push(now + timedelta(days=self.rng.uniform(3, 40)), "observation", key)
+            self._push(now + timedelta(days=self.rng.uniform(3, 40)), events.OBSERVATION, key)

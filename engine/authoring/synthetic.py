@@ -1,4 +1,4 @@
-"""Plausible synthetic values for cohort simulations (``engine.simulate``).
+"""Plausible synthetic values for cohort simulations (``engine.authoring.simulate``).
 
 What a simulated patient and their professionals answer: observation values
 drawn around realistic medians (by LOINC code), task results drawn from

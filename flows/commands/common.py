@@ -1,4 +1,6 @@
-"""Coordinators' commands on the database: imports, care teams, cases, tasks, timers.
+"""Helpers shared by the command groups: parsing dates and ``key=value`` pairs, ``--now`` and
+``--json`` options, the database engine and case service from settings, and ``guarded``,
+which turns a refused input into a French message and exit code 1.
 
 Human output is in French (coordinators read it); ``--json`` gives data.
 Every time-dependent command takes ``--now`` (default: the current time).

@@ -2,7 +2,7 @@
 
 ::
 
-    StoreError
+    StoreError                  root of the persistence layer's errors
     ├── InputError              bad input from a user or a file; nothing was written
     │   ├── NotFoundError       unknown patient, professional, case, task, pathway
     │   └── ImportFileError     a malformed import file: every bad row is listed
@@ -27,6 +27,8 @@ class InputError(StoreError):
 
 
 class NotFoundError(InputError):
+    """An unknown patient, professional, case, task or pathway (``what``, ``ident``)."""
+
     def __init__(self, what: str, ident: object, hint: str = "") -> None:
         self.what = what
         self.ident = ident
@@ -35,6 +37,8 @@ class NotFoundError(InputError):
 
 
 class ImportFileError(InputError):
+    """A malformed import file; ``problems`` lists every bad row. Nothing was imported."""
+
     def __init__(self, file: str, problems: list[str]) -> None:
         self.file = file
         self.problems = problems

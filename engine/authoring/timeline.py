@@ -28,6 +28,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from engine import events
 from engine.case import Case, Effect, Event, ObservationValue, Outcome, Subject
 from engine.clock import PARIS
 from engine.exceptions import Diagnostic, InvalidEventDataError, ParcoursError, TimelineError
@@ -269,7 +270,7 @@ def _apply(runtime: Runtime, case: Case, subject: Subject, step: Step, at: datet
             raise TimelineError(f"unknown observation {step.observe!r}"
                                 f"{did_you_mean(step.observe, known)}; this pathway observes "
                                 f"{', '.join(known) or 'nothing'}")
-        event = Event(f"observation:{step.observe}", at, value=step.value, unit=step.unit)
+        event = Event(events.observation(step.observe), at, value=step.value, unit=step.unit)
         return runtime.apply(case, event, subject), f"observation {step.observe} = {step.value}"
     if step.complete:
         if step.complete not in definition.tasks:
@@ -284,7 +285,7 @@ def _apply(runtime: Runtime, case: Case, subject: Subject, step: Step, at: datet
         if not open_refs:
             raise TimelineError(f"no open task {step.complete!r} to complete; open tasks: "
                                 f"{', '.join(t.key for t in case.tasks) or 'none'}")
-        event = Event(f"task_completed:{step.complete}", at, task=open_refs[0],
+        event = Event(events.task_completed(step.complete), at, task=open_refs[0],
                       result=step.result)
         done = runtime.apply(case, event, subject)
         return Outcome(done.case, advanced.effects + done.effects), \

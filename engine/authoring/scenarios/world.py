@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from engine import events
 from engine.clock import PARIS
 from engine.store.tables import (
     CASE_TABLE,
@@ -44,7 +45,7 @@ def _template() -> Path:
     """A migrated, empty SQLite database, built once per process."""
     if "db" not in _TEMPLATE:
         from engine.store.db import make_engine
-        from engine.store.schema import upgrade
+        from engine.store.migrate import upgrade
 
         path = Path(tempfile.mkdtemp(prefix="parcours-scenarios-")) / "template.db"
         engine = make_engine(f"sqlite:///{path}")
@@ -153,7 +154,7 @@ class World:
         self.service.observe(PATIENT_REF, code, value, unit, at, at)
 
     def complete(self, key: str, result: dict[str, Any], at: datetime) -> None:
-        from engine.store.errors import InputError
+        from engine.store.exceptions import InputError
 
         open_tasks = self._rows(_TASK, _TASK.c.status.in_(OPEN_TASK_STATUSES))
         task = next((t for t in open_tasks if t.key == key), None)
@@ -164,7 +165,7 @@ class World:
         self.service.complete_task(task.id, result, at, at)
 
     def event(self, name: str, data: dict[str, Any], at: datetime) -> None:
-        if name in ("admission", "discharge"):
+        if events.is_hospital(name):
             self.service.hospital_event(PATIENT_REF, name, at, at, data=data)
         else:
             self.service.pathway_event(self.case_id or 0, name, at, at, data=data)

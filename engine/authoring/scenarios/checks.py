@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from engine.authoring.scenarios.model import Expect, MessageExpect, TaskExpect
+from engine.authoring.scenarios.world import MessageSeen, Snapshot, TaskSeen
+from engine.authoring.timeline import as_datetime
 from engine.clock import PARIS
 from engine.exceptions import Diagnostic
 from engine.pathway.reader import Document
-from engine.scenario_world import MessageSeen, Snapshot, TaskSeen
-from engine.timeline import as_datetime
-
-if TYPE_CHECKING:
-    from engine.scenarios import Expect, MessageExpect, TaskExpect
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ``run_cohort`` enrols N synthetic patients (spread over the first month) and
 lives their pathway for Y years in memory, with the real ``Runtime`` and no
 database: timers fire when due, professionals complete tasks on time, late or
-never, laboratories send plausible values (``engine.synthetic``), patients
+never, laboratories send plausible values (``engine.authoring.synthetic``), patients
 leave the pathway or go to hospital now and then. It counts the tasks created
 per role and per month (the workload a CPTS's nurses, GPs, pharmacists… will
 get) and the states of the cases at the end. ``report`` prints both as French
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from engine.authoring.lifecycle import Life, Setting, month_index
 from engine.clock import PARIS
 from engine.durations import add_months
-from engine.lifecycle import Life, Setting, month_index
 from engine.pathway.compiler import CompiledPathway
 
 DEFAULT_START = datetime(2027, 1, 1, 0, 0, tzinfo=PARIS)   # months are whole
@@ -135,7 +135,7 @@ def _n(value: float) -> str:
 
 def report(pathway: CompiledPathway, cohort: Cohort, plan: Plan) -> str:
     """The French tables for CPTS coordinators: tasks per role and month, final states."""
-    from engine.synthetic import ASSUMPTIONS
+    from engine.authoring.synthetic import ASSUMPTIONS
 
     lines = [f"Simulation du parcours « {pathway.definition.title} » "
              f"({pathway.key} v{pathway.version})",

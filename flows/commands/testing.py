@@ -1,4 +1,5 @@
-"""Pathway authors' and CPTS tools: ``parcours test`` (scenarios) and ``parcours simulate``.
+"""Trying a pathway before it is signed: ``parcours test`` runs its scenario tests through the
+real case service, ``parcours simulate`` sizes its workload on a synthetic cohort.
 
 Handlers import the engine lazily, so that loading the CLI stays fast.
 """
@@ -15,7 +16,7 @@ SCENARIOS = ROOT / "pathways" / "scenarios"
 
 
 def test(args: argparse.Namespace) -> int:
-    from engine.scenarios import run_file, scenario_files
+    from engine.authoring.scenarios import run_file, scenario_files
 
     files = list(scenario_files(args.files or [str(SCENARIOS)]))
     if not files:
@@ -50,9 +51,9 @@ def _relative(file: str) -> str:
 
 
 def simulate(args: argparse.Namespace) -> int:
+    from engine.authoring.simulate import Plan, Progress, report, run_cohort
     from engine.exceptions import ParcoursError, PathwayDefinitionError
     from engine.pathway.loader import load_file
-    from engine.simulate import Plan, Progress, report, run_cohort
 
     if args.patients < 1 or args.years <= 0:
         print("--patients doit être ≥ 1 et --years > 0", file=sys.stderr)
@@ -84,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="scenario files or folders (default: pathways/scenarios/)")
     p.add_argument("--quiet", "-q", action="store_true", help="print failures only")
-    p.set_defaults(handler="flows.commands.pathway_tools:test")
+    p.set_defaults(handler="flows.commands.testing:test")
 
     p = sub.add_parser("simulate", help="simulate a synthetic cohort in memory: workload by "
                                         "role and month, states at the end")
@@ -96,4 +97,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="J",
                    help="worker processes (default: one per core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.set_defaults(handler="flows.commands.pathway_tools:simulate")
+    p.set_defaults(handler="flows.commands.testing:simulate")
