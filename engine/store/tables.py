@@ -244,7 +244,7 @@ class UsedSignInKey(SQLModel, table=True):
     """A sign-in secret already used (an OpenID Connect state or nonce, hashed): presenting
     it again is refused. Kept until it could no longer be accepted anyway, then purged."""
 
-    __tablename__ = "used_sign_in_key"
+    __tablename__ = "web_used_sign_in_key"
     key_hash: str = Field(primary_key=True, max_length=64, description="SHA-256, hex")
     purpose: str = Field(max_length=20, description="oidc_state or oidc_nonce")
     used_at: datetime = _ts()

@@ -8,10 +8,10 @@ Pro Santé Connect's (``SubjectNameID`` = ``8`` + RPPS, ``SubjectRefPro``), as J
 signed JWT. ID tokens are signed with joserfc (RS256) and carry ``at_hash``.
 
 For the negative tests it misbehaves on demand (``provider.misbehave``):
-``wrong_audience``, ``extra_audience``, ``foreign_key`` (signed by another key under the same ``kid``),
-``unknown_key`` (another key, another ``kid``), ``expired``, ``replay_tokens`` (the previous
-token response again), ``wrong_issuer``, ``low_acr``; and ``provider.deny`` sends the user
-back with an OAuth error.
+``wrong_audience``, ``extra_audience``, ``foreign_key`` (signed by another key under the
+same ``kid``), ``unknown_key`` (another key, another ``kid``), ``expired``,
+``replay_tokens`` (the previous token response again), ``wrong_issuer``, ``low_acr``;
+and ``provider.deny`` sends the user back with an OAuth error.
 """
 
 from __future__ import annotations

@@ -163,8 +163,8 @@ def test_a_signed_userinfo_is_verified_and_used(world: World, browser: httpx.Cli
     assert browser.cookies.get(SESSION) == f"pro-{world.ids[KNOWN]}"
 
 
-@pytest.mark.parametrize("misbehaviour", ["wrong_audience", "extra_audience", "foreign_key", "unknown_key",
-                                          "expired", "wrong_issuer", "low_acr"])
+@pytest.mark.parametrize("misbehaviour", ["wrong_audience", "extra_audience", "foreign_key",
+                                          "unknown_key", "expired", "wrong_issuer", "low_acr"])
 def test_an_invalid_id_token_is_refused(world: World, browser: httpx.Client,
                                         misbehaviour: str) -> None:
     world.provider.misbehave.add(misbehaviour)

@@ -204,11 +204,11 @@ def test_the_migration_creates_the_table_the_model_declares(engine: Engine) -> N
         context = MigrationContext.configure(conn, opts={"include_name": _only_ours})
         diffs = compare_metadata(context, only)
     assert diffs == []
-    assert SQLModel.metadata.tables["used_sign_in_key"] is USED_SIGN_IN_KEY_TABLE
+    assert SQLModel.metadata.tables["web_used_sign_in_key"] is USED_SIGN_IN_KEY_TABLE
 
 
 def _only_ours(name: str | None, kind: str, _parents: object) -> bool:
-    return kind != "table" or name == "used_sign_in_key"
+    return kind != "table" or name == "web_used_sign_in_key"
 
 
 # -- RPPS claim ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 A ``ReplayGuard`` answers "first time?" for a secret and remembers it until it could not
 be accepted anyway (the transaction cookie or the ID token has expired). The secrets are
 stored as SHA-256 hashes. ``SqlReplayGuard`` keeps them in the shared database (table
-``used_sign_in_key``); the primary key makes two concurrent uses of the same secret
+``web_used_sign_in_key``); the primary key makes two concurrent uses of the same secret
 race-free: exactly one insert wins. ``MemoryReplayGuard`` is the in-process stand-in for
 tests of a single process.
 """
@@ -50,7 +50,7 @@ class MemoryReplayGuard:
 
 
 class SqlReplayGuard:
-    """Used secrets in the ``used_sign_in_key`` table; expired rows are purged on the way."""
+    """Used secrets in the ``web_used_sign_in_key`` table; expired rows are purged on the way."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

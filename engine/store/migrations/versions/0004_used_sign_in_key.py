@@ -19,17 +19,17 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        'used_sign_in_key',
+        'web_used_sign_in_key',
         sa.Column('key_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column('used_at', engine.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column('expires_at', engine.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('key_hash'),
     )
-    op.create_index('ix_used_sign_in_key_expires_at', 'used_sign_in_key', ['expires_at'],
+    op.create_index('ix_web_used_sign_in_key_expires_at', 'web_used_sign_in_key', ['expires_at'],
                     unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_used_sign_in_key_expires_at', table_name='used_sign_in_key')
-    op.drop_table('used_sign_in_key')
+    op.drop_index('ix_web_used_sign_in_key_expires_at', table_name='web_used_sign_in_key')
+    op.drop_table('web_used_sign_in_key')
