@@ -25,6 +25,7 @@ GROUPS = (
     "flows.commands.notify",
     "flows.commands.orchestration",
     "flows.commands.demo",
+    "flows.commands.web",
 )
 
 

@@ -7,7 +7,7 @@ pathway's message through it (with ``StrictUndefined`` it would fail, and
 the template tests render every template both ways). Names always present:
 
 ``kind``, ``kind_label``, ``secure``, ``now``, ``sender``, ``recipient.name``,
-``link``; ``task`` (``id``, ``due_at``, ``overdue``, ``days_overdue``,
+``link``; ``minutes`` (a sign-in link's lifetime) for ``sign_in_link``; ``task`` (``id``, ``due_at``, ``overdue``, ``days_overdue``,
 ``assignee_name``, ``unassigned_role``) for task messages; ``items`` and
 ``count`` for the digest; ``failed`` for a delivery failure report.
 
@@ -51,6 +51,8 @@ class Links:
         return self._url("/tasks")
 
     def of(self, data: MessageData) -> str:
+        if data.kind == kinds.SIGN_IN_LINK:
+            return str(data.payload.get("link", self._url("/connexion")))
         if data.kind == kinds.DAILY_DIGEST:
             return self.my_tasks()
         if data.kind == kinds.DELIVERY_FAILURE and data.failed is not None:
@@ -76,6 +78,8 @@ def build_context(data: MessageData, *, secure: bool, links: Links, now: datetim
         context["count"] = len(data.items)
     if data.failed is not None:
         context["failed"] = _failed(data.failed, links)
+    if data.kind == kinds.SIGN_IN_LINK:
+        context["minutes"] = int(data.payload.get("minutes", 15))
     if secure:
         context["clinical"] = _clinical(data)
     return context

@@ -1,10 +1,15 @@
-"""Every error the web workspace raises on purpose, under one root.
+"""Errors of the web workspace (all under ``engine.exceptions.ParcoursError``).
 
 ::
 
-    WebError                            root (under engine.exceptions.ParcoursError)
-    └── SignInError                     a sign-in was refused; ``public_message`` is French
-        └── OidcError                   OpenID Connect sign-in (web/oidc/)
+    WebError
+    ├── WebConfigError     settings that cannot work (no secret key in production…)
+    ├── NotVisible         not found, or not for this professional: always a plain 404
+    ├── SignInRequired     no valid session: redirect to the sign-in page
+    ├── CsrfRefused        a form without the session's CSRF token: 403, nothing done
+    ├── RateLimited        too many sign-in requests: 429, nothing sent
+    └── SignInError        a sign-in was refused: no session; ``public_message`` is French
+        └── OidcError                   OpenID Connect sign-in (``web/oidc/``)
             ├── OidcConfigurationError  the provider's discovery document is unusable
             ├── OidcProviderError       the provider did not answer, or answered an error:
             │                           retryable
@@ -16,10 +21,12 @@
             ├── RppsClaimError          no usable RPPS number in the provider's claims
             └── UnknownProfessionalError  no active professional with that RPPS number
 
-Third-party exceptions (Authlib, joserfc, httpx) are translated into these at the
-boundary (``web/oidc/errors.py``), raised ``from`` the original. Each carries an
-English ``reason`` for the server log and a French ``public_message`` for the page
-the professional sees; neither contains a token, a code or patient data.
+Third-party exceptions of the OpenID Connect sign-in (Authlib, joserfc, httpx) are
+translated into ``OidcError`` subclasses at the boundary (``web/oidc/client.py``,
+``tokens.py``, ``flow.py``), raised ``from`` the original. A ``SignInError`` carries an
+English ``reason`` for the server log (its ``str``) and a French ``public_message`` for
+the page the professional sees; neither contains a token, a code or patient data. The
+OIDC routes catch every ``SignInError`` and answer the French refusal page themselves.
 """
 
 from __future__ import annotations
@@ -28,12 +35,53 @@ from engine.exceptions import ParcoursError
 
 
 class WebError(ParcoursError):
-    """Root of every error of the web workspace."""
+    """A request of the web workspace cannot be served."""
+
+    status_code = 500
+
+
+class WebConfigError(WebError):
+    """The web settings are unusable; the message says what to set."""
+
+
+class NotVisible(WebError):
+    """Unknown, or not this professional's to see: the same 404 either way (no hint)."""
+
+    status_code = 404
+
+    def __init__(self) -> None:
+        super().__init__("page introuvable")
+
+
+class SignInRequired(WebError):
+    status_code = 303
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+        super().__init__("connexion requise")
+
+
+class CsrfRefused(WebError):
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__("formulaire expiré ou invalide : rechargez la page et recommencez")
+
+
+class RateLimited(WebError):
+    status_code = 429
+
+    def __init__(self) -> None:
+        super().__init__("trop de demandes de connexion : réessayez dans quelques minutes")
+
+
+# -- OpenID Connect sign-in ------------------------------------------------------------------
 
 
 class SignInError(WebError):
     """A sign-in was refused: no session is opened."""
 
+    status_code = 403
     public_message = "La connexion a échoué. Recommencez depuis la page de connexion."
 
     def __init__(self, reason: str) -> None:

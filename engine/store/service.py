@@ -28,7 +28,7 @@ from engine.exceptions import ParcoursError
 from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
 from engine.settings import Settings
-from engine.store import registry
+from engine.store import registry, task_actions
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
 from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
@@ -58,6 +58,12 @@ class Applied:
     case_ids: list[int] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     message: str = ""
+    #: The tasks this call created (id, title, role, due_at, assignee_id…), for "what next".
+    tasks_created: list[dict[str, Any]] = field(default_factory=list)
+    #: (case id, state entered) for each transition, in order.
+    entered: list[tuple[int, str]] = field(default_factory=list)
+    #: Each case's next due time after the call (its earliest timer), by case id.
+    next_due: dict[int, datetime | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,6 +154,7 @@ class CaseService:
     def _apply(self, session: Session, batch: Batch, by_case: Mapping[int, Event],
                actor: Actor, inbound: Callable[[Writer, int], None] | None = None) -> Applied:
         writer = Writer(session, batch, session.info["now"])
+        next_due: dict[int, datetime | None] = {}
         for case_id, event in by_case.items():
             runtime = self.runtime(batch.pathway(case_id))
             try:
@@ -157,8 +164,12 @@ class CaseService:
             if inbound is not None:
                 inbound(writer, case_id)
             writer.record(case_id, outcome, actor)
+            next_due[case_id] = outcome.case.next_due
         writer.flush()
-        return Applied(case_ids=list(by_case), counts=writer.counts)
+        entered = [(int(e["case_id"]), str(e["to_state"])) for e in writer.events
+                   if e["kind"] == "transition"]
+        return Applied(case_ids=list(by_case), counts=writer.counts,
+                       tasks_created=writer.created, entered=entered, next_due=next_due)
 
     # -- pathways ---------------------------------------------------------------------------
 
@@ -377,6 +388,24 @@ class CaseService:
                           id=event_id)
             return self._apply(session, batch, {task.case_id: event}, actor)
         return self._idempotent(event_id, events.TASK_COMPLETED, now, work)
+
+    # -- taking, declining, reassigning a task (engine.store.task_actions) -------------------
+
+    def take_task(self, task_id: int, professional_id: int, now: datetime) -> TaskRow:
+        """« Je m'en occupe » (FHIR ``accepted``): the task becomes the professional's."""
+        return self._unit(lambda s: task_actions.take(s, task_id, professional_id, now))
+
+    def decline_task(self, task_id: int, professional_id: int, reason: str,
+                     now: datetime) -> TaskRow:
+        """The assignee refuses, with a reason; the coordinator gets the task and is told."""
+        return self._unit(lambda s: task_actions.decline(s, task_id, professional_id,
+                                                         reason, now))
+
+    def reassign_task(self, task_id: int, professional_id: int, by: int,
+                      now: datetime) -> TaskRow:
+        """A coordinator gives an open (e.g. declined) task to another professional."""
+        return self._unit(lambda s: task_actions.reassign(s, task_id, professional_id, by,
+                                                          now))
 
     def close_case(self, case_id: int, reason: str, now: datetime, *,
                    actor: Actor = SYSTEM) -> Applied:

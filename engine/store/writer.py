@@ -72,6 +72,8 @@ class Writer:
         self.case_updates: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.counts: dict[str, int] = {}
+        #: After ``flush``: the tasks created, with their ids (what to tell the user next).
+        self.created: list[dict[str, Any]] = []
 
     # -- collecting -------------------------------------------------------------------------
 
@@ -209,6 +211,7 @@ class Writer:
         if self.new_tasks:
             ids = insert_rows(s, _TASK, self.new_tasks, with_ids=True)
             for task_id, task in zip(ids, self.new_tasks, strict=True):
+                self.created.append({"id": task_id, **task})
                 assignee = task["assignee_id"]
                 self.outbox.append(self._message(
                     "task_assigned", f"task:{task_id}:assigned:{assignee}", task["case_id"],

@@ -331,7 +331,7 @@ def test_the_exception_tree_has_one_root_and_french_pages() -> None:
     classes = [c for c in vars(exceptions).values()
                if isinstance(c, type) and issubclass(c, Exception)
                and c.__module__ == "web.exceptions"]
-    assert len(classes) == 11
+    assert len(classes) == 16
     for cls in classes:
         assert cls.__name__ in (exceptions.__doc__ or "")  # the tree drawn is the tree
         assert issubclass(cls, WebError) and issubclass(cls, ParcoursError)

@@ -40,16 +40,18 @@ def oidc_router(settings: OidcSettings, *, base_url: str, secret: str, guard: Re
                 find_professional_by_rpps: FindProfessional, sign_in: SignIn,
                 refuse: Refuse, clock: Clock | None = None,
                 transport: httpx.AsyncBaseTransport | None = None) -> APIRouter:
-    """The sign-in routes for the provider of ``settings`` (which must be enabled)."""
+    """The sign-in routes for the provider of ``settings`` (which must be enabled).
+    ``GET /connexion/oidc?suite=/tasks/12`` starts; the page asked for comes back to
+    ``sign_in`` (local paths only)."""
     flow = OidcFlow(settings, redirect_uri=settings.callback_url(base_url), secret=secret,
                     guard=guard, clock=clock or SystemClock(), transport=transport)
     secure = flow.redirect_uri.startswith("https://")
     router = APIRouter()
 
     @router.get(START_PATH, name="oidc_start")
-    async def start(request: Request, next: str | None = None) -> Response:
+    async def start(request: Request, suite: str | None = None) -> Response:
         try:
-            url, cookie = await flow.begin(next)
+            url, cookie = await flow.begin(suite)
         except SignInError as exc:
             log.warning("OIDC sign-in could not start: %s", exc.reason)
             return refuse(request, exc.public_message)

@@ -1,8 +1,8 @@
 """Web sign-in: the OpenID Connect states and nonces already used (hashed), so that a
 replayed sign-in response is refused by every worker.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02 11:00:00
 """
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 import engine.store.types
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
