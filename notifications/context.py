@@ -7,8 +7,9 @@ pathway's message through it (with ``StrictUndefined`` it would fail, and
 the template tests render every template both ways). Names always present:
 
 ``kind``, ``kind_label``, ``secure``, ``now``, ``sender``, ``recipient.name``,
-``link``; ``minutes`` (a sign-in link's lifetime) for ``sign_in_link``; ``task`` (``id``, ``due_at``, ``overdue``, ``days_overdue``,
-``assignee_name``, ``unassigned_role``) for task messages; ``items`` and
+``link``; ``minutes`` (a sign-in link's lifetime) for ``sign_in_link``; ``task``
+(``id``, ``due_at``, ``overdue``, ``days_overdue``, ``assignee_name``,
+``unassigned_role``) for task messages; ``items`` and
 ``count`` for the digest; ``failed`` for a delivery failure report.
 
 Only when ``secure``: ``clinical`` with ``patient`` (``name``,

@@ -48,8 +48,9 @@ def log_access(session: Session, professional_id: int, action: str, now: datetim
 
 def read_log(session: Session, *, patient_id: int | None = None,
              professional_id: int | None = None, limit: int = 200) -> list[AccessEntry]:
-    query = (select(AccessLogRow, Professional.given_names, Professional.family_name,
-                    Patient.given_names, Patient.family_name)
+    query = (select(AccessLogRow, col(Professional.given_names),
+                    col(Professional.family_name), col(Patient.given_names),
+                    col(Patient.family_name))
              .join(Professional, col(Professional.id) == col(AccessLogRow.professional_id))
              .outerjoin(Patient, col(Patient.id) == col(AccessLogRow.patient_id)))
     if patient_id is not None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine.store.batch import COORDINATOR, coordinator_id
 from engine.store.bulk import insert_rows
@@ -44,7 +45,7 @@ REASON_MAX = 500
 
 def open_task(session: Session, task_id: int) -> TaskRow:
     """The task, locked for this transaction; InputError if it is closed."""
-    task = session.scalars(select(TaskRow).where(TaskRow.id == task_id)
+    task = session.scalars(select(TaskRow).where(col(TaskRow.id) == task_id)
                            .with_for_update()).first()
     if task is None:
         raise NotFoundError("task", task_id)

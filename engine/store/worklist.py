@@ -79,7 +79,7 @@ def _task_visible(who: Viewer, day: date) -> Any:
 
 
 def can_see_task(session: Session, who: Viewer, task_id: int, day: date) -> bool:
-    query = select(TaskRow.id).join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id)) \
+    query = select(col(TaskRow.id)).join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id)) \
         .where(col(TaskRow.id) == task_id)
     if not who.coordinator:
         query = query.where(_task_visible(who, day))
@@ -95,7 +95,7 @@ def can_see_patient(session: Session, who: Viewer, patient_id: int, day: date) -
     if member:
         return True
     return session.scalar(
-        select(TaskRow.id).join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
+        select(col(TaskRow.id)).join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
         .where(col(CaseRow.patient_id) == patient_id, col(TaskRow.assignee_id) == who.id,
                col(TaskRow.status).in_(OPEN_TASK_STATUSES)).limit(1)) is not None
 
@@ -107,7 +107,7 @@ def can_act(task: TaskRow, who: Viewer, roles: set[str]) -> bool:
 
 def roles_for(session: Session, who: Viewer, patient_id: int, day: date) -> set[str]:
     team = CareTeamMember
-    return set(session.scalars(select(team.role).where(
+    return set(session.scalars(select(col(team.role)).where(
         col(team.patient_id) == patient_id, col(team.professional_id) == who.id,
         col(team.start_date) <= day,
         or_(col(team.end_date).is_(None), col(team.end_date) >= day))))
@@ -115,9 +115,10 @@ def roles_for(session: Session, who: Viewer, patient_id: int, day: date) -> set[
 
 def inbox(session: Session, who: Viewer, day: date, limit: int = 1000) -> list[InboxItem]:
     """Open tasks the viewer should do (assigned, or of their role), by due date."""
-    query = (select(TaskRow.id, TaskRow.title, TaskRow.due_at, TaskRow.status, TaskRow.role,
-                    TaskRow.assignee_id, CaseRow.patient_id, CaseRow.pathway_key,
-                    Patient.given_names, Patient.family_name)
+    query = (select(col(TaskRow.id), col(TaskRow.title), col(TaskRow.due_at),
+                    col(TaskRow.status), col(TaskRow.role), col(TaskRow.assignee_id),
+                    col(CaseRow.patient_id), col(CaseRow.pathway_key),
+                    col(Patient.given_names), col(Patient.family_name))
              .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
              .join(Patient, col(Patient.id) == col(CaseRow.patient_id))
              .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), _task_visible(who, day))
@@ -148,7 +149,7 @@ class TeamMember:
 def care_team(session: Session, patient_id: int, day: date) -> list[TeamMember]:
     team = CareTeamMember
     rows = session.execute(
-        select(team.role, Professional).join(Professional, col(Professional.id) ==
+        select(col(team.role), Professional).join(Professional, col(Professional.id) ==
                                              col(team.professional_id))
         .where(col(team.patient_id) == patient_id, col(team.start_date) <= day,
                or_(col(team.end_date).is_(None), col(team.end_date) >= day))
@@ -199,7 +200,7 @@ __all__ = ["InboxItem", "TeamMember", "Viewer", "can_act", "can_see_patient", "c
 
 def pathway_titles(session: Session) -> dict[str, str]:
     """Each published pathway's title (its newest version's), by key."""
-    rows = session.execute(select(PathwayVersion.key, PathwayVersion.title)
+    rows = session.execute(select(col(PathwayVersion.key), col(PathwayVersion.title))
                            .order_by(col(PathwayVersion.version)))
     return {key: title for key, title in rows}
 

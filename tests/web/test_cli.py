@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import main
+from tests.web.conftest import COORDINATOR, GP, NURSE, Web, csrf_of
+from web.exceptions import WebConfigError
+from web.settings import WebSettings, resolve_secret, secret_file
+
 #: ``parcours web`` writes its options to the environment (for uvicorn's workers)
 WRITTEN = ("PARCOURS_DATABASE_URL", "PARCOURS_WEB_NOW", "PARCOURS_WEB_HOST", "PARCOURS_WEB_PORT",
            "PARCOURS_WEB_WORKERS", "PARCOURS_WEB_BASE_URL", "PARCOURS_NOTIFY_CONSOLE_DIR")
@@ -17,10 +22,6 @@ def _restore_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in WRITTEN:
         monkeypatch.delenv(name, raising=False)
 
-from flows.cli import main
-from tests.web.conftest import COORDINATOR, GP, NURSE, Web, csrf_of
-from web.exceptions import WebConfigError
-from web.settings import WebSettings, resolve_secret, secret_file
 
 
 def test_demo_links_sign_in_a_sample_of_each_profession(

@@ -47,7 +47,8 @@ def show_patient(request: Request, who: Viewer, patient_id: int, *, status: int 
 @router.post("/patients/{patient_id}/observation")
 async def observe(request: Request, patient_id: int) -> Response:
     form = await request.form()
-    check_csrf(request, form.get("csrf") if isinstance(form.get("csrf"), str) else None)
+    token = form.get("csrf")
+    check_csrf(request, token if isinstance(token, str) else None)
     who = signed_in(request)
     ctx = context_of(request)
     with transaction(ctx.engine) as db:
