@@ -368,3 +368,19 @@ def test_on_https_the_transaction_cookie_is_secure(engine: Engine) -> None:
     assert "redirect_uri=https%3A%2F%2Fparcours.cpts.example%2Fconnexion%2Foidc%2Fretour" in \
         response.headers["location"]
     assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_the_oidc_package_exports_what_the_workspace_needs() -> None:
+    import subprocess
+    import sys
+
+    import web.oidc
+
+    assert sorted(web.oidc.__all__) == ["MemoryReplayGuard", "OidcSettings", "RETURN_PATH",
+                                        "ReplayGuard", "START_PATH", "SqlReplayGuard",
+                                        "oidc_router"]
+    code = ("import sys, web.oidc, web.auth.oidc; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('prefect', 'flows')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -12,7 +12,8 @@ deprecated) for signatures, plain ``httpx`` for the requests, and explicit check
 a stateless, multi-worker app needs: the transaction in a signed cookie
 (``transaction.py``), single use of state and nonce in the database (``replay.py``), the
 current time injected (``engine.clock``). Every step can be tested against a real
-provider on loopback (``tests/web/oidc_provider.py``).
+provider on loopback (``tests/web/oidc_provider.py``). The workspace mounts the router
+through ``web/auth/oidc.py`` when ``PARCOURS_WEB_OIDC_ISSUER`` is set.
 
 ::
 
@@ -21,6 +22,7 @@ provider on loopback (``tests/web/oidc_provider.py``).
     client.py       discovery, JWKS, code exchange, userinfo (HTTP)
     tokens.py       ID token / userinfo validation, RPPS claim
     replay.py       single use of state and nonce (database or memory)
+    professionals.py  the active professional with an RPPS number
     flow.py         the checks in order, from the redirect to a verified RPPS number
     router.py       the two routes, given find/sign-in/refuse callables
 """
