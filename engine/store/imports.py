@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine.pathway.reader import YamlReadError, read_file
 from engine.store.exceptions import ImportFileError
@@ -117,13 +118,13 @@ def import_professionals(session: Session, path: str) -> tuple[int, int]:
     parsed = _valid_rows(path, PROFESSIONAL_FIELDS, lambda r: (_check_professional(r), r),
                          lambda v: v.get("rpps") or "", "RPPS")
     existing = {p.rpps: p for p in session.scalars(select(Professional).where(
-        Professional.rpps.in_([r["rpps"] for r in parsed])))}  # type: ignore[attr-defined]
+        col(Professional.rpps).in_([r["rpps"] for r in parsed])))}
     for row in parsed:
         values = {k: row.get(k) for k in PROFESSIONAL_FIELDS if k != "active"}
         values["active"] = _bool(row.get("active"), True)
         target = existing.get(row["rpps"])
         if target is None:
-            session.add(Professional(**values))
+            session.add(Professional.model_validate(values))
         else:
             for key, value in values.items():
                 setattr(target, key, value)
@@ -169,7 +170,7 @@ def import_patients(session: Session, path: str, now: datetime) -> tuple[int, in
     created = updated = 0
     for values in parsed:
         values["created_at"] = now
-        column = Patient.ins if values.get("ins") else Patient.local_id
+        column = col(Patient.ins) if values.get("ins") else col(Patient.local_id)
         target = session.scalars(select(Patient).where(
             column == (values.get("ins") or values.get("local_id")))).first()
         if target is None:

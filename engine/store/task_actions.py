@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from engine import outbox
 from engine.store.batch import COORDINATOR, coordinator_id
 from engine.store.bulk import insert_rows
 from engine.store.exceptions import InputError, NotFoundError
@@ -34,12 +35,13 @@ from engine.store.tables import (
 
 #: Task statuses written here (see ``tables.TASK_STATUSES``).
 ACCEPTED, DECLINED, REQUESTED = "accepted", "declined", "requested"
-#: History (``case_event.kind``) written here.
-TASK_ACCEPTED, TASK_DECLINED, TASK_REASSIGNED = "task_accepted", "task_declined", \
+#: History (``case_event.kind``) written here; a declined task's history entry is spelled
+#: like its outbox notice, whose word ``engine.outbox`` owns.
+TASK_ACCEPTED, TASK_DECLINED, TASK_REASSIGNED = "task_accepted", outbox.TASK_DECLINED, \
     "task_reassigned"
-#: Outbox kinds written here (``notifications.kinds`` imports them).
-DECLINED_NOTICE = "task_declined"
-ASSIGNED_NOTICE = "task_assigned"
+#: Outbox kinds written here (owned by ``engine.outbox``).
+DECLINED_NOTICE = outbox.TASK_DECLINED
+ASSIGNED_NOTICE = outbox.TASK_ASSIGNED
 REASON_MAX = 500
 
 
