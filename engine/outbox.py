@@ -9,11 +9,11 @@ renders and sends them. The words are owned here, by the writer's side;
 - ``TASK_REMINDER`` / ``TASK_OVERDUE``: written by the escalation sweep;
 - ``PATHWAY_MESSAGE``: a pathway's ``notify`` action, or the template its author named
   (``HOSPITAL_ADMISSION``, ``HOSPITAL_DISCHARGE``);
-- ``DAILY_DIGEST`` / ``DELIVERY_FAILURE``: written by ``notifications`` itself;
-- ``TASK_DECLINED``: a professional declined a task (``engine.store.task_actions``), to the
+- ``TASK_DECLINED``: a professional declined a task (``engine.store.task_actions``); to the
   coordinator, who can reassign it;
-- ``SIGN_IN_LINK``: a one-time sign-in link to the web workspace (``web.auth``), sent at
-  once and never stored in the outbox (the link is a secret; it is ``payload["link"]``).
+- ``DAILY_DIGEST`` / ``DELIVERY_FAILURE``: written by ``notifications`` itself;
+- ``SIGN_IN_LINK``: a one-time link to the web workspace, sent at once by ``web.auth`` and
+  never stored in the outbox (the link is a secret; it is the message's ``payload["link"]``).
 """
 
 from __future__ import annotations

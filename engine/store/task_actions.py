@@ -35,13 +35,10 @@ from engine.store.tables import (
 
 #: Task statuses written here (see ``tables.TASK_STATUSES``).
 ACCEPTED, DECLINED, REQUESTED = "accepted", "declined", "requested"
-#: History (``case_event.kind``) written here; a declined task's history entry is spelled
-#: like its outbox notice, whose word ``engine.outbox`` owns.
+#: History (``case_event.kind``) written here; a refusal is recorded under the same word as
+#: its message to the coordinator.
 TASK_ACCEPTED, TASK_DECLINED, TASK_REASSIGNED = "task_accepted", outbox.TASK_DECLINED, \
     "task_reassigned"
-#: Outbox kinds written here (owned by ``engine.outbox``).
-DECLINED_NOTICE = outbox.TASK_DECLINED
-ASSIGNED_NOTICE = outbox.TASK_ASSIGNED
 REASON_MAX = 500
 
 
@@ -86,7 +83,7 @@ def decline(session: Session, task_id: int, professional_id: int, reason: str,
     task.status, task.declined_by, task.declined_at = DECLINED, professional_id, now
     task.decline_reason, task.assignee_id = reason, coordinator
     _history(session, task, TASK_DECLINED, professional_id, now, {"reason": reason})
-    _tell(session, DECLINED_NOTICE, f"task:{task.id}:declined:{professional_id}:"
+    _tell(session, outbox.TASK_DECLINED, f"task:{task.id}:declined:{professional_id}:"
                                     f"{now.isoformat()}", task, coordinator, now,
           {"declined_by": professional_id, "reason": reason})
     session.flush()
@@ -108,7 +105,7 @@ def reassign(session: Session, task_id: int, professional_id: int, by: int,
     task.status, task.assignee_id, task.unassigned_role = REQUESTED, professional_id, False
     task.accepted_at = None
     _history(session, task, TASK_REASSIGNED, by, now, {"assignee_id": professional_id})
-    _tell(session, ASSIGNED_NOTICE, f"task:{task.id}:assigned:{professional_id}:"
+    _tell(session, outbox.TASK_ASSIGNED, f"task:{task.id}:assigned:{professional_id}:"
                                     f"{now.isoformat()}", task, professional_id, now,
           {"unassigned_role": False, "reassigned_by": by})
     session.flush()

@@ -23,6 +23,7 @@ from engine.store.tables import (
     CareTeamMember,
     CaseRow,
     ObservationRow,
+    OutboxRow,
     PathwayVersion,
     Patient,
     Professional,
@@ -216,3 +217,8 @@ def busiest(session: Session, profession: str) -> Professional | None:
         .group_by(col(Professional.id)).order_by(count.desc(), col(Professional.id))
         .limit(1)).first()
     return row[0] if row is not None else None
+
+
+def outbox_row(session: Session, row_id: int) -> OutboxRow | None:
+    """One outbox row (the coordinator's page about a message that could not be sent)."""
+    return session.get(OutboxRow, row_id)

@@ -34,6 +34,10 @@ def _environment(args: argparse.Namespace) -> None:
         value = getattr(args, option)
         if value is not None:
             os.environ[f"PARCOURS_WEB_{name}"] = str(value)
+    if not any(os.environ.get(f"PARCOURS_{n}BASE_URL") for n in ("WEB_", "")) and \
+            (args.host or args.port):  # links point at where this server listens
+        os.environ["PARCOURS_WEB_BASE_URL"] = \
+            f"http://{args.host or '127.0.0.1'}:{args.port or 8000}"
 
 
 def serve(args: argparse.Namespace) -> int:

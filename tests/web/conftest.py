@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
@@ -44,16 +45,18 @@ class Web:
     clock: FixedClock
     channel: MemoryChannel
     db_url: str
-    clients: list[TestClient]
+    apps: dict[str, FastAPI]
 
     def client(self, *, raise_errors: bool = True, **settings: object) -> TestClient:
-        web = WebSettings(secret_key=SECRET, **settings)  # type: ignore[arg-type]
-        app = create_app(web, Settings(database_url=self.db_url),
-                         notify=NotificationSettings(base_url=web.base_url),
-                         clock=self.clock, channels={"email": self.channel})
-        client = TestClient(app, follow_redirects=False, raise_server_exceptions=raise_errors)
-        self.clients.append(client)
-        return client
+        """A new browser (its own cookies) on this test's app (one app per settings)."""
+        key = repr(sorted(settings.items()))
+        if key not in self.apps:
+            web = WebSettings(secret_key=SECRET, **settings)  # type: ignore[arg-type]
+            self.apps[key] = create_app(web, Settings(database_url=self.db_url),
+                                        notify=NotificationSettings(base_url=web.base_url),
+                                        clock=self.clock, channels={"email": self.channel})
+        return TestClient(self.apps[key], follow_redirects=False,
+                          raise_server_exceptions=raise_errors)
 
     def signed_in(self, professional_id: int | None) -> TestClient:
         client = self.client()
@@ -114,7 +117,7 @@ def post_form(client: TestClient, page_path: str, action: str,
 @pytest.fixture
 def web(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[Web]:
     service = build(engine, tmp_path)
-    world = Web(engine, service, FixedClock(NOW), MemoryChannel("email"), db_url, [])
+    world = Web(engine, service, FixedClock(NOW), MemoryChannel("email"), db_url, {})
     yield world
-    for client in world.clients:
-        client.app.state.web.engine.dispose()  # type: ignore[attr-defined]
+    for app in world.apps.values():
+        app.state.web.engine.dispose()

@@ -37,6 +37,7 @@ PAGES = {
     "/cases/{case}": (CASE_LINK, CASE_LINK, MISSING, CASE_LINK, SIGN_IN),
     "/coordination": (MISSING, MISSING, MISSING, OK, SIGN_IN),
     "/coordination/journal": (MISSING, MISSING, MISSING, OK, SIGN_IN),
+    "/outbox/{message}": (MISSING, MISSING, MISSING, OK, SIGN_IN),
 }
 
 #: action → (form data, expected answer for the same five actors)
@@ -58,7 +59,8 @@ ACTIONS = {
 def _fill(path: str, web: Web, task: int) -> str:
     with transaction(web.engine) as db:
         case = db.get(TaskRow, task).case_id  # type: ignore[union-attr]
-    return path.format(task=task, patient=MARIE, case=case)
+        message = db.scalars(select(OutboxRow.id).where(OutboxRow.task_id == task)).first()
+    return path.format(task=task, patient=MARIE, case=case, message=message)
 
 
 def _check(response: object, expected: object, what: str) -> None:

@@ -8,12 +8,18 @@ from starlette.responses import Response
 from engine.store import access, worklist
 from engine.store.db import transaction
 from engine.store.exceptions import InputError, NotFoundError
+from notifications import kinds
 from web.auth.guard import coordinator
 from web.auth.sessions import check_csrf
 from web.context import context_of
 from web.exceptions import NotVisible
 from web.pages import render
 from web.views import professional_name
+
+#: Outbox row statuses, as the coordinator reads them.
+STATUS_FR = {"pending": "en attente d'envoi", "sending": "en cours d'envoi", "sent": "envoyé",
+             "skipped": "sans objet (tâche close)", "digest": "gardé pour le récapitulatif",
+             "digested": "envoyé dans un récapitulatif", "dead": "en échec définitif"}
 
 router = APIRouter()
 
@@ -57,6 +63,20 @@ async def reassign(request: Request, task_id: int) -> Response:
     with transaction(ctx.engine) as db:
         name = professional_name(db, int(target))
     return declined(request, outcome=f"Tâche {task_id} confiée à {name}, qui est prévenu(e).")
+
+
+@router.get("/outbox/{row_id}")
+def message(request: Request, row_id: int) -> Response:
+    """A message of the outbox (the link of a delivery-failure report): coordinator only."""
+    coordinator(request)
+    ctx = context_of(request)
+    with transaction(ctx.engine) as db:
+        row = worklist.outbox_row(db, row_id)
+        if row is None:
+            raise NotVisible()
+        recipient = professional_name(db, row.recipient_id)
+    return render(request, "outbox.html", row=row, recipient=recipient,
+                  label=kinds.label(row.kind), state=STATUS_FR.get(row.status, row.status))
 
 
 @router.get("/coordination/journal")
