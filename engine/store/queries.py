@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from engine.store.db import is_id
 from engine.store.exceptions import NotFoundError
 from engine.store.tables import (
     OPEN_TASK_STATUSES,
@@ -63,7 +64,7 @@ def professional_id(session: Session, ref: str) -> int:
 
 
 def show_case(session: Session, case_id: int, now: datetime) -> dict[str, Any]:
-    row = session.get(CaseRow, case_id)
+    row = session.get(CaseRow, case_id) if is_id(case_id) else None
     if row is None:
         raise NotFoundError("case", case_id)
     version = session.get(PathwayVersion, row.pathway_version_id)

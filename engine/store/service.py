@@ -26,17 +26,19 @@ from sqlmodel import col
 
 from engine import events
 from engine.case import Event, Outcome
+from engine.clock import PARIS
 from engine.exceptions import ParcoursError
 from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
 from engine.settings import Settings
-from engine.store import registry, task_actions
+from engine.store import lengths, registry, task_actions
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
 from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
-from engine.store.db import transaction, with_retries
+from engine.store.db import is_id, transaction, with_retries
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import (
+    OBSERVATION_TABLE,
     OPEN_TASK_STATUSES,
     CaseRow,
     EventReceipt,
@@ -46,10 +48,12 @@ from engine.store.tables import (
     TaskRow,
 )
 from engine.store.writer import SYSTEM, Actor, Writer
-from engine.values import check_fields, check_value
+from engine.values import check_fields, check_value, parse_number
 
 T = TypeVar("T")
 FUTURE_TOLERANCE = timedelta(minutes=5)
+#: No clinical event of a living patient is older than this.
+EARLIEST_YEAR = 1900
 
 
 @dataclass
@@ -135,6 +139,7 @@ class CaseService:
     def _idempotent(self, event_id: str | None, kind: str, now: datetime,
                     work: Callable[[Session], Applied]) -> Applied:
         event_id = event_id or str(uuid.uuid4())
+        lengths.check(EventReceipt.__table__, {"event_id": event_id})  # type: ignore[attr-defined]
 
         def guarded(session: Session) -> Applied:
             session.info["now"] = now
@@ -288,9 +293,14 @@ class CaseService:
             raise InputError(f"la date de l'observation {at:%d/%m/%Y %H:%M} est dans le futur "
                              f"(maintenant : {now:%d/%m/%Y %H:%M}) ; enregistrez une "
                              "observation une fois réalisée")
+        if at.year < EARLIEST_YEAR:
+            raise InputError(f"la date de l'observation ({at:%d/%m/%Y}) est impossible : "
+                             f"avant {EARLIEST_YEAR}")
+        lengths.check(OBSERVATION_TABLE, {"unit": unit, "source": source, "code": code})
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
+            check_within_life(patient, at, "l'observation")
             catalogue = observation_catalogue(session)
             spec = catalogue.get(code) or next(
                 (s for s in catalogue.values() if s["key"] == code), None)
@@ -369,7 +379,7 @@ class CaseService:
                       now: datetime, *, actor: Actor = SYSTEM,
                       event_id: str | None = None) -> Applied:
         def work(session: Session) -> Applied:
-            task = session.get(TaskRow, task_id)
+            task = session.get(TaskRow, task_id) if is_id(task_id) else None
             if task is None:
                 raise NotFoundError("task", task_id)
             if task.status not in OPEN_TASK_STATUSES:
@@ -518,7 +528,7 @@ class CaseService:
             .order_by(col(CaseRow.id))))
 
     def _case_batch(self, session: Session, case_id: int, now: datetime) -> Batch:
-        batch = load_batch(session, [case_id], as_of(now))
+        batch = load_batch(session, [case_id], as_of(now)) if is_id(case_id) else Batch({})
         if case_id not in batch.cases:
             raise NotFoundError("case", case_id)
         if batch.cases[case_id].closed_at is not None:
@@ -547,6 +557,14 @@ def _obs_key(pathway: CompiledPathway, code: str) -> str | None:
     return next((k for k, o in pathway.definition.observations.items() if o.code == code), None)
 
 
+def check_within_life(patient: Patient, at: datetime, what: str) -> None:
+    """Refuse a clinical event dated before the patient's birth (Europe/Paris calendar)."""
+    day = at.astimezone(PARIS).date()
+    if patient.birth_date is not None and day < patient.birth_date:
+        raise InputError(f"la date de {what} ({day:%d/%m/%Y}) précède la naissance du patient "
+                         f"{patient.id} ({patient.birth_date:%d/%m/%Y})")
+
+
 def find_patient(session: Session, ref: str | int) -> Patient:
     text = str(ref).strip()
     patient = session.scalars(select(Patient).where(
@@ -573,10 +591,7 @@ def parse_value(spec: Mapping[str, Any], raw: Any) -> Any:
     kind = spec.get("type", "number")
     value = raw
     if isinstance(raw, str) and kind in ("number", "integer"):
-        try:
-            value = float(raw.replace(",", ".")) if kind == "number" else int(raw)
-        except ValueError:
-            value = raw
+        value = parse_number(raw, integer=kind == "integer")
     elif isinstance(raw, str) and kind == "boolean":
         value = {"true": True, "oui": True, "yes": True, "false": False, "non": False,
                  "no": False}.get(raw.lower(), raw)

@@ -57,7 +57,9 @@ def test_a_year_of_one_case(territory: Path, capsys: pytest.CaptureFixture[str])
                "--unit", "%", "--at", "2026-04-20T08:00", "--now", "2026-04-20T09:00")[0] == 0
     code, out, _ = cli(capsys, "tasks", "--overdue", "--now", "2026-12-01", "--json")
     assert {t["key"] for t in json.loads(out)} == {"revoir_traitement"}
-    assert cli(capsys, "advance", "--now", "2027-01-10T08:00")[0] == 0
+    code, out, err = cli(capsys, "advance", "--now", "2027-01-10T08:00", "--json")
+    assert code == 0 and json.loads(out)["cases"] == 1      # stdout: the JSON document only
+    assert "dossier(s) avancé(s)…" in err                   # progress: on standard error
     code, out, _ = cli(capsys, "case", "show", "1", "--json", "--now", "2027-01-10T08:00")
     view = json.loads(out)
     kinds = [h["kind"] for h in view["history"]]
@@ -134,3 +136,78 @@ def test_duplicate_event_id_changes_nothing(territory: Path,
     assert cli(capsys, *args)[0] == 0
     code, out, _ = cli(capsys, *args)
     assert code == 0 and "déjà appliqué" in out
+
+
+@pytest.mark.parametrize("args", [
+    ("task", "complete", "9223372036854775808", "--result", "grade=2"),
+    ("case", "close", "2147483648", "--reason", "test"),
+    ("case", "show", "2147483648"),
+    ("event", "sortie", "--case", "99999999999"),
+], ids=["task-int64", "case-close-int32", "case-show-int32", "event-case"])
+def test_ids_out_of_range_are_unknown(territory: Path, capsys: pytest.CaptureFixture[str],
+                                      args: tuple[str, ...]) -> None:
+    code, out, err = cli(capsys, *args)
+    assert code == 1
+    assert "inconnu" in out + err
+
+
+def _dump(url: str) -> dict[str, list[tuple[object, ...]]]:
+    from sqlalchemy import select
+
+    from engine.store.db import make_engine, transaction
+    from engine.store.tables import ALL_TABLES
+
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        out = {t.__tablename__: [tuple(r) for r in session.execute(  # type: ignore[attr-defined]
+            select(t.__table__).order_by(*t.__table__.primary_key.columns)).all()]  # type: ignore[attr-defined]
+            for t in ALL_TABLES}
+    engine.dispose()
+    return out
+
+
+BAD_OBSERVATIONS = [
+    (("--value", "NaN"), "n'est pas un nombre"),
+    (("--value", "inf"), "n'est pas un nombre"),
+    (("--value=-inf",), "n'est pas un nombre"),
+    (("--value", "1e309"), "n'est pas un nombre"),
+    (("--value", "1_0"), "n'est pas un nombre"),
+    (("--value", ""), "n'est pas un nombre"),
+    (("--value", "7,5", "--at", "0001-01-01T00:00"), "impossible : avant 1900"),
+    (("--value", "7,5", "--at", "1940-01-01T00:00"), "précède la naissance"),
+    (("--value", "7,5", "--at", "2030-01-01T00:00"), "dans le futur"),
+    (("--value", "45"), "est impossible"),
+    (("--value", "x" * 10_000), "n'est pas un nombre"),
+    (("--value", "7\x005"), "n'est pas un nombre"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_OBSERVATIONS,
+                         ids=["nan", "inf", "-inf", "1e309", "underscore", "empty", "year-1",
+                              "before-birth", "future", "impossible", "10kB", "nul"])
+def test_bad_observation_values_write_nothing(territory: Path, cli_env: str,
+                                              capsys: pytest.CaptureFixture[str],
+                                              extra: tuple[str, ...], message: str) -> None:
+    assert cli(capsys, "enroll", "--patient", MARIE, "--pathway", "exemple-suivi",
+               "--now", "2026-01-06T09:00")[0] == 0
+    before = _dump(cli_env)
+    code, out, err = cli(capsys, "observe", "--patient", MARIE, "--code", "4548-4",
+                         "--unit", "%", "--now", "2026-01-10T09:00", *extra)
+    assert code == 1 and message in out + err, out + err
+    assert _dump(cli_env) == before
+
+
+@pytest.mark.parametrize("extra", [("--source", "s" * 10_000), ("--event-id", "e" * 10_000),
+                                   ("--source", "lab\x00oratoire"),
+                                   ("--unit", "u" * 10_000)],
+                         ids=["source", "event-id", "nul", "unit"])
+def test_ten_kilobyte_options_are_refused(territory: Path, cli_env: str,
+                                          capsys: pytest.CaptureFixture[str],
+                                          extra: tuple[str, ...]) -> None:
+    before = _dump(cli_env)
+    code, out, err = cli(capsys, "observe", "--patient", MARIE, "--code", "4548-4",
+                         "--value", "7,5", "--now", "2026-01-10T09:00", *extra)
+    assert code == 1 and ("10000 caractères, au plus" in out + err
+                          or "caractère nul (octet 0) interdit" in out + err)
+    assert extra[1] not in out + err
+    assert _dump(cli_env) == before
