@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from engine.clock import local_date
 from engine.durations import Duration
 
 
@@ -60,6 +61,11 @@ class Case:
     tasks: tuple[OpenTask, ...] = ()
     seq: int = 0
     closed_at: datetime | None = None
+    #: per observation kind the guards read through ``history.KEY``, the values they can
+    #: still read, newest first (bounded: see ``engine.history``)
+    history: Mapping[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
+    #: hospital stays seen, per stay id and event kind (plain JSON: see ``engine.hospital``)
+    stays: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def closed(self) -> bool:
@@ -76,6 +82,16 @@ class Case:
         if zone is not None:
             data["zone"] = zone.key
         return data
+
+    def memory(self) -> dict[str, Any]:
+        """What the case remembers beyond its facts, as JSON (the store's ``memory`` column)."""
+        out: dict[str, Any] = {}
+        if self.history:
+            out["history"] = {key: [jsonable(asdict(e)) for e in entries]
+                              for key, entries in self.history.items()}
+        if self.stays:
+            out["stays"] = jsonable(self.stays)
+        return out
 
     def _zone(self) -> ZoneInfo | None:
         for moment in (self.closed_at, *(t.fire_at for t in self.timers),
@@ -98,7 +114,22 @@ class Case:
                                  _dt(t["due_at"], zone))
                         for t in data.get("tasks", ())),
             seq=int(data.get("seq", 0)),
-            closed_at=_dt(data["closed_at"], zone) if data.get("closed_at") else None)
+            closed_at=_dt(data["closed_at"], zone) if data.get("closed_at") else None,
+            history=history_from_dict(data.get("history", {}), zone),
+            stays=dict(data.get("stays", {})))
+
+
+def history_of_memory(memory: Mapping[str, Any] | None) -> dict[str, tuple[ObservationValue,
+                                                                         ...]]:
+    """The observation history kept in a ``memory`` column (empty for older cases)."""
+    return history_from_dict((memory or {}).get("history", {}))
+
+
+def history_from_dict(data: Mapping[str, Any],
+                      zone: ZoneInfo | None = None) -> dict[str, tuple[ObservationValue, ...]]:
+    """The ``history`` of ``Case.to_dict`` back as values (cases stored before it: empty)."""
+    return {key: tuple(ObservationValue(e["value"], _dt(e["at"], zone), e.get("unit"))
+                       for e in entries) for key, entries in data.items()}
 
 
 def _dt(value: Any, zone: ZoneInfo | None = None) -> datetime:
@@ -152,13 +183,24 @@ class Subject:
     conditions: tuple[str, ...] = ()
     #: latest observation per *pathway observation key*
     observations: Mapping[str, ObservationValue] = field(default_factory=dict)
+    #: onset date of some conditions, by code
+    onsets: Mapping[str, date] = field(default_factory=dict)
+    #: ALD (long-term condition fully covered); None when unknown
+    ald: bool | None = None
 
     def age_at(self, moment: datetime) -> int | None:
+        """Age in whole years on the territory's date of ``moment`` (Europe/Paris)."""
         if self.birth_date is None:
             return None
-        day = moment.date()
+        day = local_date(moment)
         born = self.birth_date
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def condition_years(self, moment: datetime) -> dict[str, int]:
+        """Whole years since the onset of each condition whose onset is known."""
+        day = moment.date()
+        return {code: day.year - onset.year - ((day.month, day.day) < (onset.month, onset.day))
+                for code, onset in self.onsets.items()}
 
 
 # -- effects -------------------------------------------------------------------------------
@@ -273,6 +315,20 @@ class GuardFailed(Effect):
     at: datetime
     transition: str
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class HospitalEventUndone(Effect):
+    """A cancelled admission or discharge (HL7 A11/A13) undone: the history line."""
+
+    kind: ClassVar[str] = "hospital_event_undone"
+    at: datetime
+    event: str
+    stay: str
+    restored: tuple[str, ...]       # the states the case is back in
+    cancelled: tuple[str, ...]      # refs of the tasks it had created, cancelled now
+    not_reopened: tuple[str, ...]   # refs of the tasks it had closed (cannot be reopened)
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

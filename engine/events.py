@@ -39,12 +39,28 @@ KINDS: tuple[str, ...] = tuple(k.value for k in EventKind)
 #: Built-in hospital events, known to every pathway without a declaration.
 ADMISSION = "admission"
 DISCHARGE = "discharge"
-HOSPITAL_EVENTS: tuple[str, ...] = (ADMISSION, DISCHARGE)
+#: HL7 ADT A11 (cancel admit) and A13 (cancel discharge): undo what the event caused
+ADMISSION_CANCELLED = "admission_cancelled"
+DISCHARGE_CANCELLED = "discharge_cancelled"
+HOSPITAL_EVENTS: tuple[str, ...] = (ADMISSION, DISCHARGE, ADMISSION_CANCELLED,
+                                    DISCHARGE_CANCELLED)
+#: a cancellation → the hospital event it cancels
+CANCELS: dict[str, str] = {ADMISSION_CANCELLED: ADMISSION, DISCHARGE_CANCELLED: DISCHARGE}
+
+#: The typed data of a hospital event (``event.data.FIELD`` in guards).
+STAY = "stay"
+PLANNED = "planned"
+REASON = "reason"
+DESTINATION = "destination"
+HOSPITAL_FIELDS: tuple[str, ...] = (STAY, PLANNED, REASON, DESTINATION)
+#: where a patient goes on discharge
+DESTINATIONS: tuple[str, ...] = ("domicile", "ehpad", "ssr", "had", "autre_etablissement",
+                                 "deces")
 
 #: Inbox row kinds: what an interface or an import may deliver.
 PATHWAY_EVENT = "event"
-INBOUND_KINDS: tuple[str, ...] = (OBSERVATION.value, ADMISSION, DISCHARGE,
-                                  TASK_COMPLETED.value, PATHWAY_EVENT)
+INBOUND_KINDS: tuple[str, ...] = (OBSERVATION.value, ADMISSION, DISCHARGE, ADMISSION_CANCELLED,
+                                  DISCHARGE_CANCELLED, TASK_COMPLETED.value, PATHWAY_EVENT)
 
 
 def name(kind: EventKind, key: str) -> str:

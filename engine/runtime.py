@@ -24,12 +24,12 @@ Time comes only from the events (and from ``now`` given to ``advance``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from engine import events
+from engine import events, history, hospital
 from engine.case import (
     Case,
     CaseClosed,
@@ -52,6 +52,7 @@ from engine.case import (
     TimerState,
     Transitioned,
 )
+from engine.clock import calendar_days, end_of_day
 from engine.durations import Duration
 from engine.exceptions import (
     ClosedCaseError,
@@ -61,6 +62,8 @@ from engine.exceptions import (
 )
 from engine.pathway.compiler import CompiledActions, CompiledPathway, CompiledTransition
 from engine.pathway.expressions import CompiledExpression, Scope, evaluate_value, plain
+from engine.pathway.statetree import ROOT
+from engine.units import same_unit, to_declared
 from engine.values import check_fields, check_value
 
 MAX_TIMER_FIRINGS = 10_000
@@ -85,19 +88,25 @@ class _Work:
     tasks: dict[str, OpenTask]
     seq: int
     closed_at: datetime | None
+    history: dict[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
+    stays: Mapping[str, Any] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
+    #: the timer whose firing is being dispatched: re-entering its state keeps its schedule
+    firing: TimerState | None = None
 
     @classmethod
     def of(cls, case: Case) -> _Work:
         return cls(list(case.active), dict(case.facts),
                    {(t.state, t.name): t for t in case.timers},
-                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at)
+                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at, dict(case.history),
+                   case.stays)
 
     def freeze(self, rank: Mapping[str, int]) -> Case:
         """The new case: leaves in document order, timers by time then name."""
         timers = tuple(sorted(self.timers.values(), key=_TIMER_ORDER))
         return Case(tuple(sorted(self.leaves, key=rank.__getitem__)), self.facts, timers,
-                    tuple(self.tasks.values()), self.seq, self.closed_at)
+                    tuple(self.tasks.values()), self.seq, self.closed_at, self.history,
+                    self.stays)
 
 
 class Runtime:
@@ -117,10 +126,14 @@ class Runtime:
                             for sid, state in states.items()
                             for i, timer in enumerate(state.timers)}
         self._exit_rank = {sid: (-state.depth, state.order) for sid, state in states.items()}
-        self._lineage = {sid: frozenset((sid, *state.ancestors)) for sid, state in states.items()}
+        #: a state, its ancestors and the root (the source of ``always`` transitions)
+        self._lineage = {sid: frozenset((sid, *state.ancestors, ROOT))
+                         for sid, state in states.items()}
         self._top_finals = frozenset(sid for sid, state in states.items() if state.top_final)
         self._default_facts = {name: fact.default
                                for name, fact in pathway.definition.facts.items()}
+        #: tasks that survive leaving the state that created them
+        self._outliving = frozenset(k for k, t in pathway.tasks.items() if t.outlives_state)
         self._completes: dict[str, frozenset[str]] = {}
         for key, task in pathway.tasks.items():
             for event_name in task.completing_events():
@@ -134,6 +147,10 @@ class Runtime:
         #: the roots of ``ROOTS`` some guard or ``set`` expression reads: the others are not
         #: built for each event (nothing else sees an event's scope)
         self._reads = _roots_read(pathway)
+        #: observation kind → how much of it the case keeps for ``history.KEY`` guards
+        self._retention = {key: history.Retention.resolve(needs, self.params)
+                           for key, needs in pathway.history.items()}
+        self._history_keys = tuple(self._retention)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -150,6 +167,9 @@ class Runtime:
     def start(self, subject: Subject, now: datetime) -> Outcome:
         """Enrol: a new case in the initial configuration, entry actions run at ``now``."""
         work = _Work([], dict(self._default_facts), {}, {}, 0, None)
+        for key in self._history_keys:  # what the patient's record already holds
+            if (latest := subject.observations.get(key)) is not None:
+                self._remember(work, key, latest, now)
         scope = self._scope(work, subject, Event("enrolled", now), now)
         self._enter(work, self.pathway.initial_enter, scope, now)
         work.leaves = list(self.pathway.initial_leaves)
@@ -167,16 +187,49 @@ class Runtime:
         """Apply one event (after firing the timers due before it)."""
         if case.closed:
             raise ClosedCaseError(case.active[0] if case.active else "?")
+        event = self.in_declared_unit(event)
         self._validate(event)
+        if hospital.stay_of(event) is not None:
+            return self._hospital(case, event, subject)
+        return self._apply(case, event, subject)
+
+    def _hospital(self, case: Case, event: Event, subject: Subject) -> Outcome:
+        """A typed hospital event: once per stay and kind; a cancellation undoes."""
+        if hospital.already_applied(case, event):
+            return Outcome(case, ())
+        if event.name in events.CANCELS:
+            return hospital.undo(case, event)
+        return hospital.remember(case, self._apply(case, event, subject), event)
+
+    def _apply(self, case: Case, event: Event, subject: Subject) -> Outcome:
         work = _Work.of(case)
         self._fire_due(work, subject, event.at)
         if work.closed_at is not None:
             raise ClosedCaseError(work.leaves[0] if work.leaves else "?")
         self._validate_task(case, work, event)
+        kind, key = self._kind(event.name)
+        if kind == events.OBSERVATION and key in self._retention:
+            self._remember(work, key, ObservationValue(event.value, event.at, event.unit),
+                           event.at)
         scope = self._scope(work, subject, event, event.at)
         self._complete_tasks(work, event)
         self._dispatch(work, event.name, scope, event.at)
         return Outcome(work.freeze(self._rank), tuple(work.effects))
+
+    def in_declared_unit(self, event: Event) -> Event:
+        """An observation in an equivalent unit (ng/L for pg/mL, g for kg, HbA1c in
+        mmol/mol for %), converted to the unit the pathway declares; ``UnitError`` when
+        the unit measures something else."""
+        kind, key = self._kind(event.name)
+        if kind != events.OBSERVATION or event.unit is None:
+            return event
+        spec = self.pathway.definition.observations.get(key)
+        if spec is None or same_unit(event.unit, spec.unit):
+            return event
+        converted = to_declared(spec.title, event.value, event.unit, spec.unit, spec.code)
+        if converted is None:
+            return event
+        return replace(event, value=converted.value, unit=converted.unit)
 
     # -- validation -------------------------------------------------------------------------
 
@@ -198,6 +251,8 @@ class Runtime:
                         spec.choices, spec.unit)
         elif kind == events.TIMER:
             raise RuntimeEventError("timer events are fired by the runtime, not sent to it")
+        elif events.is_hospital(event.name) and (event.data or event.name in events.CANCELS):
+            hospital.check_data(event.name, event.data)
         elif event.name in self.pathway.definition.events:
             check_fields(f"data of event {event.name!r}", event.data,
                          self.pathway.definition.events[event.name].data)
@@ -223,7 +278,8 @@ class Runtime:
 
     def _patient(self, subject: Subject, now: datetime) -> dict[str, Any]:
         return {"age": subject.age_at(now), "sex": subject.sex,
-                "conditions": list(subject.conditions), "birth_date": subject.birth_date}
+                "conditions": list(subject.conditions), "birth_date": subject.birth_date,
+                "ald": subject.ald, "condition_years": subject.condition_years(now)}
 
     def _scope(self, work: _Work, subject: Subject, event: Event, now: datetime) -> _EventScope:
         """What guards see; an observation event is the latest value of its key."""
@@ -244,7 +300,13 @@ class Runtime:
             values["patient"] = self._patient(subject, now)
         if "event" in reads:
             values["event"] = event.view()
+        if history.ROOT in reads:
+            values[history.ROOT] = history.views(work.history, self._history_keys, now)
         return _EventScope(values)
+
+    def _remember(self, work: _Work, key: str, value: ObservationValue, now: datetime) -> None:
+        work.history[key] = history.record(work.history.get(key, ()), value, now,
+                                           self._retention[key])
 
     # -- timers -----------------------------------------------------------------------------
 
@@ -261,8 +323,10 @@ class Runtime:
                 work.timers[slot] = self._rearm(timer)
             work.effects.append(TimerFired(timer.fire_at, timer.name, timer.state))
             event = Event(events.timer(timer.name), timer.fire_at)
+            work.firing = timer
             self._dispatch(work, event.name, self._scope(work, subject, event, timer.fire_at),
                            timer.fire_at)
+            work.firing = None
         raise RuntimeEventError(f"more than {MAX_TIMER_FIRINGS} timer firings in one step")
 
     def _firing_order(self, timer: TimerState) -> tuple[datetime, tuple[int, int]]:
@@ -270,14 +334,28 @@ class Runtime:
 
     def _rearm(self, timer: TimerState) -> TimerState:
         """The next firing of a recurring timer: the first anchor + k × period after this one."""
-        period = self._dur(timer.every or "")
         anchor = timer.anchor or timer.fire_at
-        k = max(1, int((timer.fire_at - anchor).days / max(period.approx_days(), 1e-9)))
-        nxt = period.add_to(anchor, k)
-        while nxt <= timer.fire_at:
-            k += 1
-            nxt = period.add_to(anchor, k)
+        nxt = _on_schedule(anchor, self._dur(timer.every or ""), timer.fire_at)
         return TimerState(timer.name, timer.state, nxt, timer.every, anchor)
+
+    def _arm(self, work: _Work, sid: str, name: str, delay: str, recurring: bool,
+             now: datetime) -> TimerState:
+        """A timer armed on entering ``sid``; every timer remembers when its schedule began.
+
+        An ``after`` timer re-armed by its own firing (a state that re-enters itself when
+        its timer fires) stays on its first schedule: anchor + n × delay, so a 3-month
+        timer first armed on 31 January fires on 30 April, then 31 July, not 30 July.
+        """
+        duration = self._dur(delay)
+        if recurring:
+            return TimerState(name, sid, duration.add_to(now), self._period(delay), now)
+        fired = work.firing
+        if fired is not None and fired.state == sid and fired.name == name \
+                and fired.every is None:
+            anchor = fired.anchor or fired.fire_at
+            return TimerState(name, sid, _on_schedule(anchor, duration, fired.fire_at),
+                              None, anchor)
+        return TimerState(name, sid, duration.add_to(now), None, now)
 
     def _period(self, ref: str) -> str:
         """A recurring timer's period as stored on the case: the duration's canonical text."""
@@ -322,7 +400,8 @@ class Runtime:
             work.effects.append(Transitioned(now, event_name, t.id, t.source, None, (), ()))
             self._run(work, t.actions, t.source, scope, now)
             return
-        exited = self._exit(work, t.exits, now)
+        expiring = events.key_of(event_name, events.TIMER) is not None
+        exited = self._exit(work, t.exits, now, t.renews if expiring else None)
         work.effects.append(Transitioned(now, event_name, t.id, t.source, t.target,
                                          exited, t.enter))
         self._run(work, t.actions, t.target, scope, now)
@@ -331,8 +410,13 @@ class Runtime:
         work.leaves = [leaf for leaf in work.leaves if leaf not in gone] + list(t.enter_leaves)
         self._close_if_final(work, now)
 
-    def _exit(self, work: _Work, exits: frozenset[str], now: datetime) -> tuple[str, ...]:
-        """Leave the active states in ``exits``, deepest first; their tasks and timers go."""
+    def _exit(self, work: _Work, exits: frozenset[str], now: datetime,
+              renewed: frozenset[str] | None = None) -> tuple[str, ...]:
+        """Leave the active states in ``exits``, deepest first; their tasks and timers go.
+
+        When a timer moves the case on (``renewed`` is then the task kinds it creates
+        again), a dropped task's ``on_expiry`` message is sent: the request expired,
+        someone is told."""
         lineage = self._lineage
         gone: set[str] = set()
         for leaf in work.leaves:
@@ -340,10 +424,15 @@ class Runtime:
                 gone |= exits & lineage[leaf]
         exited = tuple(sorted(gone, key=self._exit_rank.__getitem__))
         for ref, task in list(work.tasks.items()):
-            if task.state in gone:
+            if task.state in gone and task.key not in self._outliving:
                 del work.tasks[ref]
                 work.effects.append(TaskCancelled(now, ref, task.key,
                                                   f"left state '{task.state}'"))
+                notice = (self.pathway.tasks[task.key].on_expiry
+                          if renewed is not None and task.key not in renewed else None)
+                if notice is not None:
+                    work.effects.append(Notification(now, tuple(notice.to), notice.message,
+                                                     notice.template))
         for slot, timer in list(work.timers.items()):
             if timer.state in gone:
                 del work.timers[slot]
@@ -355,12 +444,9 @@ class Runtime:
         for sid in entered:
             state = self.pathway.states[sid]
             for timer in state.timers:
-                duration = self._dur(timer.delay)
-                fire_at = duration.add_to(now)
-                every = self._period(timer.delay) if timer.recurring else None
-                work.timers[(sid, timer.name)] = TimerState(
-                    timer.name, sid, fire_at, every, now if timer.recurring else None)
-                work.effects.append(TimerSet(timer.name, sid, fire_at))
+                armed = self._arm(work, sid, timer.name, timer.delay, timer.recurring, now)
+                work.timers[(sid, timer.name)] = armed
+                work.effects.append(TimerSet(timer.name, sid, armed.fire_at))
             if state.entry:
                 self._run(work, state.entry, sid, scope, now)
 
@@ -373,6 +459,8 @@ class Runtime:
                 raise EvaluationError(value.source, exc, f"fact {name!r} set in '{owner}'") from exc
             work.facts[name] = result
             work.effects.append(FactSet(now, name, result))
+        for key in actions.cancel:
+            self._cancel_tasks(work, key, owner, now)
         for key in actions.tasks:
             self._create_task(work, key, owner, now)
         for notify in actions.notify:
@@ -383,13 +471,28 @@ class Runtime:
         spec = self.pathway.tasks[key]
         work.seq += 1
         ref = f"{key}-{work.seq}"
-        due_at = self._dur(spec.due).add_to(now)
+        due_at = self._deadline(spec.due, now)
         work.tasks[ref] = OpenTask(ref, key, owner, spec.role, due_at)
         work.effects.append(TaskCreated(
             now, ref, key, owner, spec.title, spec.description, spec.role, due_at,
             self._dur(spec.reminder).add_to(now) if spec.reminder else None,
             self._dur(spec.escalation).add_to(now) if spec.escalation else None,
             {name: _copy_view(view) for name, view in self._task_results[key].items()}))
+
+    def _cancel_tasks(self, work: _Work, key: str, owner: str, now: datetime) -> None:
+        """A ``cancel:`` action: every open task of kind ``key`` ends, wherever it was created."""
+        for ref, task in list(work.tasks.items()):
+            if task.key == key:
+                del work.tasks[ref]
+                work.effects.append(TaskCancelled(now, ref, key, f"cancelled by '{owner}'"))
+
+    def _deadline(self, ref: str, now: datetime) -> datetime:
+        """A task's due time: a delay in whole days (P7D, P2W, P1M) ends with the last instant
+        of that calendar day in the territory (a task due "in 7 days" is not late before
+        midnight, Europe/Paris); a delay with a time part (PT48H, P1DT12H) is exact."""
+        duration = self._dur(ref)
+        moment = duration.add_to(now)
+        return moment if duration.seconds else end_of_day(moment)
 
     def _complete_tasks(self, work: _Work, event: Event) -> None:
         if event.task is not None:
@@ -417,6 +520,16 @@ class Runtime:
         work.effects.append(CaseClosed(now, final))
 
 
+def _on_schedule(anchor: datetime, period: Duration, after: datetime) -> datetime:
+    """The first ``anchor + k × period`` (k ≥ 1) strictly after ``after``: no drift."""
+    k = max(1, int((after - anchor).days / max(period.approx_days(), 1e-9)))
+    nxt = period.add_to(anchor, k)
+    while nxt <= after:
+        k += 1
+        nxt = period.add_to(anchor, k)
+    return nxt
+
+
 def _roots_read(pathway: CompiledPathway) -> frozenset[str]:
     """Every root name read by a guard or a ``set`` expression of the pathway."""
     expressions: list[Any] = [t.guard for t in pathway.transitions.values()]
@@ -429,7 +542,7 @@ def _roots_read(pathway: CompiledPathway) -> frozenset[str]:
 
 def _obs_view(value: ObservationValue, now: datetime) -> dict[str, Any]:
     return {"value": value.value, "unit": value.unit, "date": value.at,
-            "days_ago": (now - value.at).days}
+            "days_ago": calendar_days(value.at, now)}
 
 
 def _copy_view(view: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.clock import days_overdue
 from notifications import kinds
 from notifications.formatting import short_date_fr
 from notifications.views import FailedView, MessageData, PatientView, TaskView
@@ -87,9 +88,10 @@ def build_context(data: MessageData, *, secure: bool, links: Links, now: datetim
 
 
 def _task(task: TaskView, now: datetime) -> dict[str, Any]:
-    late = now - task.due_at
-    return {"id": task.id, "due_at": task.due_at, "overdue": late.total_seconds() > 0,
-            "days_overdue": max(late.days, 0), "assignee_name": task.assignee_name or "",
+    # calendar days on the territory's dates: a task due today is not "0 days late" tonight
+    return {"id": task.id, "due_at": task.due_at, "overdue": now > task.due_at,
+            "days_overdue": days_overdue(task.due_at, now),
+            "assignee_name": task.assignee_name or "",
             "unassigned_role": task.unassigned_role}
 
 

@@ -7,13 +7,14 @@ Shared by ``checks`` (structure, references, durations, values),
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.exceptions import Diagnostic
+from engine.durations import Duration
+from engine.exceptions import Diagnostic, DurationError
 from engine.pathway.model import Actions, Pathway, Transition
 from engine.pathway.reader import Document, Path
-from engine.pathway.statetree import StateTree
+from engine.pathway.statetree import ROOT, StateTree
 from engine.suggest import did_you_mean
 
 
@@ -35,6 +36,12 @@ class CheckContext:
         return self.doc.diagnostic(path, message, check, key=key, element=element,
                                    offset=offset)
 
+    def warning(self, path: Path, message: str, check: str, *, key: bool = False,
+                element: str | None = None) -> Diagnostic:
+        """A problem that does not refuse the file (``parcours validate --strict`` does)."""
+        return replace(self.error(path, message, check, key=key, element=element),
+                       severity="warning")
+
     def undefined(self, path: Path, what: str, name: str, known: Any, *, key: bool = False,
                   offset: int = 0) -> Diagnostic:
         """``undefined WHAT 'name'; did you mean …?; declared: …`` [undefined-WHAT]."""
@@ -48,8 +55,23 @@ class CheckContext:
 Check = Callable[[CheckContext], Iterator[Diagnostic]]
 
 
+def resolve_duration(pathway: Pathway, text: str | None) -> Duration | None:
+    """A delay (ISO text or duration parameter, at its default) as a Duration, None if not."""
+    if text is None:
+        return None
+    parameter = pathway.parameters.get(text)
+    candidate = parameter.default if parameter is not None else text
+    try:
+        return Duration.parse(candidate)
+    except DurationError:
+        return None
+
+
 def transitions(ctx: CheckContext) -> Iterator[tuple[str, int, Transition, Path]]:
-    """(source state id, index, transition, path) for every transition, in document order."""
+    """(source state id, index, transition, path) for every transition, in document order;
+    the pathway-level ``always`` transitions come first, with the root (``""``) as source."""
+    for i, transition in enumerate(ctx.pathway.always):
+        yield ROOT, i, transition, ("always", i)
     for node in ctx.tree.states():
         for i, transition in enumerate(node.state.transitions):
             yield node.id, i, transition, (*node.path, "transitions", i)

@@ -18,12 +18,20 @@ from typing import Any
 from engine import events
 from engine.durations import Duration, is_duration
 from engine.exceptions import Diagnostic, DurationError
-from engine.pathway.checkcontext import Check, CheckContext, action_blocks, transitions
+from engine.pathway.checkcontext import (
+    Check,
+    CheckContext,
+    action_blocks,
+    resolve_duration,
+    transitions,
+)
+from engine.pathway.coverage import check_observation_coverage
 from engine.pathway.graphchecks import check_can_end, check_final_exists, check_reachability
 from engine.pathway.guardchecks import check_expressions
 from engine.pathway.model import Fact, FieldSpec, Parameter, Pathway
 from engine.pathway.reader import Document, Path
 from engine.pathway.statetree import ROOT, Node, StateTree
+from engine.pathway.taskchecks import check_silent_expiry, check_task_endings
 from engine.suggest import did_you_mean
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -192,17 +200,6 @@ def duration_problem(pathway: Pathway, text: str) -> tuple[str, str] | None:
     return None
 
 
-def resolve_duration(pathway: Pathway, text: str | None) -> Duration | None:
-    if text is None:
-        return None
-    parameter = pathway.parameters.get(text)
-    candidate = parameter.default if parameter is not None else text
-    try:
-        return Duration.parse(candidate)
-    except DurationError:
-        return None
-
-
 def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Tasks, roles, facts and sources named anywhere are declared."""
     p = ctx.pathway
@@ -223,9 +220,10 @@ def check_references(ctx: CheckContext) -> Iterator[Diagnostic]:
 def _action_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     p = ctx.pathway
     for _, block, path in action_blocks(ctx):
-        for i, task_key in enumerate(block.tasks):
-            if task_key not in p.tasks:
-                yield ctx.undefined((*path, "tasks", i), "task", task_key, p.tasks)
+        for attr in ("tasks", "cancel"):
+            for i, task_key in enumerate(getattr(block, attr)):
+                if task_key not in p.tasks:
+                    yield ctx.undefined((*path, attr, i), "task", task_key, p.tasks)
         for fact in block.set:
             if fact not in p.facts:
                 yield ctx.undefined((*path, "set", fact), "fact", fact, p.facts, key=True)
@@ -265,7 +263,7 @@ def _event_problems(ctx: CheckContext, name: str, path: Path,
     if arg not in table:  # point at the name after 'kind:'
         offset = len(kind) + 1 + (1 if ctx.doc.quoted(path) else 0)
         yield ctx.undefined(path, what, arg, table, offset=offset)
-    elif (kind == events.TIMER and source is not None
+    elif (kind == events.TIMER and source
           and not ctx.tree.compatible(table[arg], source)):
         yield ctx.error(path, f"timer {arg!r} belongs to state '{table[arg]}', which is never "
                         f"active together with '{source}': this transition can never fire",
@@ -327,11 +325,12 @@ def _set_value_problems(ctx: CheckContext) -> Iterator[Diagnostic]:
 #: Checks that hold on a partial model (one built without the keys that had schema errors).
 PARTIAL_CHECKS: list[Check] = [
     check_targets, check_timer_names, check_durations, check_references, check_events,
-    check_values, check_expressions,
+    check_values, check_expressions, check_task_endings,
 ]
 #: Every check, in the order of the report.
 CHECKS: list[Check] = [
     check_structure, check_targets, check_timer_names, check_timer_kinds, check_durations,
     check_references, check_events, check_values, check_expressions, check_reachability,
-    check_can_end, check_final_exists,
+    check_can_end, check_final_exists, check_task_endings, check_observation_coverage,
+    check_silent_expiry,
 ]

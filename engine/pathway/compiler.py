@@ -27,11 +27,20 @@ from transitions import Machine
 from engine import events as ev
 from engine.durations import Duration
 from engine.exceptions import PathwayDefinitionError
+from engine.pathway import history as reads
 from engine.pathway.checks import _typecheck
-from engine.pathway.expressions import CompiledExpression, compile_expression, literal_or_expression
+from engine.pathway.expressions import (
+    CompiledExpression,
+    compile_expression,
+    literal_or_expression,
+    parse,
+)
 from engine.pathway.model import Notify, Parameter, Pathway, Task
 from engine.pathway.statetree import ROOT, StateTree
 from engine.suggest import did_you_mean
+
+#: the name of the pathway-level transitions: their ids are ``always#0``, ``always#1``…
+ALWAYS = "always"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +48,10 @@ class CompiledActions:
     set: tuple[tuple[str, Any], ...] = ()
     tasks: tuple[str, ...] = ()
     notify: tuple[Notify, ...] = ()
+    cancel: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.set or self.tasks or self.notify)
+        return bool(self.set or self.tasks or self.notify or self.cancel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +88,9 @@ class CompiledTransition:
     enter: tuple[str, ...]          # states entered, top-down
     enter_leaves: tuple[str, ...]   # atomic states active after entry
     exits: frozenset[str] = frozenset()  # states exited when active (see ``_exit_scope``)
+    #: task kinds this transition creates again (its own ``tasks`` and its entered states'):
+    #: a task of these kinds it drops is renewed, not expired
+    renews: frozenset[str] = frozenset()
 
 
 class _Selected:
@@ -132,6 +145,8 @@ class CompiledPathway:
     content_hash: str = field(default="")
     #: the machine's transition table, read once: event → atomic state → candidates
     selection: dict[str, dict[str, Candidates]] = field(default_factory=dict)
+    #: observation kind → the counts and windows guards read through ``history.KEY``
+    history: dict[str, reads.Needs] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -187,21 +202,23 @@ def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
     ids = [n.id for n in tree.states()]
     states = {sid: _compile_state(tree, sid, i) for i, sid in enumerate(ids)}
     transitions: dict[str, CompiledTransition] = {}
-    for node in tree.states():
+    for node in [tree.nodes[ROOT], *tree.states()]:
         for i, spec in enumerate(node.state.transitions):
             target = tree.resolve(spec.to, node.id)[0] if spec.to is not None else None
             if spec.to is not None and target is None:
                 raise PathwayDefinitionError([])  # unreachable: checks refuse such files
-            tid = f"{node.id}#{i}"
+            tid = f"{node.id or ALWAYS}#{i}"
             domain = _domain(tree, node.id, target) if target is not None else node.id
             enter = _entry(tree, domain, target, node.id) if target is not None else ()
             transitions[tid] = CompiledTransition(
                 id=tid, source=node.id, event=spec.on, target=target,
                 guard=compile_expression(spec.guard) if spec.guard else None,
-                actions=_actions(spec.set, spec.tasks, spec.notify), domain=domain,
+                actions=_actions(spec.set, spec.tasks, spec.notify, spec.cancel), domain=domain,
                 enter=enter, enter_leaves=tuple(s for s in enter if not tree.nodes[s].children),
                 exits=_exit_scope(tree, domain, node.id, target) if target is not None
-                else frozenset())
+                else frozenset(),
+                renews=frozenset([*spec.tasks, *(k for sid in enter
+                                                 for k in states[sid].entry.tasks)]))
     initial_enter = _entry(tree, ROOT, None)
     names = {t.event for t in transitions.values()} | set(ev.HOSPITAL_EVENTS) | set(pathway.events)
     names |= {ev.observation(k) for k in pathway.observations}
@@ -213,8 +230,17 @@ def compile_pathway(pathway: Pathway, source: str = "") -> CompiledPathway:
         machine=machine, selection=_selection(machine), initial_enter=initial_enter,
         initial_leaves=tuple(s for s in initial_enter if not tree.nodes[s].children),
         eligibility=compile_expression(pathway.eligibility) if pathway.eligibility else None,
-        event_names=frozenset(names),
+        event_names=frozenset(names), history=_history_needs(transitions, states),
         content_hash=hashlib.sha256(source.encode()).hexdigest() if source else "")
+
+
+def _history_needs(transitions: dict[str, CompiledTransition],
+                   states: dict[str, CompiledState]) -> dict[str, reads.Needs]:
+    """What the case must keep of each observation kind for every guard and ``set``."""
+    sources = [t.guard.source for t in transitions.values() if t.guard is not None]
+    blocks = [*(t.actions for t in transitions.values()), *(s.entry for s in states.values())]
+    sources += [v.source for b in blocks for _, v in b.set if isinstance(v, CompiledExpression)]
+    return reads.needs(parse(text) for text in sources if reads.ROOT in text)
 
 
 def _compile_state(tree: StateTree, sid: str, order: int) -> CompiledState:
@@ -226,13 +252,15 @@ def _compile_state(tree: StateTree, sid: str, order: int) -> CompiledState:
     return CompiledState(
         id=sid, parent=node.parent, depth=len(ancestors), order=order, final=node.state.final,
         top_final=node.state.final and node.parent == ROOT, title=node.state.title or node.name,
-        entry=_actions(entry.set, entry.tasks, entry.notify) if entry else CompiledActions(),
+        entry=(_actions(entry.set, entry.tasks, entry.notify, entry.cancel) if entry
+               else CompiledActions()),
         timers=timers, ancestors=ancestors)
 
 
-def _actions(sets: Mapping[str, Any], tasks: list[str], notify: list[Notify]) -> CompiledActions:
+def _actions(sets: Mapping[str, Any], tasks: list[str], notify: list[Notify],
+             cancel: list[str]) -> CompiledActions:
     return CompiledActions(tuple((k, literal_or_expression(v)) for k, v in sets.items()),
-                           tuple(tasks), tuple(notify))
+                           tuple(tasks), tuple(notify), tuple(cancel))
 
 
 def _domain(tree: StateTree, source: str, target: str) -> str:
@@ -320,8 +348,9 @@ def _machine(tree: StateTree, transitions: dict[str, CompiledTransition]) -> Mac
     for node in tree.states():
         if node.children:
             continue
-        # own transitions first, then each ancestor's, nearest first (document order within)
-        for holder in [node.id, *(a for a in tree.ancestors(node.id) if a != ROOT)]:
+        # own transitions first, then each ancestor's, nearest first (document order within),
+        # then the pathway's ``always`` transitions (the root's)
+        for holder in [node.id, *tree.ancestors(node.id)]:
             for t in by_source.get(holder, []):
                 machine.add_transition(
                     t.event, node.id, t.target if t.target is not None else None,

@@ -14,7 +14,10 @@ Names an expression can read:
 ``patient.age|sex|conditions``        the patient (age in whole years at ``now``)
 ``event.name|value|unit|date|result.FIELD|data.FIELD``  the event being applied
 ``now``                the time of the event
+``history.KEY.…``      the case's recent values of KEY (see ``engine.pathway.history``)
 ``days_since(date)``   whole days between ``date`` and ``now``
+``days_between(a, b)`` calendar days (Europe/Paris) from ``a`` to ``b``
+``within(date, delay)`` ``now`` is at most ``delay`` after ``date``, in calendar days
 """
 
 from __future__ import annotations
@@ -31,11 +34,16 @@ from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import consume
 
+from engine.clock import calendar_days
 from engine.exceptions import ExpressionError
+from engine.pathway.datefuncs import days_between, within
 
-ROOTS = ("params", "facts", "obs", "patient", "event", "now", "days_since")
+ROOTS = ("params", "facts", "obs", "patient", "event", "now", "history", "days_since",
+         "days_between", "within")
+#: names an eligibility expression may read (there is no case yet)
+ELIGIBILITY_ROOTS = ("params", "patient", "now", "days_since", "days_between", "within")
 OBS_FIELDS = ("value", "unit", "date", "days_ago")
-PATIENT_FIELDS = ("age", "sex", "conditions", "birth_date")
+PATIENT_FIELDS = ("age", "sex", "conditions", "birth_date", "ald", "condition_years")
 EVENT_FIELDS = ("name", "value", "unit", "date", "result", "data", "task")
 
 
@@ -98,14 +106,17 @@ _GLOBALS = dict(ENV.globals)
 
 
 def days_since(moment: Any, now: datetime | None = None) -> int | None:
+    """Calendar days from ``moment`` to ``now`` on the territory's dates (Europe/Paris).
+
+    A discharge at 23:00 is "1 day ago" at 08:00 the next morning: days are dates,
+    not 24-hour spans.
+    """
     if moment is None or now is None:
         return None
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    if isinstance(moment, datetime):
-        return (now - moment).days
-    if isinstance(moment, date):
-        return (now.date() - moment).days
+    if isinstance(moment, datetime | date):
+        return calendar_days(moment, now)
     return None
 
 
@@ -135,6 +146,8 @@ class Scope:
     def __init__(self, values: dict[str, Any]) -> None:
         now = values.get("now")
         values["days_since"] = lambda moment: days_since(moment, now)
+        values["days_between"] = days_between
+        values["within"] = lambda moment, delay: within(moment, delay, now)
         self.values = values
         self._context: Context | None = None
 

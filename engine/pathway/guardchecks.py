@@ -14,8 +14,10 @@ from typing import Any
 from jinja2 import nodes
 
 from engine import events
+from engine.durations import is_duration
 from engine.exceptions import Diagnostic, ExpressionError
 from engine.pathway import expressions
+from engine.pathway import history as reads
 from engine.pathway.checkcontext import CheckContext, action_blocks
 from engine.pathway.model import Pathway, Transition
 from engine.pathway.reader import Path
@@ -27,7 +29,7 @@ def check_expressions(ctx: CheckContext) -> Iterator[Diagnostic]:
     p = ctx.pathway
     if p.eligibility is not None:
         yield from _expression(ctx, p.eligibility, ("eligibility",),
-                               roots=("params", "patient", "now", "days_since"))
+                               roots=expressions.ELIGIBILITY_ROOTS)
     for sid, block, path in action_blocks(ctx):
         event = block.on if isinstance(block, Transition) else None
         if isinstance(block, Transition) and block.guard is not None:
@@ -48,12 +50,40 @@ def _expression(ctx: CheckContext, source: str, path: Path, *, roots: tuple[str,
         yield ctx.error(path, f"{str(exc).rstrip('.')} in {source!r}", "expression-syntax",
                         element=element, offset=column)
         return
+    found_any = False
     for names in _references(compiled):
         found = _name_problem(ctx, names, roots, event)
         if found:
+            found_any = True
             problem, depth = found
             yield ctx.error(path, f"{problem} in {source!r}", "unknown-name", element=element,
                             offset=_name_column(source, names, depth) + offset)
+    if not found_any and reads.ROOT in source:
+        for use in reads.uses(expressions.parse(source)):
+            wrong = use.problem or _history_argument_problem(ctx.pathway, use)
+            if wrong:
+                names = (reads.ROOT, use.key, use.method) if use.method else (reads.ROOT,
+                                                                               use.key)
+                yield ctx.error(path, f"{wrong} in {source!r}", "history", element=element,
+                                offset=_name_column(source, names, len(names) - 1) + offset)
+
+
+def _history_argument_problem(p: Pathway, use: reads.Use) -> str | None:
+    """A ``history`` count or window that is not an integer / a duration, or a parameter of
+    another type."""
+    where = f"history.{use.key}.{use.method}"
+    for ref, kind in ((use.count, "integer"), (use.window, "duration")):
+        if not isinstance(ref, str):
+            continue
+        if ref.startswith("params."):
+            name = ref.removeprefix("params.")
+            parameter = p.parameters.get(name)
+            if parameter is not None and parameter.type != kind:
+                return (f"parameter {name!r} used in '{where}' is of type {parameter.type}, "
+                        f"not {kind}")
+        elif not is_duration(ref):
+            return f"window {ref!r} of '{where}' is not an ISO-8601 duration such as P7D"
+    return None
 
 
 def _references(compiled: expressions.CompiledExpression) -> list[tuple[str, ...]]:
@@ -95,7 +125,7 @@ def _name_problem(ctx: CheckContext, names: tuple[str, ...], roots: tuple[str, .
 def _attribute_problem(p: Pathway, root: str, attr: str) -> str | None:
     tables: dict[str, tuple[str, Any]] = {
         "params": ("parameter", p.parameters), "facts": ("fact", p.facts),
-        "obs": ("observation", p.observations),
+        "obs": ("observation", p.observations), reads.ROOT: ("observation", p.observations),
         "patient": ("patient field", expressions.PATIENT_FIELDS),
         "event": ("event field", expressions.EVENT_FIELDS)}
     if root not in tables or attr in tables[root][1]:
@@ -110,6 +140,9 @@ def _field_problem(p: Pathway, names: tuple[str, ...], event: str | None) -> str
     if len(names) < 3:
         return None
     root, attr, name = names[:3]
+    if root == reads.ROOT and name not in reads.METHODS:
+        hint = did_you_mean(name, reads.METHODS)
+        return f"unknown history method {name!r}{hint}; allowed: {', '.join(reads.METHODS)}"
     if root == "obs" and name not in expressions.OBS_FIELDS:
         hint = did_you_mean(name, expressions.OBS_FIELDS)
         return (f"unknown observation field {name!r}{hint}; an observation has"

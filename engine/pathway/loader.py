@@ -15,16 +15,24 @@ if TYPE_CHECKING:
 
 
 def _check(read: tuple[Document, list[Diagnostic]]) -> tuple[Pathway | None, list[Diagnostic]]:
+    """The model when no problem is an error (warnings do not refuse a file), and every
+    problem, errors and warnings."""
     doc, problems = read
     model, schema_problems = to_model(doc)
     problems = problems + schema_problems
     if model is not None:
         problems += run_checks(model, doc)
-    return (model if not problems else None), sorted(set(problems))
+    usable = not any(p.is_error for p in problems)
+    return (model if usable else None), sorted(set(problems))
+
+
+def _errors(problems: list[Diagnostic]) -> list[Diagnostic]:
+    """What refuses a file (warnings are for ``parcours validate``)."""
+    return [p for p in problems if p.is_error]
 
 
 def check_text(text: str, file: str = "<string>") -> tuple[Pathway | None, list[Diagnostic]]:
-    """Every problem of a pathway text; the model when there is none."""
+    """Every problem of a pathway text; the model when none is an error."""
     try:
         return _check(read_text(text, file))
     except YamlReadError as exc:
@@ -46,7 +54,7 @@ def load_text(text: str, file: str = "<string>") -> CompiledPathway:
 
     model, problems = check_text(text, file)
     if model is None:
-        raise PathwayDefinitionError(problems)
+        raise PathwayDefinitionError(_errors(problems))
     return compile_pathway(model, source=text)
 
 
@@ -55,6 +63,6 @@ def load_file(path: str) -> CompiledPathway:
 
     model, problems = check_file(path)
     if model is None:
-        raise PathwayDefinitionError(problems)
+        raise PathwayDefinitionError(_errors(problems))
     with open(path, encoding="utf-8") as handle:
         return compile_pathway(model, source=handle.read())

@@ -18,7 +18,8 @@ DurationRef = Annotated[str, Field(
                 "or the name of a parameter of type duration")]
 Expression = Annotated[str, Field(
     description="Guard expression (Jinja2 syntax, sandboxed): names params, facts, obs, "
-                "patient, event, now, days_since(…)")]
+                "patient, event, now, days_since(…), days_between(a, b), "
+                "within(date, delay), history.KEY.min(within=…)…")]
 ValueType = Literal["number", "integer", "boolean", "duration", "text", "choice", "date"]
 
 
@@ -95,6 +96,14 @@ class EventDef(_Model):
     data: dict[Identifier, FieldSpec] = Field(default_factory=dict)
 
 
+class Notify(_Model):
+    """A message to the holders of some roles (beyond the automatic task notices)."""
+
+    to: list[str] = Field(description="Role keys")
+    message: str = Field(description="French text of the message")
+    template: str = outbox.PATHWAY_MESSAGE
+
+
 class Task(_Model):
     """A piece of work for one role, created when a state is entered or a transition fires."""
 
@@ -110,6 +119,14 @@ class Task(_Model):
     completed_by: str | list[str] | None = Field(
         None, description="An event, or a list of events, that completes the task, e.g. "
                           "observation:hba1c or [observation:ntprobnp, observation:bnp]")
+    on_expiry: Notify | None = Field(
+        None, description="Message sent when a timer moves the case on while this task is "
+                          "still open (the request expires): nobody's request is dropped "
+                          "silently")
+    outlives_state: bool = Field(
+        False, description="True: the task survives the pathway leaving the state that "
+                           "created it; it ends when completed, cancelled by a `cancel:` "
+                           "action, or when the case closes")
 
     def completing_events(self) -> list[str]:
         """The events named in ``completed_by``, as a list."""
@@ -119,18 +136,13 @@ class Task(_Model):
             list(self.completed_by)
 
 
-class Notify(_Model):
-    """A message to the holders of some roles (beyond the automatic task notices)."""
-
-    to: list[str] = Field(description="Role keys")
-    message: str = Field(description="French text of the message")
-    template: str = outbox.PATHWAY_MESSAGE
-
-
 class Actions(_Model):
     """What happens on entering a state: tasks created, facts set, people told."""
 
     tasks: list[str] = Field(default_factory=list, description="Keys of entries of `tasks`")
+    cancel: list[str] = Field(
+        default_factory=list, description="Keys of tasks whose open instances are cancelled "
+                                          "(before `tasks` are created)")
     set: dict[str, Any] = Field(
         default_factory=dict,
         description="fact → expression (strings are expressions: quote text as \"'text'\")")
@@ -152,6 +164,8 @@ class Transition(_Model):
     to: str | None = Field(None, description="Target state (omit for an internal transition)")
     guard: Expression | None = None
     set: dict[str, Any] = Field(default_factory=dict)
+    cancel: list[str] = Field(
+        default_factory=list, description="Keys of tasks whose open instances are cancelled")
     tasks: list[str] = Field(default_factory=list)
     notify: list[Notify] = Field(default_factory=list)
     description: str | None = None
@@ -191,6 +205,11 @@ class Pathway(_Model):
     observations: dict[Identifier, Observation] = Field(default_factory=dict)
     events: dict[Identifier, EventDef] = Field(default_factory=dict)
     tasks: dict[Identifier, Task] = Field(default_factory=dict)
+    always: list[Transition] = Field(
+        default_factory=list,
+        description="Pathway-level transitions, tried in every state after the state's own "
+                    "(and its ancestors') transitions for the event: e.g. a raised NT-proBNP "
+                    "received in any state")
     initial: str
     states: dict[Identifier, State]
 

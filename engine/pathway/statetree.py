@@ -39,7 +39,7 @@ class StateTree:
 
     def __init__(self, pathway: Pathway) -> None:
         root_state = State(initial=pathway.initial, states=pathway.states, parallel=False,
-                           ongoing=False)
+                           ongoing=False, transitions=pathway.always)
         self.nodes: dict[str, Node] = {}
         self._add(ROOT, "", None, root_state, ())
 

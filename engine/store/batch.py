@@ -18,7 +18,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from engine.case import Case, ObservationValue, OpenTask, Subject, TimerState
+from engine.case import Case, ObservationValue, OpenTask, Subject, TimerState, history_of_memory
 from engine.pathway.compiler import CompiledPathway
 from engine.store import registry
 from engine.store.bulk import in_ids
@@ -71,7 +71,8 @@ class Batch:
                          for t in self.timers[case_id]),
             tasks=tuple(OpenTask(t.ref, t.key, t.state, t.role, t.due_at)
                         for t in self.tasks[case_id]),
-            seq=row.seq, closed_at=row.closed_at)
+            seq=row.seq, closed_at=row.closed_at, history=history_of_memory(row.memory),
+            stays=dict((row.memory or {}).get("stays", {})))
 
     def subject(self, case_id: int) -> Subject:
         row = self.cases[case_id]
@@ -97,7 +98,10 @@ def subject_of(patient: Patient, pathway: CompiledPathway,
             elif spec.type == "boolean" and value is not None:
                 value = bool(value)
             observations[key] = ObservationValue(value, obs.effective_at, obs.unit)
-    return Subject(patient.birth_date, patient.sex, tuple(patient.conditions), observations)
+    onsets = {code: date.fromisoformat(day) for code, day in
+              (patient.condition_onsets or {}).items()}
+    return Subject(patient.birth_date, patient.sex, tuple(patient.conditions), observations,
+                   onsets, patient.ald)
 
 
 def _rows(session: Session, table: Any, *where: Any, order: Any = None) -> Sequence[Any]:

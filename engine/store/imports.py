@@ -39,7 +39,7 @@ PROFESSIONS = (
 PROFESSIONAL_FIELDS = ("rpps", "family_name", "given_names", "profession", "email", "mssante",
                        "phone", "active")
 PATIENT_FIELDS = ("ins", "local_id", "family_name", "given_names", "birth_date", "sex",
-                  "commune", "conditions")
+                  "commune", "conditions", "ald")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
 _PHONE = re.compile(r"^(\+33|0)[1-9](\d{8})$")
 
@@ -226,9 +226,36 @@ def _check_patient(row: dict[str, Any], today: date) -> tuple[list[str], dict[st
     conditions = row.get("conditions") or []
     if isinstance(conditions, str):
         conditions = [c.strip() for c in re.split(r"[;|]", conditions) if c.strip()]
-    bad = [c for c in conditions if not re.fullmatch(r"\d{6,18}", str(c))]
-    if bad:
-        errors.append(f"codes SNOMED CT invalides : {', '.join(map(str, bad))} (chiffres "
-                      "seulement, ex. 44054006)")
-    values["conditions"] = [str(c) for c in conditions]
+    values["conditions"], values["condition_onsets"] = _conditions(conditions, today, errors)
+    ald = _bool(row.get("ald"), None) if row.get("ald") not in (None, "") else None
+    if row.get("ald") not in (None, "") and ald is None:
+        errors.append(f"ald {row.get('ald')!r} invalide : oui, non ou vide (inconnu)")
+    values["ald"] = ald
     return errors, values
+
+
+def _conditions(items: list[Any], today: date,
+                errors: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``CODE`` or ``CODE@AAAA-MM-JJ`` (onset date) items → codes and onsets."""
+    codes: list[str] = []
+    onsets: dict[str, str] = {}
+    bad: list[str] = []
+    for item in map(str, items):
+        code, _, onset = item.partition("@")
+        if not re.fullmatch(r"\d{6,18}", code):
+            bad.append(item)
+            continue
+        codes.append(code)
+        if onset:
+            try:
+                day = date.fromisoformat(onset)
+            except ValueError:
+                errors.append(f"date de début {onset!r} de {code} invalide (format AAAA-MM-JJ)")
+                continue
+            if day > today:
+                errors.append(f"date de début {day} de {code} dans le futur")
+            onsets[code] = day.isoformat()
+    if bad:
+        errors.append(f"codes SNOMED CT invalides : {', '.join(bad)} (chiffres seulement, "
+                      "ex. 44054006, ou 44054006@2004-05-01 avec la date de début)")
+    return codes, onsets

@@ -24,10 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from engine import events
+from engine import events, hospital
 from engine.case import Event, Outcome
 from engine.clock import PARIS
-from engine.exceptions import ParcoursError
+from engine.exceptions import InvalidEventDataError, ParcoursError, UnitError
 from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
 from engine.settings import Settings
@@ -48,6 +48,7 @@ from engine.store.tables import (
     TaskRow,
 )
 from engine.store.writer import SYSTEM, Actor, Writer
+from engine.units import Converted, same_unit, to_declared
 from engine.values import check_fields, check_value, parse_number
 
 T = TypeVar("T")
@@ -308,15 +309,13 @@ class CaseService:
                 known = ", ".join(f"{c} ({s['key']})" for c, s in sorted(catalogue.items()))
                 raise InputError(f"code d'observation inconnu {code!r} ; codes connus : "
                                  f"{known or 'aucun (publiez d’abord un parcours)'}")
-            parsed = parse_value(spec, value)
-            if unit is not None and spec["unit"] and unit != spec["unit"]:
-                raise InputError(f"{spec['title']} : unité {unit!r} refusée ; utilisez "
-                                 f"{spec['unit']!r}")
+            parsed, conversion = in_declared_unit(spec, value, unit)
+            stored_unit = spec["unit"] or unit
             session.add(ObservationRow(
                 patient_id=patient.id or 0, code=spec["code"], system=spec["system"],
                 value=float(parsed) if isinstance(parsed, int | float) else None,
                 value_text=None if isinstance(parsed, int | float) else str(parsed),
-                unit=unit or spec["unit"], effective_at=at, recorded_at=now, source=source))
+                unit=stored_unit, effective_at=at, recorded_at=now, source=source))
             session.flush()
             cases = self._open_cases(session, patient.id or 0)
             batch = load_batch(session, cases, as_of(now))
@@ -325,10 +324,12 @@ class CaseService:
                 key = _obs_key(batch.pathway(case_id), spec["code"])
                 if key is not None:
                     by_case[case_id] = Event(events.observation(key), at, value=parsed,
-                                            unit=unit or spec["unit"], id=event_id)
+                                             unit=stored_unit, id=event_id)
+            logged = {"code": spec["code"], "value": parsed, "unit": stored_unit}
+            if conversion is not None:  # the history keeps what the laboratory sent
+                logged["conversion"] = conversion.record()
             result = self._apply(session, batch, by_case, actor, _log_inbound(
-                events.OBSERVATION, at, actor, {"code": spec["code"], "value": parsed,
-                                           "unit": unit or spec["unit"]}))
+                events.OBSERVATION, at, actor, logged))
             result.message = (f"{spec['title']} enregistrée pour le patient {patient.id} ; "
                               f"{len(by_case)} dossier(s) mis à jour")
             return result
@@ -343,6 +344,10 @@ class CaseService:
         if at > now + FUTURE_TOLERANCE:
             raise InputError(f"la date de l'événement {kind} ({at:%d/%m/%Y %H:%M}) est dans le "
                              "futur")
+        try:
+            data = hospital.check_data(kind, data or {})
+        except InvalidEventDataError as exc:
+            raise InputError(str(exc)) from exc
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
@@ -584,6 +589,20 @@ def observation_catalogue(session: Session) -> dict[str, dict[str, Any]]:
         for key, spec in registry.compiled(version).definition.observations.items():
             out[spec.code] = {"key": key, **spec.model_dump()}
     return out
+
+
+def in_declared_unit(spec: Mapping[str, Any], raw: Any,
+                     unit: str | None) -> tuple[Any, Converted | None]:
+    """A value from a user or a file in the pathway's unit (converted if need be), checked."""
+    if unit is None or same_unit(unit, spec.get("unit")):
+        return parse_value(spec, raw), None
+    value = parse_value({**spec, "minimum": None, "maximum": None}, raw)  # range: once converted
+    try:
+        conversion = to_declared(spec.get("title") or spec["code"], value, unit, spec["unit"],
+                                 spec.get("code"))
+    except UnitError as exc:
+        raise InputError(str(exc)) from exc
+    return parse_value(spec, conversion.value if conversion else value), conversion
 
 
 def parse_value(spec: Mapping[str, Any], raw: Any) -> Any:

@@ -43,6 +43,10 @@ class Patient(SQLModel, table=True):
     sex: str = Field(max_length=1)
     commune: str | None = Field(default=None, max_length=5, description="INSEE code")
     conditions: list[str] = _json(default_factory=list)
+    condition_onsets: dict[str, str] = _json(default_factory=dict, description=(
+        "onset date (ISO) of some of the conditions, by SNOMED CT code"))
+    ald: bool | None = Field(default=None, description=(
+        "long-term condition (ALD) fully covered by the Assurance Maladie; None: unknown"))
     created_at: datetime = _ts()
 
 
@@ -95,6 +99,8 @@ class CaseRow(SQLModel, table=True):
     pathway_key: str = Field(max_length=80)
     active_states: list[str] = _json(default_factory=list)
     facts: dict[str, Any] = _json(default_factory=dict)
+    #: what the case remembers beyond facts: ``Case.memory()`` (observation history…)
+    memory: dict[str, Any] = _json(default_factory=dict)
     seq: int = 0
     next_due_at: datetime | None = _ts(default=None)
     opened_at: datetime = _ts()
@@ -285,7 +291,7 @@ class AccessLogRow(SQLModel, table=True):
     client: str | None = Field(default=None, max_length=64, description="Client IP address")
 
 
-# -- OpenID Connect sign-in (issue 12, migration 0005) ------------------------------------
+# -- OpenID Connect sign-in (issue 12, migration 0007) ------------------------------------
 class UsedSignInKey(SQLModel, table=True):
     """A sign-in secret already used (an OpenID Connect state or nonce, hashed): presenting
     it again is refused. Kept until it could no longer be accepted anyway, then purged."""

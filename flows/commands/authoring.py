@@ -17,6 +17,7 @@ from engine.case import (
     Entered,
     FactSet,
     GuardFailed,
+    HospitalEventUndone,
     Notification,
     TaskCancelled,
     TaskCompleted,
@@ -55,10 +56,11 @@ def validate(args: argparse.Namespace) -> int:
         _, problems = check_file(file)
         for problem in problems:
             print(problem)
-        if problems:
+        warnings = sum(not p.is_error for p in problems)
+        if len(problems) > warnings or (warnings and args.strict):
             failed += 1
         elif not args.quiet:
-            print(f"{file}: ok")
+            print(f"{file}: ok" + (f" ({warnings} warning(s))" if warnings else ""))
     if failed:
         print(f"{failed} of {len(files)} file(s) invalid", file=sys.stderr)
     return 1 if failed else 0
@@ -175,6 +177,9 @@ def describe(effect: Effect) -> str | None:
             return f"guard of {tid} failed: {error}"
         case CaseClosed(state=state):
             return f"case closed in {state}"
+        case HospitalEventUndone(event=event, stay=stay, restored=restored, note=note):
+            return (f"{event} of stay {stay} undone, back in {', '.join(restored) or '-'}"
+                    + (f" ({note})" if note else ""))
     return None
 
 
@@ -185,7 +190,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Pathway authors' commands (English: developer tooling)."""
     p = sub.add_parser("validate", help="check pathway files, report every error")
     p.add_argument("paths", nargs="+", metavar="PATH", help="pathway files or folders")
-    p.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="print errors and warnings only")
+    p.add_argument("--strict", action="store_true",
+                   help="warnings make the file invalid too (exit code 1)")
     p.set_defaults(handler="flows.commands.authoring:validate")
 
     p = sub.add_parser("schema", help="print the JSON Schema of the pathway language")

@@ -64,9 +64,10 @@ def _publish(service: Any, files: list[Path], now: datetime, say: Any) -> set[st
 
     roles: set[str] = set()
     for file in files:
-        _, problems = check_file(str(file))
-        if problems:
-            say(f"  [red]{file.name} invalide[/red] ({len(problems)} erreur(s)), ignoré : "
+        model, problems = check_file(str(file))
+        if model is None:
+            errors = sum(p.is_error for p in problems)
+            say(f"  [red]{file.name} invalide[/red] ({errors} erreur(s)), ignoré : "
                 f"parcours validate {file}")
             continue
         published = service.publish(file.read_text(encoding="utf-8"), str(file), now)

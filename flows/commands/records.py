@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine import events
+from engine.clock import local_date
 from engine.settings import Settings
 from flows.commands.common import (
     dump,
@@ -62,7 +63,7 @@ def careteam_set(args: argparse.Namespace) -> int:
     from engine.store.careteam import set_member
     from engine.store.db import transaction
 
-    start = args.start or now_of(args).date()
+    start = args.start or local_date(now_of(args))
     with transaction(engine_of(Settings())) as session:
         message = set_member(session, args.patient, args.role, args.professional, start,
                              args.end)
@@ -89,12 +90,20 @@ def observe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hospital_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--stay, --planned/--unplanned, --reason, --destination as typed hospital data."""
+    given = {events.STAY: args.stay, events.PLANNED: args.planned, events.REASON: args.reason,
+             events.DESTINATION: args.destination}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 @guarded
 def event(args: argparse.Namespace) -> int:
     now = now_of(args)
     svc = service(args)
     data = pairs(args.data)
     if events.is_hospital(args.name):
+        data.update(_hospital_options(args))
         if not args.patient:
             print("erreur : --patient est requis pour une admission ou une sortie")
             return 1
@@ -128,7 +137,7 @@ def tasks(args: argparse.Namespace) -> int:
         return 0
     print(f"{'id':>6}  {'dossier':>7}  {'statut':<10} {'échéance':<16}  {'rôle':<20} tâche")
     for task in found:
-        late = " EN RETARD" if task["overdue"] else ""
+        late = f" EN RETARD ({task['days_overdue']} j)" if task["overdue"] else ""
         flag = " (rôle vacant → coordinateur)" if task["unassigned_role"] else ""
         print(f"{task['id']:>6}  {task['case_id']:>7}  {task['status']:<10} "
               f"{fmt(task['due_at']):<16}  {task['role']:<20} {task['title']}{late}{flag}")
@@ -316,11 +325,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=h + "observe")
 
     p = sub.add_parser("event", help="admission, sortie ou événement de parcours")
-    p.add_argument("name", metavar="EVENEMENT", help="admission, discharge ou un événement "
-                                                     "déclaré par le parcours")
+    p.add_argument("name", metavar="EVENEMENT", help="admission, discharge, "
+                                                     "admission_cancelled, discharge_cancelled "
+                                                     "ou un événement déclaré par le parcours")
     p.add_argument("--patient", help="pour admission et sortie")
     p.add_argument("--case", type=int, help="pour un événement de parcours")
     p.add_argument("--data", nargs="*", metavar="CLE=VALEUR")
+    p.add_argument("--stay", help="identifiant du séjour hospitalier (admission, sortie, "
+                                  "annulations)")
+    planned = p.add_mutually_exclusive_group()
+    planned.add_argument("--planned", dest="planned", action="store_true", default=None,
+                         help="séjour programmé")
+    planned.add_argument("--unplanned", dest="planned", action="store_false",
+                         help="séjour non programmé")
+    p.add_argument("--reason", help="motif du séjour")
+    p.add_argument("--destination", choices=events.DESTINATIONS, help="destination de sortie")
     p.add_argument("--at", type=moment)
     p.add_argument("--event-id")
     add_now(p)

@@ -1,4 +1,4 @@
-"""The store's side of the workspace: schema of migration 0004, a one-time token used once
+"""The store's side of the workspace: schema of migration 0006, a one-time token used once
 even when two requests race, and the access log append-only on PostgreSQL."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _ours(diff: object) -> bool:
         ("'task'" in text_ and any(c in text_ for c in TASK_COLUMNS))
 
 
-def test_migration_0004_matches_the_tables(engine: Engine) -> None:
+def test_migration_0006_matches_the_tables(engine: Engine) -> None:
     with engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert [d for d in diffs if _ours(d)] == []

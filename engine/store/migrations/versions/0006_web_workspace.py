@@ -3,8 +3,8 @@ append-only access log, and the task's acceptance and refusal (who, when, why).
 
 On PostgreSQL a trigger refuses UPDATE and DELETE on ``access_log``: it is append-only.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005_patient_ald
 Create Date: 2026-12-02 11:00:00
 """
 import sqlalchemy as sa
@@ -13,8 +13,8 @@ from alembic import op
 
 import engine.store.types
 
-revision = '0004'
-down_revision = '0003'
+revision = '0006'
+down_revision = '0005_patient_ald'
 branch_labels = None
 depends_on = None
 

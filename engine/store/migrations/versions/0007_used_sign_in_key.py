@@ -1,8 +1,8 @@
 """Web sign-in: the OpenID Connect states and nonces already used (hashed), so that a
 replayed sign-in response is refused by every worker.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 11:00:00
 """
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 import engine.store.types
 
-revision = '0005'
-down_revision = '0004'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
