@@ -26,6 +26,7 @@ def env(cli_env: str, world: CaseService, monkeypatch: pytest.MonkeyPatch) -> No
     for name in ("EMAIL_URL", "MSSANTE_URL", "SMS_URL", "WEBHOOK_URL", "CONSOLE", "CONSOLE_DIR"):
         monkeypatch.delenv(f"PARCOURS_NOTIFY_{name}", raising=False)
     monkeypatch.setenv("PARCOURS_BASE_URL", "https://parcours.cpts.example")
+    monkeypatch.setenv("PARCOURS_NOTIFY_NEW_TASKS", "immediate")  # see conftest.settings
 
 
 def test_notify_drains_once_to_the_console_by_default(env: None, tmp_path: Path,
