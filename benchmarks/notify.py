@@ -42,7 +42,8 @@ from benchmarks.common import (
 )
 from notifications import dispatch_pending
 from notifications.channels import MemoryChannel
-from notifications.context import Links, build_context
+from notifications.context import build_context
+from notifications.links import Links
 from notifications.render import Renderer
 from notifications.settings import NotificationSettings
 from notifications.views import MessageData, PatientView, RecipientView, TaskView

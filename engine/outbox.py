@@ -43,3 +43,5 @@ TASK_KINDS = (TASK_ASSIGNED, TASK_REMINDER, TASK_OVERDUE, TASK_CANCELLED)
 OPEN_TASK_ONLY = (TASK_ASSIGNED, TASK_REMINDER, TASK_OVERDUE)
 #: Kinds never held for a daily digest.
 ALWAYS_IMMEDIATE = (DAILY_DIGEST, DELIVERY_FAILURE, SIGN_IN_LINK)
+#: News that a task exists or no longer does: in the daily digest by default, unless urgent.
+TASK_NEWS = (TASK_ASSIGNED, TASK_CANCELLED)

@@ -2,7 +2,8 @@
 
 The rule (``engine.store.escalation``): a reminder at the task's
 ``reminder_at``; escalation to the coordinator at its ``escalation_at``, or
-at its due time when the pathway gives no escalation delay. Each batch of
+at its due time when the pathway gives no escalation delay; never about a
+task the coordinator holds herself (she gets its reminder). Each batch of
 tasks is a Prefect task and one transaction (tasks claimed ``SKIP LOCKED``
 on PostgreSQL, outbox rows with idempotency keys): a message is queued once.
 Artifacts: reminders and escalations queued by pathway and role, and every

@@ -14,13 +14,15 @@ from sqlalchemy import Engine
 from engine.store.db import transaction
 from engine.store.overview import TerritoryCounts, territory_counts
 from notifications import kinds
+from notifications.outbox import DIGESTED, HELD
 
 Summary = TerritoryCounts
 
 #: outbox and inbox statuses, as coordinators read them
 STATUS_LABELS = {
     "sent": "envoyées", "skipped": "sans objet", "pending": "en attente", "retry": "à réessayer",
-    "deferred": "différées", "held": "en résumé du jour", "dead": "non remises",
+    "deferred": "différées", HELD: "gardées pour le récapitulatif",
+    DIGESTED: "regroupées dans un récapitulatif", "dead": "non remises",
     "sending": "en cours", "applied": "appliqués", "failed": "refusés",
     "duplicate": "doublons",
 }

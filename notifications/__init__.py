@@ -4,10 +4,13 @@ Layout (one module per step)::
 
     settings.py     NotificationSettings (PARCOURS_NOTIFY_*): channel URLs, backoff, quiet hours
     kinds.py        French labels and templates of the outbox kinds (``engine.outbox``)
-    preferences.py  each professional's channels, digest mode and quiet hours
+    preferences.py  each professional's channels, digest hour, quiet hours; what waits
+                    for the daily digest (new tasks that are not urgent, by default)
+    profile.py      those preferences read and changed (« Mes préférences »), in French
     views.py        what a message is about, as plain values
     loading.py      …loaded from the database for a batch of outbox rows
     context.py      …turned into template names (patient data only for secure channels)
+    links.py        every address a message points to (the web workspace's routes)
     formatting.py   French dates, E.164 phones, the message token of an idempotency key
     render.py       the sandboxed Jinja2 environment; templates/ holds the French texts
     channels/       SMTP (e-mail, MSSanté), Apprise (webhooks, SMS), console, in-memory;

@@ -7,9 +7,10 @@ pathway's message through it (with ``StrictUndefined`` it would fail, and
 the template tests render every template both ways). Names always present:
 
 ``kind``, ``kind_label``, ``secure``, ``now``, ``sender``, ``recipient.name``,
-``link``; ``minutes`` (a sign-in link's lifetime) for ``sign_in_link``; ``task``
-(``id``, ``due_at``, ``overdue``, ``days_overdue``, ``assignee_name``,
-``unassigned_role``) for task messages; ``items`` and
+``link`` (built by ``notifications.links``, like every link); ``minutes`` (a
+sign-in link's lifetime) for ``sign_in_link``; ``task`` (``id``, ``due_at``,
+``overdue``, ``days_overdue``, ``assignee_name``, ``unassigned_role``) for task
+messages; ``items`` and
 ``count`` for the digest; ``failed`` for a delivery failure report.
 
 Only when ``secure``: ``clinical`` with ``patient`` (``name``,
@@ -21,49 +22,14 @@ Only when ``secure``: ``clinical`` with ``patient`` (``name``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from engine.clock import days_overdue
 from notifications import kinds
 from notifications.formatting import short_date_fr
+from notifications.links import Links
 from notifications.views import FailedView, MessageData, PatientView, TaskView
-
-
-@dataclass(frozen=True)
-class Links:
-    """Where messages point: the task, the case, the outbox row (base URL from settings)."""
-
-    base_url: str
-
-    def _url(self, path: str) -> str:
-        return self.base_url.rstrip("/") + path
-
-    def task(self, task_id: int) -> str:
-        return self._url(f"/tasks/{task_id}")
-
-    def case(self, case_id: int) -> str:
-        return self._url(f"/cases/{case_id}")
-
-    def outbox(self, row_id: int) -> str:
-        return self._url(f"/outbox/{row_id}")
-
-    def my_tasks(self) -> str:
-        return self._url("/tasks")
-
-    def of(self, data: MessageData) -> str:
-        if data.kind == kinds.SIGN_IN_LINK:
-            return str(data.payload.get("link", self._url("/connexion")))
-        if data.kind == kinds.DAILY_DIGEST:
-            return self.my_tasks()
-        if data.kind == kinds.DELIVERY_FAILURE and data.failed is not None:
-            return self.outbox(data.failed.row_id)
-        if data.task is not None:
-            return self.task(data.task.id)
-        if data.case_id is not None:
-            return self.case(data.case_id)
-        return self.my_tasks()
 
 
 def build_context(data: MessageData, *, secure: bool, links: Links, now: datetime,
@@ -107,7 +73,8 @@ def _item(item: MessageData, secure: bool, links: Links, now: datetime) -> dict[
 def _failed(failed: FailedView, links: Links) -> dict[str, Any]:
     return {"row_id": failed.row_id, "kind_label": kinds.label(failed.kind),
             "attempts": failed.attempts, "recipient_name": failed.recipient_name,
-            "channel": failed.channel or "aucun", "link": links.outbox(failed.row_id),
+            "channel": failed.channel or "aucun",
+            "link": links.task(failed.task_id) if failed.task_id else links.inbox(),
             "task_link": links.task(failed.task_id) if failed.task_id else ""}
 
 

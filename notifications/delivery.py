@@ -5,7 +5,8 @@ The decision, in order:
 1. a message about a task that is closed by now (or handed to someone else)
    is **skipped**; a cancellation whose assignment never reached the
    professional is skipped too;
-2. a professional who chose the daily digest has the message **held** for it;
+2. a message that waits for the professional's daily digest is **held** for it:
+   by default news of a task that is not urgent (``Preferences.holds``);
 3. the channels: the professional's preferred ones that are configured and
    reach them (they have that address), else the console channel when on;
    none at all is a permanent failure;
@@ -21,28 +22,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from engine.store.db import transaction
 from engine.store.tables import OPEN_TASK_STATUSES
 from notifications import kinds
 from notifications.channels import registry
 from notifications.channels.base import Channel, OutgoingMessage
-from notifications.context import Links, build_context
+from notifications.context import build_context
 from notifications.exceptions import (
     DeliveryError,
     NotificationError,
     PreferencesError,
     TransientDeliveryError,
 )
-from notifications.outbox import DIGESTED, OUTBOX, SENT, Claimed, next_attempt
+from notifications.links import Links
+from notifications.outbox import Claimed, assignment_told, next_attempt
 from notifications.preferences import Preferences, parse_preferences, usable_now
 from notifications.render import Renderer
 from notifications.settings import NotificationSettings
-from notifications.views import MessageData
+from notifications.views import MessageData, TaskView
 
 #: Failures that say the channel itself is unavailable: skip it for the rest of the run.
 _CHANNEL_DOWN_CODES = {None, 421, 502, 503, 504}
@@ -86,13 +88,21 @@ class Delivery:
         if reason is not None:
             return Outcome("skipped", error=reason)
         prefs = self._preferences(data)
-        if prefs.digest and data.kind not in kinds.ALWAYS_IMMEDIATE:
+        if prefs.holds(data.kind, self.urgent(data)):
             return Outcome("held")
         if not data.recipient.active:
             return Outcome("dead", error="le professionnel est inactif")
         return self._send(row, data, prefs)
 
     # -- deciding ---------------------------------------------------------------------------
+
+    def urgent(self, data: MessageData) -> bool:
+        """A task the pathway marks urgent, or due within the urgency window (or past)."""
+        task = data.task
+        if task is None:
+            return False
+        window = timedelta(hours=self.settings.urgency_hours)
+        return task.urgent or task.due_at <= self.now + window
 
     def _skip_reason(self, row: Claimed, data: MessageData) -> str | None:
         task = data.task
@@ -105,19 +115,15 @@ class Delivery:
         if data.kind in (kinds.TASK_ASSIGNED, kinds.TASK_REMINDER) and \
                 task.assignee_id != data.recipient.id:
             return "la tâche est confiée à un autre professionnel"
-        if data.kind == kinds.TASK_CANCELLED and not self._assignment_reached(task.id,
+        if data.kind == kinds.TASK_CANCELLED and not self._assignment_reached(task,
                                                                                data.recipient.id):
             return "l'attribution de cette tâche n'avait pas été envoyée"
         return None
 
-    def _assignment_reached(self, task_id: int, recipient_id: int) -> bool:
+    def _assignment_reached(self, task: TaskView, recipient_id: int) -> bool:
         """Whether the professional was told about the task (no row: assume they were)."""
         with transaction(self.engine) as session:
-            t = OUTBOX.c
-            statuses = list(session.scalars(select(t.status).where(
-                t.task_id == task_id, t.kind == kinds.TASK_ASSIGNED,
-                t.recipient_id == recipient_id)))
-        return not statuses or any(s in (SENT, DIGESTED) for s in statuses)
+            return assignment_told(session, task.id, recipient_id, task.closed_at)
 
     def _live_items(self, digest: MessageData) -> tuple[MessageData, ...]:
         """Digest items still worth telling: open tasks; a cancellation only if its

@@ -6,6 +6,7 @@
     └── NotificationError                   a message could not be prepared or sent
         ├── TemplateRenderError             a template is missing, wrong or unsafe
         ├── PreferencesError                a professional's preferences are not valid
+        │   └── InvalidPreferencesError     …as entered: one French message per field
         ├── ChannelConfigError              a channel's settings are wrong (URL, sender)
         └── DeliveryError                   a channel refused or failed to take a message
             ├── TransientDeliveryError      may pass: connection refused, SMTP 4xx, HTTP 5xx
@@ -43,6 +44,16 @@ class PreferencesError(NotificationError):
         self.problem = problem
         self.allowed = allowed
         super().__init__(f"préférences invalides : {problem} ; attendu : {allowed}")
+
+
+class InvalidPreferencesError(PreferencesError):
+    """Preferences entered by a professional were refused: ``problems`` maps each field
+    (``channels``, ``digest_time``, ``quiet_hours.sms.start``…) to a French message."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__(" ; ".join(self.problems.values()),
+                         "les valeurs proposées par la page « Mes préférences »")
 
 
 class ChannelConfigError(NotificationError):

@@ -29,8 +29,11 @@ def date_fr(value: date | datetime, zone: tzinfo = PARIS) -> str:
 
 
 def datetime_fr(value: datetime, zone: tzinfo = PARIS) -> str:
-    """``lundi 19 janvier 2026 à 09:00``."""
+    """``lundi 19 janvier 2026 à 09:00``; a deadline at the end of its day (23:59:59, as
+    deadlines in whole days are) is the day alone: ``lundi 19 janvier 2026``."""
     moment = local(value, zone)
+    if (moment.hour, moment.minute, moment.second) == (23, 59, 59):
+        return date_fr(moment, zone)
     return f"{date_fr(moment, zone)} à {moment:%H:%M}"
 
 

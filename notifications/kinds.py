@@ -21,6 +21,7 @@ from engine.outbox import (
     TASK_CANCELLED,
     TASK_DECLINED,
     TASK_KINDS,
+    TASK_NEWS,
     TASK_OVERDUE,
     TASK_REMINDER,
     TEMPLATES,
@@ -29,7 +30,8 @@ from engine.outbox import (
 __all__ = ["ALWAYS_IMMEDIATE", "DAILY_DIGEST", "DELIVERY_FAILURE", "HOSPITAL_ADMISSION",
            "HOSPITAL_DISCHARGE", "KINDS", "LABELS", "OPEN_TASK_ONLY", "PATHWAY_MESSAGE",
            "PATHWAY_TEMPLATES", "SIGN_IN_LINK", "TASK_ASSIGNED", "TASK_CANCELLED", "TASK_DECLINED",
-           "TASK_KINDS", "TASK_OVERDUE", "TASK_REMINDER", "TEMPLATES", "label", "template_of"]
+           "TASK_KINDS", "TASK_NEWS", "TASK_OVERDUE", "TASK_REMINDER", "TEMPLATES", "label",
+           "template_of"]
 
 LABELS = {
     TASK_ASSIGNED: "nouvelle tâche",

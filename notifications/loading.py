@@ -114,14 +114,22 @@ def _task_view(bundle: Bundle, task: TaskRow, version: PathwayVersion | None) ->
         role_title=_role_title(version, task.role), status=task.status, due_at=task.due_at,
         description=task.description, assignee_id=task.assignee_id,
         assignee_name=f"{assignee.given_names} {assignee.family_name}" if assignee else None,
-        unassigned_role=task.unassigned_role, pathway_title=version.title if version else "")
+        unassigned_role=task.unassigned_role, pathway_title=version.title if version else "",
+        urgent=_urgent(version, task.key), closed_at=task.closed_at)
+
+
+def _urgent(version: PathwayVersion | None, task_key: str) -> bool:
+    if version is None:
+        return False
+    spec = compiled(version).definition.tasks.get(task_key)
+    return spec is not None and spec.urgent
 
 
 def _patient_view(patient: Patient | None) -> PatientView | None:
     if patient is None:
         return None
     return PatientView(patient.family_name, patient.given_names, patient.birth_date,
-                       patient.sex)
+                       patient.sex, patient.id)
 
 
 def _role_title(version: PathwayVersion | None, role: str) -> str:

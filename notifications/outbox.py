@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from engine.store.bulk import in_ids
 from engine.store.db import transaction, with_retries
 from engine.store.tables import OUTBOX_TABLE, PROFESSIONAL_TABLE
+from notifications import kinds
 from notifications.settings import NotificationSettings
 
 PENDING, SENDING, SENT, SKIPPED, DEAD = "pending", "sending", "sent", "skipped", "dead"
@@ -173,3 +174,24 @@ def next_attempt(now: datetime, attempt: int, key: str,
 def schedule(key: str, settings: NotificationSettings) -> list[timedelta]:
     """Every wait a message can go through before it is dead-lettered."""
     return [retry_delay(n, key, settings) for n in range(1, settings.max_attempts)]
+
+
+def assignment_told(session: Session, task_id: int, recipient_id: int,
+                    closed_at: datetime | None) -> bool:
+    """Whether the professional heard of the task: its ``task_assigned`` row was sent, or
+    gathered into a digest that was sent while the task was still open (a digest leaves
+    out the tasks closed by then). No such row at all: assume they heard of it."""
+    t = OUTBOX.c
+    rows = session.execute(select(t.status, t.created_at).where(
+        t.task_id == task_id, t.kind == kinds.TASK_ASSIGNED,
+        t.recipient_id == recipient_id)).all()
+    if not rows or any(r.status == SENT for r in rows):
+        return True
+    digested = [r.created_at for r in rows if r.status == DIGESTED]
+    if not digested:
+        return False
+    query = select(t.id).where(t.kind == kinds.DAILY_DIGEST, t.recipient_id == recipient_id,
+                               t.status == SENT, t.created_at >= min(digested))
+    if closed_at is not None:
+        query = query.where(t.sent_at <= closed_at)
+    return session.execute(query.limit(1)).first() is not None

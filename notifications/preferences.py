@@ -3,16 +3,31 @@
 ::
 
     {"channels": ["sms", "mssante", "email"],        # in order of preference
-     "mode": "immediate",                            # or "digest": one message a day
+     "mode": "immediate",                            # or "digest": everything once a day
+     "new_tasks": "digest",                          # or "immediate"
+     "digest_time": "07:30",                         # when their daily digest is made
      "quiet_hours": {"sms": {"start": "20:00", "end": "08:00", "days": ["dimanche"]},
                      "email": null}}                 # null: any time
 
 Every key is optional. The defaults come from ``NotificationSettings``:
-channels MSSanté, e-mail, SMS; immediate; no SMS from 20:00 to 08:00 nor on
-Sundays (Europe/Paris); e-mail any time. A message goes out on the first
-preferred channel that is configured, reaches the professional (they have
-that address) and is not in its quiet hours; when every such channel is
-quiet, it waits until the earliest one opens.
+channels MSSanté, e-mail, SMS; new tasks (and their cancellations) in the
+daily digest made at 07:30, everything else at once; no SMS from 20:00 to
+08:00 nor on Sundays (Europe/Paris); e-mail any time.
+
+What waits for the digest (``Preferences.holds``): never the digest itself
+nor a delivery failure; never news of an *urgent* task (``urgent: true`` in
+its pathway, or due within ``urgency_hours``, 48 h by default); everything
+else in ``"mode": "digest"``; otherwise new tasks and cancellations when
+``new_tasks`` is ``"digest"``. Reminders and escalations have their own
+delays and go at once (unless ``mode`` is ``digest``). Because the window
+(48 h) is longer than the time between two digests (24 h), a task that is
+not urgent reaches its professional at least a day before it is due.
+
+A message goes out on the first preferred channel that is configured,
+reaches the professional (they have that address) and is not in its quiet
+hours; when every such channel is quiet, it waits until the earliest one
+opens. ``notifications.profile`` reads and updates these preferences for the
+workspace's « Mes préférences » page.
 """
 
 from __future__ import annotations
@@ -22,6 +37,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from notifications import kinds
 from notifications.channels import registry
 from notifications.exceptions import PreferencesError
 from notifications.settings import CHANNELS, NotificationSettings
@@ -33,6 +49,7 @@ _DAY_NAMES = {
                                     "saturday", "sunday"), start=1)},
 }
 ALLOWED = ("{channels: [mssante|email|sms|webhook|console…], mode: immediate|digest, "
+           "new_tasks: digest|immediate, digest_time: 'HH:MM', "
            "quiet_hours: {CANAL: {start: 'HH:MM', end: 'HH:MM', days: [dimanche…]} | null}}")
 
 
@@ -79,6 +96,8 @@ class Preferences(BaseModel):
 
     channels: tuple[str, ...]
     mode: Literal["immediate", "digest"] = "immediate"
+    new_tasks: Literal["digest", "immediate"] = "digest"
+    digest_time: time = time(7, 30)
     quiet_hours: dict[str, QuietHours | None] = Field(default_factory=dict)
 
     @field_validator("channels")
@@ -98,6 +117,14 @@ class Preferences(BaseModel):
     @property
     def digest(self) -> bool:
         return self.mode == "digest"
+
+    def holds(self, kind: str, urgent: bool) -> bool:
+        """Whether a message of ``kind`` waits for the daily digest (see the module)."""
+        if kind in kinds.ALWAYS_IMMEDIATE or (urgent and kind in kinds.TASK_NEWS):
+            return False
+        if self.digest:
+            return True
+        return kind in kinds.TASK_NEWS and self.new_tasks == "digest"
 
     def quiet_until(self, channel: str, moment: datetime, zone: tzinfo) -> datetime | None:
         quiet = self.quiet_hours.get(channel)
@@ -126,6 +153,8 @@ def parse_preferences(raw: dict[str, Any] | None,
         raise PreferencesError("quiet_hours n'est pas un objet", ALLOWED)
     quiet.update(raw.pop("quiet_hours", {}) or {})
     raw.setdefault("channels", settings.default_channels)
+    raw.setdefault("new_tasks", settings.new_tasks)
+    raw.setdefault("digest_time", settings.digest_time)
     try:
         return Preferences(**raw, quiet_hours=quiet)
     except (ValidationError, TypeError) as exc:

@@ -17,14 +17,18 @@ addresses and secrets are Apprise-style URLs held as secrets, never in code:
 
 The console channel is on when asked (``CONSOLE=true``) or, by default, when
 no other channel is configured: the embedded demo then shows what would be
-sent. ``BASE_URL`` (links) is read from ``PARCOURS_BASE_URL`` like the
-engine's settings, or ``PARCOURS_NOTIFY_BASE_URL``.
+sent. New tasks go into each professional's daily digest unless they are
+urgent (``URGENCY_HOURS``, 48 h, or ``urgent: true`` in the pathway) or the
+professional chose otherwise (``NEW_TASKS`` sets the default). ``BASE_URL``
+(links) is read from ``PARCOURS_BASE_URL`` like the engine's settings, or
+``PARCOURS_NOTIFY_BASE_URL``.
 """
 
 from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,7 +72,13 @@ class NotificationSettings(BaseSettings):
     sms_quiet_end: time = Field(time(8, 0), description="…until this time (Europe/Paris)")
     sms_quiet_days: list[str] = Field(["dimanche"], description="Days without SMS")
     digest_time: time = Field(time(7, 30), description="Daily digests are made at this time "
-                                                       "(Europe/Paris)")
+                                                       "(Europe/Paris) unless a professional "
+                                                       "chose another hour")
+    new_tasks: Literal["digest", "immediate"] = Field(
+        "digest", description="Where a new task that is not urgent goes when a professional "
+                              "has not chosen: the daily digest, or a message at once")
+    urgency_hours: float = Field(48.0, ge=0, description="A task due within this many hours "
+                                                         "is urgent: told at once")
     timezone: str = Field("Europe/Paris", validation_alias=AliasChoices(
         "PARCOURS_NOTIFY_TIMEZONE", "PARCOURS_TIMEZONE", "timezone"))
 

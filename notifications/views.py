@@ -18,6 +18,8 @@ class PatientView:
     given_names: str
     birth_date: date
     sex: str = "U"
+    #: The patient's id: the address of their page in the workspace (never shown).
+    id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class TaskView:
     assignee_name: str | None = None
     unassigned_role: bool = False
     pathway_title: str = ""
+    #: Declared ``urgent: true`` by the pathway: told at once, never held for a digest.
+    urgent: bool = False
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

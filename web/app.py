@@ -29,6 +29,7 @@ from notifications.channels import Channel
 from notifications.settings import NotificationSettings
 from web.context import WebContext
 from web.exceptions import NotVisible, SignInRequired, WebError
+from web.oidc.settings import OidcSettings
 from web.pages import render
 from web.settings import WebSettings, resolve_secret
 
@@ -50,15 +51,18 @@ SECURITY_HEADERS = {
 
 def create_app(web: WebSettings | None = None, settings: Settings | None = None, *,
                notify: NotificationSettings | None = None, clock: Clock | None = None,
-               channels: Mapping[str, Channel] | None = None) -> FastAPI:
+               channels: Mapping[str, Channel] | None = None,
+               oidc: OidcSettings | None = None) -> FastAPI:
     web = web or WebSettings()
+    oidc = oidc or OidcSettings()
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     ctx = WebContext(settings=web, secret=resolve_secret(web, settings.database_url),
                      clock=clock or SystemClock(), engine=engine,
                      service=CaseService(engine, settings),
                      notify_settings=notify or NotificationSettings(base_url=web.base_url),
-                     channels=channels)
+                     channels=channels,
+                     oidc_provider=oidc.provider_name if oidc.enabled else None)
     app = FastAPI(title="Parcours", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = ctx
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -71,6 +75,10 @@ def create_app(web: WebSettings | None = None, settings: Settings | None = None,
 
     for router in (sign_in, tasks, patients, coordination):
         app.include_router(router)
+    if oidc.enabled:
+        from web.auth.oidc import oidc_routes
+
+        app.include_router(oidc_routes(ctx, oidc))
     app.add_api_route("/", lambda: RedirectResponse("/tasks", status_code=303),
                       include_in_schema=False)
     return app

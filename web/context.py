@@ -32,6 +32,8 @@ class WebContext:
     #: Channels for sign-in links; None: built from ``notify_settings`` on first use.
     channels: Mapping[str, Channel] | None = None
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Paris"))
+    #: The OpenID provider's name on the sign-in page (« Se connecter avec … »); None: off.
+    oidc_provider: str | None = None
 
     def now(self) -> datetime:
         return self.clock.now()

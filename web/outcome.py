@@ -1,7 +1,7 @@
 """After an action, say what happened next in the pathway, from what the service returned.
 
 « Nouvelle tâche : Prescrire le dosage de l'HbA1c (Médecin traitant : Paul Martin), à
-faire avant le jeudi 12 mars 2026. » · « Le parcours passe à l'étape « Suivi ». » ·
+faire au plus tard le jeudi 12 mars 2026. » · « Le parcours passe à l'étape « Suivi ». » ·
 « Prochaine échéance du parcours : le lundi 6 avril 2026. »
 """
 
@@ -23,7 +23,7 @@ def describe(db: Session, applied: Applied, done: str) -> list[str]:
         who = professional_name(db, task.get("assignee_id"))
         role = role_title(db, task["case_id"], task["role"])
         lines.append(f"Nouvelle tâche : {task['title']} ({role}{' : ' + who if who else ''}),"
-                     f" à faire avant le {date_fr(task['due_at'])}.")
+                     f" à faire au plus tard le {date_fr(task['due_at'])}.")
     for case_id in applied.case_ids:
         for state in dict.fromkeys(s for c, s in applied.entered if c == case_id):
             lines.append(f"Le parcours passe à l'étape « {state_title(db, case_id, state)} ».")

@@ -56,7 +56,7 @@ def render(request: Request, name: str, status: int = 200, **values: Any) -> HTM
     session = ensure_session(request, response)
     page = ENV.get_template(name).render(
         viewer=getattr(request.state, "viewer", None), csrf=session.csrf, today=ctx.today(),
-        now=ctx.now(), zone=ctx.zone, **values)
+        now=ctx.now(), zone=ctx.zone, oidc_provider=ctx.oidc_provider, **values)
     response.body = response.render(page)
     response.headers["content-length"] = str(len(response.body))
     return response

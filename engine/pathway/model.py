@@ -127,6 +127,10 @@ class Task(_Model):
         False, description="True: the task survives the pathway leaving the state that "
                            "created it; it ends when completed, cancelled by a `cancel:` "
                            "action, or when the case closes")
+    urgent: bool = Field(
+        False, description="True: the professional is told at once, whatever the due date "
+                           "(otherwise a new task goes into the daily digest unless it is "
+                           "due within the urgency window)")
 
     def completing_events(self) -> list[str]:
         """The events named in ``completed_by``, as a list."""

@@ -9,7 +9,11 @@ A task carries the times its pathway computed when it was created:
   ``coordinateur``) gets a ``task_overdue`` message, once (``escalated_at``).
   **Rule when the pathway gives no escalation delay: the task escalates at
   its due time** (``due_at``): an overdue task always reaches the
-  coordinator. A task without ``reminder:`` gets no reminder.
+  coordinator. A task without ``reminder:`` gets no reminder. **The
+  coordinator is never escalated about a task assigned to herself** (a
+  coordinateur-role task, or a vacant role's task that fell to her): she
+  gets its reminder like any assignee, and the task is never claimed for
+  escalation while she holds it.
 
 Only open tasks (FHIR requested, accepted, in-progress, on-hold) of open
 cases are considered. Each batch is one transaction: the claimed tasks
@@ -78,7 +82,16 @@ def escalation_time() -> Any:
     return func.coalesce(col(TaskRow.escalation_at), col(TaskRow.due_at))
 
 
-def _claim(session: Session, now: datetime, limit: int) -> list[Any]:
+def _escalates(now: datetime, coordinator: int | None) -> Any:
+    """Not yet escalated, its time come, and not the coordinator's own task."""
+    due = and_(col(TaskRow.escalated_at).is_(None), escalation_time() <= now)
+    if coordinator is None:
+        return due
+    return and_(due, or_(col(TaskRow.assignee_id).is_(None),
+                         col(TaskRow.assignee_id) != coordinator))
+
+
+def _claim(session: Session, now: datetime, limit: int, coordinator: int | None) -> list[Any]:
     query = (select(col(TaskRow.id), col(TaskRow.case_id), col(TaskRow.role),
                     col(TaskRow.assignee_id), col(TaskRow.unassigned_role), col(TaskRow.due_at),
                     col(TaskRow.reminder_at), col(TaskRow.reminded_at), col(TaskRow.escalated_at),
@@ -86,7 +99,7 @@ def _claim(session: Session, now: datetime, limit: int) -> list[Any]:
              .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
              .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), col(CaseRow.closed_at).is_(None),
                     or_(and_(col(TaskRow.reminded_at).is_(None), col(TaskRow.reminder_at) <= now),
-                        and_(col(TaskRow.escalated_at).is_(None), escalation_time() <= now)))
+                        _escalates(now, coordinator)))
              .order_by(col(TaskRow.id)).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=TaskRow)
@@ -109,10 +122,10 @@ def _message(kind: str, task: Any, recipient: int | None, now: datetime) -> dict
 def escalate_batch(session: Session, now: datetime, limit: int) -> EscalationReport:
     """One batch, in the caller's transaction; an empty report when nothing is due."""
     report = EscalationReport()
-    tasks = _claim(session, now, limit)
+    coordinator = coordinator_id(session)
+    tasks = _claim(session, now, limit, coordinator)
     if not tasks:
         return report
-    coordinator = coordinator_id(session)
     messages, reminded, escalated = [], [], []
     for task in tasks:
         key = (task.pathway_key, task.role)
@@ -122,7 +135,8 @@ def escalate_batch(session: Session, now: datetime, limit: int) -> EscalationRep
             reminded.append({"b_id": task.id, "reminded_at": now})
             report.reminders[key] += 1
             report.reminded_ids.append(task.id)
-        if task.escalated_at is None and task.esc <= now:
+        if task.escalated_at is None and task.esc <= now and \
+                (coordinator is None or task.assignee_id != coordinator):
             messages.append(_message(OVERDUE, task, coordinator, now))
             escalated.append({"b_id": task.id, "escalated_at": now})
             report.overdue[key] += 1

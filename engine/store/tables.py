@@ -312,9 +312,21 @@ class AccessLogRow(SQLModel, table=True):
     client: str | None = Field(default=None, max_length=64, description="Client IP address")
 
 
+# -- OpenID Connect sign-in (issue 12, migration 0007) ------------------------------------
+class UsedSignInKey(SQLModel, table=True):
+    """A sign-in secret already used (an OpenID Connect state or nonce, hashed): presenting
+    it again is refused. Kept until it could no longer be accepted anyway, then purged."""
+
+    __tablename__ = "web_used_sign_in_key"
+    key_hash: str = Field(primary_key=True, max_length=64, description="SHA-256, hex")
+    purpose: str = Field(max_length=20, description="oidc_state or oidc_nonce")
+    used_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+
+
 ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion, CaseRow,
               CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow,
-              SignInToken, SignInAttempt, AccessLogRow]
+              SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey]
 
 
 # -- Core tables ---------------------------------------------------------------------------
@@ -331,3 +343,4 @@ PATIENT_TABLE: Any = Patient.__table__  # type: ignore[attr-defined]
 PROFESSIONAL_TABLE: Any = Professional.__table__  # type: ignore[attr-defined]
 OBSERVATION_TABLE: Any = ObservationRow.__table__  # type: ignore[attr-defined]
 CARE_TEAM_TABLE: Any = CareTeamMember.__table__  # type: ignore[attr-defined]
+USED_SIGN_IN_KEY_TABLE: Any = UsedSignInKey.__table__  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -115,14 +115,31 @@ def roles_for(session: Session, who: Viewer, patient_id: int, day: date) -> set[
 
 
 def inbox(session: Session, who: Viewer, day: date, limit: int = 1000) -> list[InboxItem]:
-    """Open tasks the viewer should do (assigned, or of their role), by due date."""
+    """Open tasks the viewer should do (assigned, or of their role), by due date.
+
+    Written as the union of "assigned to me" and "of my role in a care team I am in": the
+    equivalent ``assignee = me OR EXISTS(team)`` makes PostgreSQL test every open task of
+    the territory (measured: 1.6 s and 840 000 buffer reads for 100 000 open tasks).
+    """
+    team = CareTeamMember
+    mine: Select[tuple[int]] = select(col(TaskRow.id).label("task_id")).where(
+        col(TaskRow.assignee_id) == who.id, col(TaskRow.status).in_(OPEN_TASK_STATUSES))
+    of_my_roles: Select[tuple[int]] = (
+        select(col(TaskRow.id).label("task_id"))
+        .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
+        .join(team, and_(col(team.patient_id) == col(CaseRow.patient_id),
+                         col(team.role) == col(TaskRow.role)))
+        .where(col(team.professional_id) == who.id, col(team.start_date) <= day,
+               or_(col(team.end_date).is_(None), col(team.end_date) >= day),
+               col(TaskRow.status).in_(OPEN_TASK_STATUSES)))
+    visible = union(mine, of_my_roles).subquery()
     query = (select(col(TaskRow.id), col(TaskRow.title), col(TaskRow.due_at),
                     col(TaskRow.status), col(TaskRow.role), col(TaskRow.assignee_id),
                     col(CaseRow.patient_id), col(CaseRow.pathway_key),
                     col(Patient.given_names), col(Patient.family_name))
+             .join(visible, visible.c.task_id == col(TaskRow.id))
              .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
              .join(Patient, col(Patient.id) == col(CaseRow.patient_id))
-             .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), _task_visible(who, day))
              .order_by(col(TaskRow.due_at), col(TaskRow.id)).limit(limit))
     return [InboxItem(r.id, r.title, r.due_at, r.status, r.role, r.patient_id,
                       f"{r.given_names} {r.family_name.upper()}", r.pathway_key,

@@ -11,7 +11,8 @@ server unless ``PREFECT_API_URL`` is set):
    (inbound → eligibility → advance → escalation → notifications), with a
    progress bar; notifications are written by the console/file channel to
    ``OUT/messages/``;
-4. a French summary, and how to open the Prefect UI on these runs.
+4. a French summary (with one new task rendered for MSSanté and for SMS,
+   ``demo_messages``), and how to open the Prefect UI on these runs.
 
 This module imports nothing heavy at load time: ``parcours validate`` must
 stay fast and never import Prefect.
@@ -147,6 +148,9 @@ def _report(engine: Any, now: datetime, out: Path, console: Any, failed: int,
     render(collect(engine, now), console)
     messages = len(list((out / "messages").glob("*")))
     console.print(f"Messages écrits par le canal console : {messages} dans {out / 'messages'}")
+    from flows.commands.demo_messages import show
+
+    show(engine, now, out / "demo.db", console)
     if failed:
         console.print(f"[yellow]{failed} cycle(s) avec une étape en échec : voir leurs "
                       "artefacts dans Prefect[/yellow]")

@@ -25,6 +25,15 @@ NAMES = (MSSANTE, EMAIL, SMS, WEBHOOK, CONSOLE)
 PREVIEWS: dict[str, tuple[bool, Medium]] = {MSSANTE: (True, "email"), EMAIL: (False, "email"),
                                          SMS: (False, "sms")}
 
+#: Channels a professional may choose in « Mes préférences » (the console is for demos).
+CHOOSABLE = (MSSANTE, EMAIL, SMS, WEBHOOK)
+#: French names of the channels, as professionals read them.
+LABELS = {MSSANTE: "MSSanté (messagerie sécurisée de santé)", EMAIL: "e-mail", SMS: "SMS",
+          WEBHOOK: "logiciel métier (webhook)", CONSOLE: "console"}
+#: The ``Professional`` column holding each channel's address (None: always reachable).
+ADDRESS_FIELDS: dict[str, str | None] = {MSSANTE: "mssante", EMAIL: "email", SMS: "phone",
+                                         WEBHOOK: None, CONSOLE: None}
+
 Factory = Callable[["NotificationSettings"], "Channel | None"]
 
 

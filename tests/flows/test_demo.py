@@ -27,7 +27,9 @@ def test_demo_runs_the_territory_and_ends_with_a_french_summary(
     assert main(["demo", "--out", str(out), "--weeks", "1", "--patients", "60"]) == 0
     text = capsys.readouterr().out
     for heading in ("Dossiers par parcours et état", "Tâches par rôle", "Tâches en retard",
-                    "Notifications envoyées", "Les exécutions sont dans Prefect : ouvrir"):
+                    "Notifications envoyées", "Récapitulatifs quotidiens envoyés",
+                    "Un même message, deux rendus", "MSSanté, sécurisé", "SMS, non sécurisé",
+                    "Les exécutions sont dans Prefect : ouvrir"):
         assert heading in text, heading
     engine = make_engine(f"sqlite:///{out / 'demo.db'}")
     with transaction(engine) as s:

@@ -23,8 +23,11 @@ PAUL, ANNE, LUC, CLAIRE = "10000000001", "10000000002", "10000000003", "10000000
 
 
 def settings(**values: Any) -> NotificationSettings:
+    """Settings of the sending tests: their sample messages (new tasks due in weeks) go at
+    once; the digest-by-default policy has its own tests (``test_urgency.py``)."""
     base: dict[str, Any] = {"base_url": "https://parcours.cpts.example", "console": False,
-                            "backoff_base": 60.0, "backoff_factor": 2.0, "max_attempts": 4}
+                            "backoff_base": 60.0, "backoff_factor": 2.0, "max_attempts": 4,
+                            "new_tasks": "immediate"}
     base.update(values)
     return NotificationSettings(**base)
 

@@ -67,7 +67,7 @@ def main() -> None:
         base_url="https://parcours.cpts.example", console=False, batch_size=4,
         mssante_url=f"mailto://127.0.0.1:{port}?from=cpts@cpts.mssante.fr",
         email_url=f"mailto://127.0.0.1:{port}?from=parcours@cpts.example.fr",
-        lease_seconds=60, max_attempts=1000)
+        lease_seconds=60, max_attempts=1000, new_tasks="immediate")
     engine = make_engine(url)
     with open(journal_path, "a", encoding="utf-8") as journal:
         steps = Steps(int(kill_at), journal)

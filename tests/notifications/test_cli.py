@@ -26,6 +26,7 @@ def env(cli_env: str, world: CaseService, monkeypatch: pytest.MonkeyPatch) -> No
     for name in ("EMAIL_URL", "MSSANTE_URL", "SMS_URL", "WEBHOOK_URL", "CONSOLE", "CONSOLE_DIR"):
         monkeypatch.delenv(f"PARCOURS_NOTIFY_{name}", raising=False)
     monkeypatch.setenv("PARCOURS_BASE_URL", "https://parcours.cpts.example")
+    monkeypatch.setenv("PARCOURS_NOTIFY_NEW_TASKS", "immediate")  # see conftest.settings
 
 
 def test_notify_drains_once_to_the_console_by_default(env: None, tmp_path: Path,
@@ -76,7 +77,7 @@ def test_preview_renders_without_sending(env: None, capsys: pytest.CaptureFixtur
     assert code == 0
     assert "canal mssante (sécurisé" in out
     assert "Objet : Nouvelle tâche : Réaliser le bilan initial – Mme Marie DURAND" in out
-    assert "À faire avant le mardi 20 janvier 2026 à 09:00." in out
+    assert "À faire au plus tard le mardi 20 janvier 2026." in out
     code, out, _ = cli(capsys, "notify", "preview", "task_reminder", "--task", "1",
                        "--channel", "sms")
     assert code == 0 and "DURAND" not in out and "Parcours, rappel" in out

@@ -14,9 +14,10 @@ from engine.pathway import load_file
 from engine.pathway.model import Actions, Pathway, State
 from flows.commands.authoring import pathway_files
 from notifications import kinds
-from notifications.context import Links, build_context
+from notifications.context import build_context
 from notifications.exceptions import TemplateRenderError
 from notifications.formatting import date_fr, datetime_fr
+from notifications.links import Links
 from notifications.render import BUILTIN, Renderer
 from notifications.views import FailedView, MessageData, PatientView, RecipientView, TaskView
 
@@ -134,7 +135,7 @@ def test_digest_and_failure_report_render_both_ways() -> None:
     report = MessageData(11, kinds.DELIVERY_FAILURE, "f", NOW, RECIPIENT, failed=failed)
     subject, text, _, sms = _render_all(report, True)
     assert "n° 41" in subject and "Anne Bernard" in text and "550 unknown user" in text
-    assert "https://parcours.cpts.example/outbox/41" in sms
+    assert "https://parcours.cpts.example/tasks/7" in sms  # the task the failed row was about
     assert "550" not in _render_all(report, False)[1]
 
 

@@ -42,7 +42,7 @@ def test_messages_arrive_with_recipients_subject_french_body_and_key(
     assert secure["Message-ID"].endswith("@cpts.mssante.fr>")
     body = secure.get_body(("plain",)).get_content()
     assert "M. Jean MOREAU, né le 01/07/1962" in body
-    assert "À faire avant le mardi 20 janvier 2026 à 09:00." in body
+    assert "À faire au plus tard le mardi 20 janvier 2026." in body
     assert "https://parcours.cpts.example/tasks/" in body
     html = secure.get_body(("html",)).get_content()
     assert "<strong>M. Jean MOREAU, né le 01/07/1962</strong>" in html

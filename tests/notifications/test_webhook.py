@@ -74,6 +74,6 @@ def test_sms_through_a_json_gateway(engine: Engine, world: CaseService,
         body = request["body"]
         assert body["to"] == "+33611223344" and body["title"] == ""
         assert body["message"].startswith("Parcours : une nouvelle tâche vous attend, à faire "
-                                          "avant le 20/01/2026. https://parcours.cpts.example/")
+                                          "au plus tard le 20/01/2026. https://parcours.cpts.example/")
         assert len(body["message"]) <= 160 and "DURAND" not in body["message"]
         assert request["headers"]["Idempotency-Key"] == body["idempotency_key"]

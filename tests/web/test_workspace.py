@@ -33,7 +33,7 @@ def test_completing_a_task_moves_the_case_and_says_what_comes_next(web: Web) -> 
     html = done.text  # type: ignore[attr-defined]
     assert "Tâche terminée, résultat enregistré." in html
     assert "Nouvelle tâche : Examiner les pieds (monofilament) et grader le risque " \
-           "(Infirmier : Anne Bernard), à faire avant le dimanche 8 février 2026." in html
+           "(Infirmier : Anne Bernard), à faire au plus tard le dimanche 8 février 2026." in html
     assert "Le parcours passe à l&#39;étape « Suivi »." in html
     assert "Prochaine échéance du parcours : le mercredi 8 avril 2026." in html
     with transaction(web.engine) as db:

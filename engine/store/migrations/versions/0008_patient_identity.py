@@ -2,8 +2,8 @@
 the patient, the sending facilities' identifiers (IPP) mapped to our patients, and the
 abnormal flags of an observation.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 11:30:00
 """
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from alembic import op
 
 import engine.store.types
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
