@@ -43,11 +43,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine import events
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine, peak_rss_mib
+from engine import events
 from engine.case import Case, Event, Outcome, Subject, Transitioned
 from engine.clock import PARIS
 from engine.durations import add_months

@@ -26,28 +26,24 @@ batch or a case failed, so an automation or a coordinator sees it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, tags, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, wait
 from prefect.states import Completed, Failed, State
-from prefect.task_runners import ThreadPoolTaskRunner
-from sqlalchemy import select
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from engine.store.db import is_transient, transaction
+from engine.store import overview
+from engine.store.db import transaction
 from engine.store.service import AdvanceReport
-from engine.store.tables import CaseRow
 from flows import artifacts
 from flows.config import FlowSettings
-from flows.exceptions import BatchFailed, sanitized
+from flows.exceptions import run_batch, sanitized
 from flows.workspace import Workspace, now_or_clock, open_workspace
-
-log = logging.getLogger("parcours.flows")
 
 
 @dataclass
@@ -107,17 +103,8 @@ def retry_transient(task: Any, task_run: Any, state: State[Any]) -> bool:
 def advance_batch(ws: Workspace, pathway: str, number: int, case_ids: list[int],
                   now: datetime) -> BatchResult:
     report = AdvanceReport()
-    failure: BatchFailed | None = None
-    try:
-        ws.service.advance_batch(now, len(case_ids), report, case_ids=case_ids)
-    except Exception as exc:  # any error: this batch is rolled back, the others stand
-        log.warning("advance batch %s (%s, %d cases) rolled back: %s", number, pathway,
-                    len(case_ids), type(exc).__name__)
-        log.debug("advance batch %s: details", number, exc_info=True)  # may quote values
-        failure = BatchFailed("lot", number, len(case_ids), type(exc).__name__,
-                              is_transient(exc))
-    if failure is not None:
-        raise failure  # outside the except block: no chained traceback reaches Prefect
+    run_batch("lot", number, len(case_ids),
+              lambda: ws.service.advance_batch(now, len(case_ids), report, case_ids=case_ids))
     get_run_logger().info("lot %d · %s : %d dossier(s) avancé(s), %d en échec", number,
                           pathway, report.cases, len(report.failures))
     return BatchResult(pathway, number, report.cases, report.case_ids, report.counts,
@@ -126,8 +113,7 @@ def advance_batch(ws: Workspace, pathway: str, number: int, case_ids: list[int],
 
 def due_pathways(ws: Workspace, now: datetime) -> list[str]:
     with transaction(ws.engine) as session:
-        return sorted(session.scalars(select(CaseRow.pathway_key).distinct().where(
-            CaseRow.closed_at.is_(None), CaseRow.next_due_at <= now)))  # type: ignore[union-attr,operator]
+        return overview.due_pathways(session, now)
 
 
 def due_pages(ws: Workspace, pathway: str, now: datetime, page: int) -> Iterator[list[int]]:
@@ -135,10 +121,7 @@ def due_pages(ws: Workspace, pathway: str, now: datetime, page: int) -> Iterator
     cursor = 0
     while True:
         with transaction(ws.engine) as session:
-            found = list(session.scalars(select(CaseRow.id).where(
-                CaseRow.pathway_key == pathway, CaseRow.closed_at.is_(None),  # type: ignore[union-attr]
-                CaseRow.next_due_at <= now, CaseRow.id > cursor)  # type: ignore[operator]
-                .order_by(CaseRow.id).limit(page)))
+            found = overview.due_case_ids(session, pathway, now, cursor, page)
         if not found:
             return
         yield found
@@ -206,8 +189,14 @@ def publish(summary: AdvanceSummary) -> None:
         "dossiers en échec": len(summary.failed_cases)}, "Résumé du passage")
 
 
+def _thread_pool(workers: int) -> TaskRunner[PrefectFuture[Any]]:
+    """A capped thread pool. Prefect 3.8 types ``flow(task_runner=)`` invariantly, so its own
+    ``ThreadPoolTaskRunner`` (a ``TaskRunner[PrefectConcurrentFuture]``) needs this cast."""
+    return cast("TaskRunner[PrefectFuture[Any]]", ThreadPoolTaskRunner(max_workers=workers))
+
+
 @flow(name="advance-due-cases", flow_run_name=artifacts.run_name("advance"),
-      task_runner=ThreadPoolTaskRunner(max_workers=FlowSettings().workers),
+      task_runner=_thread_pool(FlowSettings().workers),
       persist_result=False, log_prints=False)
 def advance_due_cases(now: datetime | None = None, batch_size: int | None = None,
                       pathways: list[str] | None = None) -> Any:

@@ -13,7 +13,6 @@ SMTP error may quote an address).
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -22,13 +21,10 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 
-from engine.store.db import is_transient
 from flows import artifacts
 from flows.advance import retry_transient
-from flows.exceptions import BatchFailed, sanitized
+from flows.exceptions import run_batch, sanitized
 from flows.workspace import Workspace, now_or_clock, open_workspace
-
-log = logging.getLogger("parcours.flows")
 
 
 def flatten(report: Any, prefix: str = "") -> dict[str, int]:
@@ -60,9 +56,8 @@ def dispatch_once(ws: Workspace, number: int, now: datetime, digests: bool,
                   channels: Any = None) -> dict[str, int]:
     from notifications.settings import NotificationSettings
 
-    failure: BatchFailed | None = None
-    counts: dict[str, int] = {}
-    try:
+    def work() -> dict[str, int]:
+        counts: dict[str, int] = {}
         settings = NotificationSettings()
         if digests:
             from notifications.digest import queue_daily_digests
@@ -73,11 +68,9 @@ def dispatch_once(ws: Workspace, number: int, now: datetime, digests: bool,
         report = dispatch_pending(ws.engine, settings, now,
                                   batch_size=ws.flow_settings.dispatch_batch, channels=channels)
         counts.update(flatten(report))
-    except Exception as exc:
-        log.warning("dispatch %s failed: %s", number, type(exc).__name__)
-        failure = BatchFailed("envoi", number, 0, type(exc).__name__, is_transient(exc))
-    if failure is not None:
-        raise failure
+        return counts
+
+    counts = run_batch("envoi", number, 0, work)
     get_run_logger().info("envoi %d : %s", number,
                           ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "rien")
     return counts

@@ -14,58 +14,47 @@ pathway, tagged with it.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, tags, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
-from sqlalchemy import exists, select
 
-from engine.store import registry
-from engine.store.db import is_transient, transaction
+from engine.store import overview, registry
+from engine.store.db import transaction
 from engine.store.service import EnrolReport
-from engine.store.tables import CaseRow, PathwayVersion, Patient
 from flows import artifacts
 from flows.advance import retry_transient
-from flows.exceptions import BatchFailed, sanitized
+from flows.exceptions import run_batch, sanitized
 from flows.workspace import Workspace, now_or_clock, open_workspace
-
-log = logging.getLogger("parcours.flows")
 
 
 def auto_pathways(ws: Workspace, wanted: list[str] | None) -> list[str]:
     """Published pathway keys whose latest version declares an eligibility expression."""
     allowed = wanted if wanted is not None else ws.flow_settings.auto_enroll
     with transaction(ws.engine) as session:
-        keys = sorted(set(session.scalars(select(PathwayVersion.key))))
-        found = [k for k in keys
-                 if registry.compiled(registry.latest(session, k)).eligibility is not None]
+        found = [v.key for v in overview.latest_versions(session)
+                 if registry.compiled(v).eligibility is not None]
     return [k for k in found if allowed is None or k in allowed]
 
 
 def never_enrolled(ws: Workspace, pathway: str) -> list[int]:
     with transaction(ws.engine) as session:
-        had_case = exists().where(CaseRow.patient_id == Patient.id,
-                                  CaseRow.pathway_key == pathway)
-        return list(session.scalars(select(Patient.id).where(~had_case).order_by(Patient.id)))
+        return overview.never_enrolled(session, pathway)
 
 
 @task(name="enroll-pathway", task_run_name="inscriptions · {pathway}", cache_policy=NO_CACHE,
       persist_result=False, retry_condition_fn=retry_transient)
 def enroll_pathway(ws: Workspace, pathway: str, now: datetime) -> EnrolReport:
-    failure: BatchFailed | None = None
-    try:
-        candidates = never_enrolled(ws, pathway)
-        report = ws.service.enroll_many(candidates, pathway, now,
-                                        batch_size=ws.flow_settings.enroll_batch)
-    except Exception as exc:
-        log.warning("enrolment into %s failed: %s", pathway, type(exc).__name__)
-        failure = BatchFailed(f"inscriptions {pathway}", 1, 0, type(exc).__name__,
-                              is_transient(exc))
-    if failure is not None:
-        raise failure
+    candidates: list[int] = []
+
+    def work() -> EnrolReport:
+        candidates.extend(never_enrolled(ws, pathway))
+        return ws.service.enroll_many(candidates, pathway, now,
+                                      batch_size=ws.flow_settings.enroll_batch)
+
+    report = run_batch(f"inscriptions {pathway}", 1, 0, work)
     get_run_logger().info("%s : %d candidat(s), %d inscrit(s), %d non éligible(s)", pathway,
                           len(candidates), report.enrolled, report.ineligible)
     return report
@@ -83,7 +72,8 @@ def _enroll_eligible(now: datetime | None = None, pathways: list[str] | None = N
     ws = open_workspace()
     moment = now_or_clock(now)
     fs = ws.flow_settings
-    rows, failed = [], []
+    rows: list[dict[str, Any]] = []
+    failed: list[str] = []
     for key in auto_pathways(ws, pathways):
         with tags(artifacts.pathway_tag(key)):
             state = enroll_pathway.with_options(

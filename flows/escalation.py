@@ -11,7 +11,6 @@ open overdue task counted by pathway and role.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -19,28 +18,19 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 
-from engine.store.db import is_transient, transaction
+from engine.store.db import transaction
 from engine.store.escalation import EscalationReport, escalate_one, overdue_by_role
 from flows import artifacts
 from flows.advance import retry_transient
-from flows.exceptions import BatchFailed, sanitized
+from flows.exceptions import run_batch, sanitized
 from flows.workspace import Workspace, now_or_clock, open_workspace
-
-log = logging.getLogger("parcours.flows")
 
 
 @task(name="escalate-batch", task_run_name="relances {number}", cache_policy=NO_CACHE,
       persist_result=False, retry_condition_fn=retry_transient)
 def escalate_batch(ws: Workspace, number: int, now: datetime, size: int) -> EscalationReport:
-    failure: BatchFailed | None = None
-    try:
-        report = escalate_one(ws.engine, now, size, ws.settings.max_retries)
-    except Exception as exc:
-        log.warning("escalation batch %s failed: %s", number, type(exc).__name__)
-        failure = BatchFailed("lot de relances", number, size, type(exc).__name__,
-                              is_transient(exc))
-    if failure is not None:
-        raise failure
+    report = run_batch("lot de relances", number, size,
+                       lambda: escalate_one(ws.engine, now, size, ws.settings.max_retries))
     get_run_logger().info("lot %d : %d rappel(s), %d escalade(s)", number,
                           len(report.reminded_ids), len(report.escalated_ids))
     return report

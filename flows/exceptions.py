@@ -64,6 +64,28 @@ class FlowInterrupted(OrchestrationError):
                          "le prochain passage reprend")
 
 
+def run_batch(what: str, number: int, size: int, work: Callable[[], R], *,
+              retryable: bool = True) -> R:
+    """Run one batch of a flow; any error becomes ``BatchFailed`` carrying only its type.
+
+    The batch's transaction was rolled back; the others stand. The exception is raised
+    outside the ``except`` block so that no chained traceback (which may quote values)
+    reaches Prefect. ``retryable=False`` when a retry cannot help whatever the error.
+    """
+    from engine.store.db import is_transient
+
+    failure: BatchFailed | None = None
+    try:
+        return work()
+    except Exception as exc:
+        log.warning("%s %s (%d item(s)) rolled back: %s", what, number, size,
+                    type(exc).__name__)
+        log.debug("%s %s: details", what, number, exc_info=True)  # may quote values
+        failure = BatchFailed(what, number, size, type(exc).__name__,
+                              retryable and is_transient(exc))
+    raise failure
+
+
 def sanitized(function: Callable[P, R]) -> Callable[P, R]:
     """Wrap a flow body: any unexpected error reaches Prefect as its type only."""
     @functools.wraps(function)

@@ -12,48 +12,36 @@ run started meanwhile returns at once.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
-from sqlalchemy import select
 
+from engine.store import overview
 from engine.store.db import transaction
 from engine.store.inbox import DrainReport, drain, drain_lock
-from engine.store.tables import CaseRow
 from flows import artifacts
-from flows.exceptions import BatchFailed, sanitized
+from flows.exceptions import run_batch, sanitized
 from flows.workspace import Workspace, now_or_clock, open_workspace
-
-log = logging.getLogger("parcours.flows")
 
 
 @task(name="apply-inbound-events", task_run_name="événements {number}",
       cache_policy=NO_CACHE, persist_result=False)
 def apply_slice(ws: Workspace, number: int, now: datetime, limit: int) -> DrainReport:
-    failure: BatchFailed | None = None
-    try:
-        report = drain(ws.service, now, limit)
-    except Exception as exc:  # the inbox itself is unreachable: nothing was lost
-        log.warning("inbound slice %s failed: %s", number, type(exc).__name__)
-        failure = BatchFailed("tranche d'événements", number, limit, type(exc).__name__,
-                              False)
-    if failure is not None:
-        raise failure
+    # a failure here means the inbox itself is unreachable: nothing was lost, and the
+    # slice is not retried within this run (the next run takes it again)
+    report = run_batch("tranche d'événements", number, limit,
+                       lambda: drain(ws.service, now, limit), retryable=False)
     get_run_logger().info("tranche %d : %d appliqué(s), %d doublon(s), %d refusé(s)", number,
                           sum(report.applied.values()), report.duplicates, len(report.failed))
     return report
 
 
 def pathways_of(ws: Workspace, case_ids: set[int]) -> set[str]:
-    if not case_ids:
-        return set()
     with transaction(ws.engine) as session:
-        return set(session.scalars(select(CaseRow.pathway_key).distinct().where(
-            CaseRow.id.in_(sorted(case_ids)))))  # type: ignore[union-attr]
+        return overview.pathways_of(session, case_ids)
 
 
 def publish(report: DrainReport, now: datetime, pathways: set[str]) -> None:

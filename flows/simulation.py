@@ -21,18 +21,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from engine import events
-from engine.store import registry
+from engine.authoring import synthetic
+from engine.pathway.model import FieldSpec, Observation
+from engine.store import overview, registry
 from engine.store.db import transaction
 from engine.store.inbox import enqueue
-from engine.store.tables import OPEN_TASK_STATUSES, CaseRow, PathwayVersion, TaskRow
 from engine.store.writer import Actor
 
-#: plausible values per LOINC code (mean, standard deviation)
-TYPICAL = {"4548-4": (7.4, 1.2), "62238-1": (70.0, 20.0), "9318-7": (40.0, 60.0),
-           "29463-7": (72.0, 13.0), "33762-6": (400.0, 500.0), "30934-4": (80.0, 90.0)}
 ADMISSION_RATE = 0.004     # per patient enrolled in a hospital-watch pathway, per day
 COMPLETION_RATE = 0.16     # per open task, per day
 TYPO_EVERY_DAYS = 9        # an impossible value now and then
@@ -70,12 +68,7 @@ class Simulator:
         with transaction(self.engine) as session:
             specs = _task_specs(session)
             hospital = _hospital_pathways(session)
-            tasks = session.execute(
-                select(TaskRow.id, TaskRow.key, TaskRow.assignee_id, TaskRow.unassigned_role,
-                       CaseRow.pathway_key, CaseRow.patient_id)
-                .join(CaseRow, CaseRow.id == TaskRow.case_id)
-                .where(TaskRow.status.in_(OPEN_TASK_STATUSES), CaseRow.closed_at.is_(None))  # type: ignore[attr-defined,union-attr]
-                .order_by(TaskRow.id)).all()
+            tasks = overview.open_tasks(session)
             for task in tasks:
                 if self.rng.random() >= COMPLETION_RATE:
                     continue
@@ -107,39 +100,18 @@ class Simulator:
         span = max(1, int((now - since).total_seconds()))
         return since + timedelta(seconds=self.rng.randrange(span))
 
-    def _value(self, spec: dict[str, Any], today: date) -> Any:
-        kind = spec.get("type", "number")
-        if kind == "boolean":
-            return self.rng.random() < 0.3
-        if kind == "choice":
-            return self.rng.choice(spec["choices"])
-        if kind == "text":
-            return "fait"
-        if kind == "date":
-            return today.isoformat()
-        low, high = spec.get("minimum"), spec.get("maximum")
-        if spec.get("code") in TYPICAL:
-            mean, sd = TYPICAL[spec["code"]]
-        else:
-            lo = low if low is not None else 0.0
-            hi = high if high is not None else lo + 10.0
-            mean, sd = (lo + hi) / 2, max(1.0, (hi - lo) / 6)
-        value = self.rng.gauss(mean, sd)
-        if low is not None:
-            value = max(low, value)
-        if high is not None:
-            value = min(high, value)
-        return round(value) if kind == "integer" else round(value, 1)
-
     def _result(self, spec: dict[str, Any] | None, today: date) -> dict[str, Any]:
-        return {key: self._value(field_spec, today)
-                for key, field_spec in (spec or {}).get("result", {}).items()}
+        fields = {k: FieldSpec.model_validate(v)
+                  for k, v in (spec or {}).get("result", {}).items()}
+        return synthetic.Patient(self.rng, {}).result(fields, today)
 
     def _observe(self, session: Any, patient_id: int, obs: dict[str, Any], at: datetime,
                  now: datetime) -> None:
         enqueue(session, events.OBSERVATION, patient_ref=patient_id, effective_at=at,
                 received_at=at, source="laboratoire",
-                payload={"code": obs["code"], "value": self._value(obs, now.date()),
+                payload={"code": obs["code"],
+                         "value": synthetic.Patient(self.rng, {}).observation(
+                             Observation.model_validate(obs)),
                          "unit": obs["unit"]})
 
     def _hospital(self, session: Any, pathways: list[str], since: datetime, now: datetime,
@@ -153,9 +125,7 @@ class Simulator:
                 out.discharges += 1
         if not pathways:
             return
-        patients = session.scalars(select(CaseRow.patient_id).where(
-            CaseRow.pathway_key.in_(pathways), CaseRow.closed_at.is_(None))  # type: ignore[attr-defined,union-attr]
-            .order_by(CaseRow.patient_id)).all()
+        patients = overview.patients_with_open_cases(session, pathways)
         for patient_id in patients:
             if str(patient_id) in self.admitted or self.rng.random() >= ADMISSION_RATE:
                 continue
@@ -169,7 +139,7 @@ class Simulator:
 def _task_specs(session: Any) -> dict[tuple[str, str], dict[str, Any]]:
     """(pathway, task key) → its result fields and the observation that completes it."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for version in _latest_versions(session):
+    for version in overview.latest_versions(session):
         definition = registry.compiled(version).definition
         for key, task in definition.tasks.items():
             observation = None
@@ -185,12 +155,5 @@ def _task_specs(session: Any) -> dict[tuple[str, str], dict[str, Any]]:
 
 def _hospital_pathways(session: Any) -> list[str]:
     """Pathways that react to admissions (they declare a transition on ``admission``)."""
-    return [v.key for v in _latest_versions(session)
+    return [v.key for v in overview.latest_versions(session)
             if events.ADMISSION in registry.compiled(v).event_names]
-
-
-def _latest_versions(session: Any) -> list[PathwayVersion]:
-    latest: dict[str, PathwayVersion] = {}
-    for version in session.scalars(select(PathwayVersion).order_by(PathwayVersion.version)):
-        latest[version.key] = version
-    return list(latest.values())

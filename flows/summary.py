@@ -1,38 +1,21 @@
 """The territory at a glance, in French: what the demo prints at the end.
 
-Read-only queries over the application database: cases by pathway and
+The counts come from ``engine.store.overview`` (read-only): cases by pathway and
 state, tasks by role, overdue tasks, notifications by kind and outcome,
 inbound events by status. Counts only, no patient.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from engine.store.db import transaction
-from engine.store.tables import OPEN_TASK_STATUSES, CaseRow, InboxRow, OutboxRow, TaskRow
+from engine.store.overview import TerritoryCounts, territory_counts
+from notifications import kinds
 
-#: French labels of outbox kinds and statuses (the notifications package owns the vocabulary)
-KIND_LABELS = {"task_assigned": "nouvelle tâche", "task_reminder": "rappel",
-               "task_overdue": "retard → coordinateur", "task_cancelled": "tâche annulée",
-               "pathway_message": "message du parcours", "daily_digest": "récapitulatif",
-               "delivery_failure": "échec d'envoi"}
-
-
-@dataclass
-class Summary:
-    cases: Counter[tuple[str, str]] = field(default_factory=Counter)      # (pathway, state)
-    closed: Counter[tuple[str, str]] = field(default_factory=Counter)     # (pathway, reason)
-    tasks: dict[str, Counter[str]] = field(default_factory=dict)          # role → status → n
-    overdue: Counter[str] = field(default_factory=Counter)                # role → n
-    escalated: int = 0
-    outbox: Counter[tuple[str, str]] = field(default_factory=Counter)     # (kind, status)
-    inbox: Counter[str] = field(default_factory=Counter)                  # status → n
-
+Summary = TerritoryCounts
 
 #: outbox and inbox statuses, as coordinators read them
 STATUS_LABELS = {
@@ -44,35 +27,8 @@ STATUS_LABELS = {
 
 
 def collect(engine: Engine, now: datetime) -> Summary:
-    out = Summary()
     with transaction(engine) as session:
-        for key, states, closed, reason in session.execute(
-                select(CaseRow.pathway_key, CaseRow.active_states, CaseRow.closed_at,
-                       CaseRow.close_reason)):
-            if closed is not None:
-                out.closed[(key, reason or "clos")] += 1
-                continue
-            for state in states or ["?"]:
-                out.cases[(key, state)] += 1
-        for role, status, n in session.execute(
-                select(TaskRow.role, TaskRow.status, func.count())
-                .group_by(TaskRow.role, TaskRow.status)):
-            bucket = "ouvertes" if status in OPEN_TASK_STATUSES else status
-            out.tasks.setdefault(role, Counter())[bucket] += n
-        for role, n, escalated in session.execute(
-                select(TaskRow.role, func.count(), func.count(TaskRow.escalated_at))
-                .where(TaskRow.status.in_(OPEN_TASK_STATUSES), TaskRow.due_at < now)  # type: ignore[attr-defined]
-                .group_by(TaskRow.role)):
-            out.overdue[role] = n
-            out.escalated += escalated
-        for kind, status, n in session.execute(
-                select(OutboxRow.kind, OutboxRow.status, func.count())
-                .group_by(OutboxRow.kind, OutboxRow.status)):
-            out.outbox[(kind, status)] = n
-        for status, n in session.execute(select(InboxRow.status, func.count())
-                                         .group_by(InboxRow.status)):
-            out.inbox[status] = n
-    return out
+        return territory_counts(session, now, "ouvertes")
 
 
 def render(summary: Summary, console: object) -> None:
@@ -106,7 +62,7 @@ def render(summary: Summary, console: object) -> None:
     for status in outcomes:
         table.add_column(STATUS_LABELS.get(status, status), justify="right")
     for kind in sorted({kind for kind, _ in summary.outbox}):
-        table.add_row(KIND_LABELS.get(kind, kind),
+        table.add_row(kinds.label(kind),
                       *(str(summary.outbox[(kind, s)]) for s in outcomes))
     print_(table)
     sent = sum(n for (_, status), n in summary.outbox.items() if status == "sent")

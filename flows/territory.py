@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from faker import Faker
 from sqlalchemy import Engine, insert
 
+from engine.authoring import synthetic
 from engine.store.tables import (
     CARE_TEAM_TABLE,
     OBSERVATION_TABLE,
@@ -68,9 +70,15 @@ def _birth(rng: random.Random, today: date, age: int) -> date:
     return today - timedelta(days=age * 365 + rng.randrange(365))
 
 
-def _ins(rng: random.Random, sex: str, born: date, commune: str, n: int) -> str:
-    """A 15-digit NIR-shaped number (invented; key computed as for a real one)."""
-    body = f"{1 if sex == 'M' else 2}{born:%y}{born:%m}{commune[:2]}{commune[2:]}{n % 1000:03d}"
+def _ins(sex: str, born: date, commune: str, orders: Counter[str]) -> str | None:
+    """A 15-digit NIR-shaped number (invented; key computed as for a real one), unique in the
+    territory: the order number counts the patients of the same sex, month of birth and
+    commune, as a real one does. None when a commune-month already has 999 of them."""
+    prefix = f"{1 if sex == 'M' else 2}{born:%y}{born:%m}{commune[:2]}{commune[2:]}"
+    orders[prefix] += 1
+    if orders[prefix] > 999:
+        return None
+    body = f"{prefix}{orders[prefix]:03d}"
     return body + f"{97 - int(body) % 97:02d}"
 
 
@@ -94,7 +102,7 @@ def _professionals(fake: Faker, rng: random.Random, roles: set[str],
 
 
 def _patient(fake: Faker, rng: random.Random, today: date, n: int,
-             created: datetime) -> dict[str, Any]:
+             created: datetime, orders: Counter[str]) -> dict[str, Any]:
     sex = rng.choice("FFFFMMMM" + "F")  # slightly more women among the old
     age = _age(rng)
     born = _birth(rng, today, age)
@@ -105,7 +113,7 @@ def _patient(fake: Faker, rng: random.Random, today: date, n: int,
     if age >= 65 and rng.random() < 0.06:
         conditions.append(HEART_FAILURE)
     given = fake.first_name_female() if sex == "F" else fake.first_name_male()
-    return {"ins": _ins(rng, sex, born, commune, n) if rng.random() < 0.85 else None,
+    return {"ins": _ins(sex, born, commune, orders) if rng.random() < 0.85 else None,
             "local_id": f"MTB-{n:05d}", "family_name": fake.last_name(),
             "given_names": given, "birth_date": born, "sex": sex, "commune": commune,
             "conditions": conditions, "created_at": created}
@@ -122,13 +130,13 @@ def _observations(rng: random.Random, patient_id: int, row: dict[str, Any],
                     "recorded_at": now - timedelta(days=days_ago), "source": "laboratoire"})
     age = (now.date() - row["birth_date"]).days // 365
     if DIABETES_T2 in row["conditions"]:
-        add("4548-4", min(13.5, max(5.2, rng.gauss(7.3, 1.1))), "%", rng.randrange(20, 120))
-        add("62238-1", min(130, max(15, rng.gauss(78 - (age - 50) * 0.6, 18))),
-            "mL/min/1.73m2", rng.randrange(60, 300))
+        add("4548-4", synthetic.draw(rng, "4548-4", 5.2, 13.5), "%", rng.randrange(20, 120))
+        add("62238-1", synthetic.draw(rng, "62238-1", 15, 130), "mL/min/1.73m2",
+            rng.randrange(60, 300))
     if age >= 65:
-        add("29463-7", min(140, max(38, rng.gauss(71, 13))), "kg", rng.randrange(5, 90))
+        add("29463-7", synthetic.draw(rng, "29463-7", 38, 140), "kg", rng.randrange(5, 90))
         if HEART_FAILURE in row["conditions"] or rng.random() < 0.1:
-            add("33762-6", rng.lognormvariate(5.6, 1.0), "pg/mL", rng.randrange(30, 200))
+            add("33762-6", synthetic.draw(rng, "33762-6"), "pg/mL", rng.randrange(30, 200))
     return out
 
 
@@ -167,7 +175,8 @@ def create_territory(engine: Engine, now: datetime, roles: set[str], *, patients
                            pro_rows).scalars().all()
         for pro_id, row in zip(ids, pro_rows, strict=True):
             territory.professionals.setdefault(row["profession"], []).append(pro_id)
-        rows = [_patient(fake, rng, today, n, now) for n in range(1, patients + 1)]
+        orders: Counter[str] = Counter()
+        rows = [_patient(fake, rng, today, n, now, orders) for n in range(1, patients + 1)]
         territory.patients = list(conn.execute(
             insert(patient_table).returning(patient_table.c.id, sort_by_parameter_order=True),
             rows).scalars().all())
@@ -176,8 +185,8 @@ def create_territory(engine: Engine, now: datetime, roles: set[str], *, patients
             observations += _observations(rng, patient_id, row, now)
             team += _team(rng, patient_id, roles, territory.professionals, today)
         if observations:
-            conn.execute(insert(OBSERVATION_TABLE), observations)  # type: ignore[attr-defined]
+            conn.execute(insert(OBSERVATION_TABLE), observations)
         if team:
-            conn.execute(insert(CARE_TEAM_TABLE), team)  # type: ignore[attr-defined]
+            conn.execute(insert(CARE_TEAM_TABLE), team)
     territory.observations, territory.care_team = len(observations), len(team)
     return territory

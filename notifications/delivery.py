@@ -29,6 +29,7 @@ from sqlalchemy import Engine, select
 from engine.store.db import transaction
 from engine.store.tables import OPEN_TASK_STATUSES
 from notifications import kinds
+from notifications.channels import registry
 from notifications.channels.base import Channel, OutgoingMessage
 from notifications.context import Links, build_context
 from notifications.exceptions import (
@@ -145,8 +146,8 @@ class Delivery:
     def candidates(self, prefs: Preferences, data: MessageData) -> list[str]:
         names = [c for c in prefs.channels
                  if c in self.channels and self.channels[c].address(data.recipient)]
-        if not names and "console" in self.channels:
-            names = ["console"]
+        if not names and registry.CONSOLE in self.channels:
+            names = [registry.CONSOLE]
         return names
 
     # -- sending ----------------------------------------------------------------------------

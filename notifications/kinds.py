@@ -1,36 +1,33 @@
-"""The vocabulary of outbox ``kind`` values and what each one means for dispatch.
+"""Outbox kinds as professionals read them: French labels and the template of each kind.
 
-Rows are written by the engine (``task_assigned``, ``task_cancelled``, a
-pathway's ``notify`` action as ``pathway_message`` or the ``template`` its
-author named), by the escalation flow (``task_reminder``, ``task_overdue``)
-and by this package (``daily_digest``, ``delivery_failure``).
+The kinds themselves are owned by the engine (``engine.outbox``), which writes the
+rows; they are re-exported here for the dispatch code.
 """
 
 from __future__ import annotations
 
-TASK_ASSIGNED = "task_assigned"
-TASK_REMINDER = "task_reminder"
-TASK_OVERDUE = "task_overdue"
-TASK_CANCELLED = "task_cancelled"
-PATHWAY_MESSAGE = "pathway_message"
-DAILY_DIGEST = "daily_digest"
-DELIVERY_FAILURE = "delivery_failure"
+from engine.outbox import (
+    ALWAYS_IMMEDIATE,
+    DAILY_DIGEST,
+    DELIVERY_FAILURE,
+    HOSPITAL_ADMISSION,
+    HOSPITAL_DISCHARGE,
+    KINDS,
+    OPEN_TASK_ONLY,
+    PATHWAY_MESSAGE,
+    PATHWAY_TEMPLATES,
+    TASK_ASSIGNED,
+    TASK_CANCELLED,
+    TASK_KINDS,
+    TASK_OVERDUE,
+    TASK_REMINDER,
+    TEMPLATES,
+)
 
-#: Variants of ``pathway_message`` a pathway author may name in ``notify: template:``.
-HOSPITAL_ADMISSION = "hospital_admission"
-HOSPITAL_DISCHARGE = "hospital_discharge"
-
-KINDS = (TASK_ASSIGNED, TASK_REMINDER, TASK_OVERDUE, TASK_CANCELLED, PATHWAY_MESSAGE,
-         DAILY_DIGEST, DELIVERY_FAILURE)
-PATHWAY_TEMPLATES = (PATHWAY_MESSAGE, HOSPITAL_ADMISSION, HOSPITAL_DISCHARGE)
-TEMPLATES = (*KINDS, HOSPITAL_ADMISSION, HOSPITAL_DISCHARGE)
-
-#: Kinds about one task: not sent once the task is closed (cancelled, completed…).
-TASK_KINDS = (TASK_ASSIGNED, TASK_REMINDER, TASK_OVERDUE, TASK_CANCELLED)
-#: Kinds whose message is moot once their task is closed.
-OPEN_TASK_ONLY = (TASK_ASSIGNED, TASK_REMINDER, TASK_OVERDUE)
-#: Kinds never held for a daily digest.
-ALWAYS_IMMEDIATE = (DAILY_DIGEST, DELIVERY_FAILURE)
+__all__ = ["ALWAYS_IMMEDIATE", "DAILY_DIGEST", "DELIVERY_FAILURE", "HOSPITAL_ADMISSION",
+           "HOSPITAL_DISCHARGE", "KINDS", "LABELS", "OPEN_TASK_ONLY", "PATHWAY_MESSAGE",
+           "PATHWAY_TEMPLATES", "TASK_ASSIGNED", "TASK_CANCELLED", "TASK_KINDS", "TASK_OVERDUE",
+           "TASK_REMINDER", "TEMPLATES", "label", "template_of"]
 
 LABELS = {
     TASK_ASSIGNED: "nouvelle tâche",

@@ -1,4 +1,4 @@
-"""Each professional's notification preferences (``Professional.preferences`` JSON).
+"""Each professional's notification preferences (``col(Professional.preferences)`` JSON).
 
 ::
 
@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from notifications.channels import registry
 from notifications.exceptions import PreferencesError
 from notifications.settings import CHANNELS, NotificationSettings
 
@@ -112,7 +113,7 @@ def _weekday(value: Any) -> int:
 
 
 def default_quiet_hours(settings: NotificationSettings) -> dict[str, QuietHours | None]:
-    return {"sms": QuietHours(start=settings.sms_quiet_start, end=settings.sms_quiet_end,
+    return {registry.SMS: QuietHours(start=settings.sms_quiet_start, end=settings.sms_quiet_end,
                               days=settings.sms_quiet_days)}
 
 

@@ -17,6 +17,7 @@ from engine.store.db import transaction
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import TaskRow
 from notifications import kinds
+from notifications.channels import registry
 from notifications.channels.base import MemoryChannel
 from notifications.delivery import Delivery
 from notifications.loading import load_bundle, message_data
@@ -26,8 +27,7 @@ from notifications.settings import NotificationSettings
 from notifications.views import FailedView, MessageData
 
 SAMPLE_MESSAGE = "Message d'exemple du parcours (aperçu)."
-PREVIEW_CHANNELS = {"mssante": (True, "email"), "email": (False, "email"),
-                    "sms": (False, "sms")}
+PREVIEW_CHANNELS = registry.PREVIEWS
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Preview:
 
 
 def preview(engine: Engine, settings: NotificationSettings, template: str, task_id: int,
-            now: datetime, *, channel: str = "mssante", recipient_id: int | None = None,
+            now: datetime, *, channel: str = registry.MSSANTE, recipient_id: int | None = None,
             message: str | None = None) -> Preview:
     if template not in kinds.TEMPLATES:
         raise InputError(f"modèle inconnu {template!r} ; modèles : {', '.join(kinds.TEMPLATES)}")
@@ -48,8 +48,7 @@ def preview(engine: Engine, settings: NotificationSettings, template: str, task_
         raise InputError(f"canal {channel!r} ; choisir parmi : {', '.join(PREVIEW_CHANNELS)}")
     data = _data(engine, template, task_id, recipient_id, message or SAMPLE_MESSAGE, now)
     secure, medium = PREVIEW_CHANNELS[channel]
-    fake = MemoryChannel(channel, secure=secure, medium=medium,  # type: ignore[arg-type]
-                         field="email")
+    fake = MemoryChannel(channel, secure=secure, medium=medium, field="email")
     delivery = Delivery(engine, settings, {channel: fake}, Renderer(settings.templates_dir),
                         now)
     built = delivery.message(fake, data)

@@ -15,9 +15,10 @@ autoescaping for ``.html`` templates. Jinja2 errors become
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -27,6 +28,9 @@ from notifications.exceptions import TemplateRenderError
 from notifications.kinds import template_of
 
 BUILTIN = Path(__file__).with_name("templates")
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class Renderer:
         return self._run(template.name or "<texte>", lambda: template.render(context))
 
     @staticmethod
-    def _run(name: str, work: Any) -> Any:
+    def _run(name: str, work: Callable[[], T]) -> T:
         try:
             return work()
         except SecurityError as exc:

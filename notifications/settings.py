@@ -29,8 +29,10 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from notifications.channels import registry as channel_names
+
 #: Channel names, as professionals write them in their preferences.
-CHANNELS = ("mssante", "email", "sms", "webhook", "console")
+CHANNELS = channel_names.NAMES
 
 
 class NotificationSettings(BaseSettings):
@@ -59,7 +61,8 @@ class NotificationSettings(BaseSettings):
                                                             "(default: the sender's domain)")
     smtp_timeout: float = Field(10.0, gt=0, description="Seconds per SMTP operation")
 
-    default_channels: list[str] = Field(["mssante", "email", "sms"],
+    default_channels: list[str] = Field([channel_names.MSSANTE, channel_names.EMAIL,
+                                         channel_names.SMS],
                                         description="Order used when a professional has none")
     sms_quiet_start: time = Field(time(20, 0), description="No SMS from this time…")
     sms_quiet_end: time = Field(time(8, 0), description="…until this time (Europe/Paris)")
@@ -83,9 +86,9 @@ class NotificationSettings(BaseSettings):
 
     def configured(self) -> list[str]:
         """Names of the channels that can be used, in ``CHANNELS`` order."""
-        urls = {"mssante": self.mssante_url, "email": self.email_url, "sms": self.sms_url,
-                "webhook": self.webhook_url}
+        urls = {channel_names.MSSANTE: self.mssante_url, channel_names.EMAIL: self.email_url,
+                channel_names.SMS: self.sms_url, channel_names.WEBHOOK: self.webhook_url}
         names = [name for name, url in urls.items() if url is not None]
         if self.console or (self.console is None and not names):
-            names.append("console")
+            names.append(channel_names.CONSOLE)
         return names

@@ -9,5 +9,6 @@
 - ``synthetic``: the synthetic population model (values, frequencies, delays)
   shared by the simulator, the demo territory and the benchmarks.
 
-Nothing in production imports this package.
+The production path (case service, the daily flows, the web) never imports this package;
+the demo (``parcours demo``) does, for its synthetic territory.
 """

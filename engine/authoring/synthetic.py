@@ -1,4 +1,8 @@
-"""Plausible synthetic values for cohort simulations (``engine.authoring.simulate``).
+"""The synthetic population model: plausible values for simulations, the demo and benchmarks.
+
+One model shared by the cohort simulation (``engine.authoring.simulate``), the demo
+territory and its simulated days (``flows.territory``, ``flows.simulation``) and the
+benchmarks (which build on the demo territory).
 
 What a simulated patient and their professionals answer: observation values
 drawn around realistic medians (by LOINC code), task results drawn from
@@ -14,6 +18,7 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from engine.pathway.model import FieldSpec, Observation
@@ -95,11 +100,14 @@ class Patient:
         value = _clip(value, spec.minimum, spec.maximum)
         return round(value) if spec.type == "integer" else round(value, 1)
 
-    def result(self, fields: Mapping[str, FieldSpec]) -> dict[str, Any]:
-        return {name: self.value(name, spec) for name, spec in fields.items()}
+    def result(self, fields: Mapping[str, FieldSpec],
+               today: date | None = None) -> dict[str, Any]:
+        return {name: self.value(name, spec, today) for name, spec in fields.items()}
 
-    def value(self, name: str, spec: FieldSpec) -> Any:
+    def value(self, name: str, spec: FieldSpec, today: date | None = None) -> Any:
         rng = self.rng
+        if spec.type == "date":
+            return today.isoformat() if today is not None else None
         if spec.type == "boolean":
             return rng.random() < TRUE_CHANCE.get(name, 0.5)
         allowed = spec.choices
@@ -136,6 +144,17 @@ def task_delay_factor(rng: random.Random) -> float | None:
     if draw < ON_TIME + LATE:
         return rng.uniform(1.0, 2.5)
     return None
+
+
+def draw(rng: random.Random, code: str, low: float | None = None,
+         high: float | None = None) -> float:
+    """One value of observation ``code`` for a patient drawn at random (no own level),
+    clipped to [low, high], rounded to one decimal."""
+    model = OBSERVATIONS.get(code)
+    if model is None:
+        raise KeyError(f"no synthetic model for observation {code!r}; known: "
+                       f"{', '.join(OBSERVATIONS)}")
+    return round(_clip(_draw(rng, model), low, high), 1)
 
 
 def _draw(rng: random.Random, model: tuple[str, float, float]) -> float:

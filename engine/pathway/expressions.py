@@ -31,7 +31,7 @@ from jinja2 import TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import TemplateError
 from jinja2.parser import Parser
 from jinja2.runtime import Context, new_context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import consume
 
 from engine.exceptions import ExpressionError
@@ -46,8 +46,35 @@ PATIENT_FIELDS = ("age", "sex", "conditions", "birth_date")
 EVENT_FIELDS = ("name", "value", "unit", "date", "result", "data", "task")
 
 
+#: The largest string, list or tuple an expression may build (``'a' * n``, ``x + y``) and the
+#: largest integer power (``10 ** n``): a pathway file must not be able to exhaust memory.
+MAX_SEQUENCE = 10_000
+MAX_POWER_BITS = 4_096
+
+
 class GuardEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox, with a fast path for plain dicts (their items are data, never internals)."""
+    """The sandbox, with a fast path for plain dicts (their items are data, never internals).
+
+    Repetition, concatenation and powers are intercepted: Jinja2 then neither folds them at
+    compile time (where ``'a' * 300000000`` would allocate while validating) nor lets them
+    run unbounded; an expression that would exceed ``MAX_SEQUENCE`` / ``MAX_POWER_BITS``
+    fails with a ``SecurityError``, which the runtime reports like any failed guard.
+    """
+
+    intercepted_binops = frozenset(["*", "**", "+"])
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            _check_power(left, right)
+            return left ** right
+        if operator == "*":
+            _check_repeat(left, right)
+            _check_repeat(right, left)
+            return left * right
+        if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple) \
+                and len(left) + len(right) > MAX_SEQUENCE:
+            raise SecurityError(f"expression builds a value longer than {MAX_SEQUENCE}")
+        return left + right
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict:
@@ -56,6 +83,19 @@ class GuardEnvironment(ImmutableSandboxedEnvironment):
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
+
+
+def _check_repeat(seq: Any, times: Any) -> None:
+    if isinstance(seq, str | list | tuple) and isinstance(times, int) \
+            and len(seq) * max(times, 0) > MAX_SEQUENCE:
+        raise SecurityError(f"expression builds a value longer than {MAX_SEQUENCE}")
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    if isinstance(base, int) and isinstance(exponent, int) and not isinstance(base, bool) \
+            and exponent > 0 and abs(base) > 1 \
+            and abs(base).bit_length() * exponent > MAX_POWER_BITS:
+        raise SecurityError(f"expression computes a number over {MAX_POWER_BITS} bits")
 
 
 ENV = GuardEnvironment()
@@ -132,7 +172,34 @@ def parse(source: str) -> nodes.Expr:
     except TemplateSyntaxError as exc:
         message = (exc.message or "invalid syntax").replace("template", "expression")
         raise ExpressionError(source, f"syntax error in expression: {message}") from exc
+    _check_cost(source, expr)
     return expr
+
+
+def _static(node: nodes.Node) -> Any:
+    """The value of a literal (a constant, or a list/tuple of constants), else None."""
+    if isinstance(node, nodes.Const):
+        return node.value
+    if isinstance(node, nodes.List | nodes.Tuple):
+        items = [item for item in node.items if isinstance(item, nodes.Const)]
+        if len(items) == len(node.items):
+            return [item.value for item in items]
+    return None
+
+
+def _check_cost(source: str, expr: nodes.Node) -> None:
+    """Refuse, while validating, literal arithmetic that would exhaust memory at run time."""
+    for node in expr.find_all((nodes.Mul, nodes.Pow, nodes.Add)):
+        left, right = _static(node.left), _static(node.right)
+        try:
+            if isinstance(node, nodes.Pow):
+                _check_power(left, right)
+            elif isinstance(node, nodes.Mul):
+                _check_repeat(left, right)
+                _check_repeat(right, left)
+        except SecurityError as exc:
+            raise ExpressionError(source, f"{exc}: such a value is never needed in a "
+                                  "guard") from None
 
 
 def compile_expression(source: str) -> CompiledExpression:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine import outbox
+
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 DurationRef = Annotated[str, Field(
     description="ISO-8601 duration (P3M = three calendar months, P1Y, P2W, P14D, PT12H) "
@@ -99,7 +101,7 @@ class Notify(_Model):
 
     to: list[str] = Field(description="Role keys")
     message: str = Field(description="French text of the message")
-    template: str = "pathway_message"
+    template: str = outbox.PATHWAY_MESSAGE
 
 
 class Task(_Model):

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine.case import Case, ObservationValue, OpenTask, Subject, TimerState, history_of_memory
 from engine.pathway.compiler import CompiledPathway
@@ -124,7 +125,7 @@ def load_batch(session: Session, case_ids: Iterable[int], today: date) -> Batch:
     load_patients(session, batch, patient_ids, today)
     version_ids = {row.pathway_version_id for row in batch.cases.values()}
     batch.versions = {v.id: v for v in session.scalars(  # type: ignore[misc]
-        select(PathwayVersion).where(PathwayVersion.id.in_(version_ids)))}  # type: ignore[union-attr]
+        select(PathwayVersion).where(col(PathwayVersion.id).in_(version_ids)))}
     return batch
 
 
@@ -149,15 +150,16 @@ def load_patients(session: Session, batch: Batch, patient_ids: set[int], today: 
 
 
 def coordinator_id(session: Session) -> int | None:
-    return session.scalar(select(Professional.id).where(
-        and_(Professional.profession == COORDINATOR, Professional.active))
-        .order_by(Professional.id).limit(1))
+    return session.scalar(select(col(Professional.id)).where(
+        and_(col(Professional.profession) == COORDINATOR, col(Professional.active)))
+        .order_by(col(Professional.id)).limit(1))
 
 
 def latest_observations(session: Session, patient_id: int) -> dict[tuple[int, str], ObservationRow]:
     out: dict[tuple[int, str], ObservationRow] = {}
-    for obs in session.scalars(select(ObservationRow).where(ObservationRow.patient_id == patient_id)
-                               .order_by(ObservationRow.effective_at, ObservationRow.id)):
+    query = (select(ObservationRow).where(col(ObservationRow.patient_id) == patient_id)
+             .order_by(col(ObservationRow.effective_at), col(ObservationRow.id)))
+    for obs in session.scalars(query):
         out[(obs.patient_id, obs.code)] = obs
     return out
 

@@ -106,9 +106,12 @@ def update_from_values(session: Session, table: Table, rows: Sequence[dict[str, 
             columns.append([r[c] for r in rows])
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
-    with raw.cursor() as cursor:
-        cursor.execute(sql, columns)  # type: ignore[arg-type]
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, columns)
         return cursor.rowcount
+    finally:
+        cursor.close()
 
 
 def in_ids(column: Any, ids: Sequence[int], session: Session) -> Any:

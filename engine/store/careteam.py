@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine.store.exceptions import InputError
 from engine.store.queries import professional_id
@@ -30,8 +31,8 @@ def set_member(session: Session, patient_ref: str, role: str, professional_ref: 
     patient = find_patient(session, patient_ref)
     pro = professional_id(session, professional_ref)
     current = session.scalars(select(CareTeamMember).where(
-        CareTeamMember.patient_id == patient.id, CareTeamMember.role == role,
-        or_(CareTeamMember.end_date.is_(None), CareTeamMember.end_date >= start))).all()  # type: ignore[union-attr]
+        col(CareTeamMember.patient_id) == patient.id, col(CareTeamMember.role) == role,
+        or_(col(CareTeamMember.end_date).is_(None), col(CareTeamMember.end_date) >= start))).all()
     for member in current:
         if member.professional_id == pro and member.start_date <= start:
             member.end_date = end

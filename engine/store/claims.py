@@ -12,19 +12,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine.store.tables import CaseRow
 
 
+def due(now: datetime) -> ColumnElement[bool]:
+    """The one definition of a due case: open, with its next timer at or before ``now``."""
+    return and_(col(CaseRow.closed_at).is_(None), col(CaseRow.next_due_at) <= now)
+
+
 def claim_due(session: Session, now: datetime, limit: int,
               case_ids: list[int] | None = None) -> list[int]:
-    query = select(CaseRow.id).where(
-        CaseRow.closed_at.is_(None), CaseRow.next_due_at <= now)  # type: ignore[union-attr,operator]
+    query = select(col(CaseRow.id)).where(due(now))
     if case_ids is not None:
-        query = query.where(CaseRow.id.in_(case_ids))  # type: ignore[union-attr]
-    query = query.order_by(CaseRow.next_due_at, CaseRow.id).limit(limit)
+        query = query.where(col(CaseRow.id).in_(case_ids))
+    query = query.order_by(col(CaseRow.next_due_at), col(CaseRow.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    return [i for i in session.scalars(query) if i is not None]

@@ -22,18 +22,29 @@ from engine.store.exceptions import ConcurrentUpdateError, TransientStoreError
 T = TypeVar("T")
 
 
+#: Row ids are 32-bit integers on PostgreSQL; a larger number names no row.
+MAX_ID = 2**31 - 1
+
+
+def is_id(value: object) -> bool:
+    """Whether ``value`` can be a row id: an int in the columns' range (else it is unknown)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine on ``url``. Statement parameters (names, birth dates, clinical values) are
+    never written into error messages or logs (``hide_parameters``)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     from engine.store.bulk import dumps
 
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
-                               json_serializer=dumps)
+                               json_serializer=dumps, hide_parameters=True)
         _sqlite_setup(engine)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                         json_serializer=dumps)
+                         json_serializer=dumps, hide_parameters=True)
 
 
 def _sqlite_setup(engine: Engine) -> None:

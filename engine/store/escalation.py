@@ -24,6 +24,7 @@ the engine's own messages.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,7 +32,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from engine import outbox
 from engine.store.batch import coordinator_id
 from engine.store.db import transaction, with_retries
 from engine.store.tables import (
@@ -42,7 +45,7 @@ from engine.store.tables import (
     TaskRow,
 )
 
-REMINDER, OVERDUE = "task_reminder", "task_overdue"
+REMINDER, OVERDUE = outbox.TASK_REMINDER, outbox.TASK_OVERDUE
 _TASK = TASK_TABLE
 _OUTBOX = OUTBOX_TABLE
 NO_RECIPIENT = "no recipient: no assignee and no coordinator is registered"
@@ -52,16 +55,15 @@ NO_RECIPIENT = "no recipient: no assignee and no coordinator is registered"
 class EscalationReport:
     """Messages queued, by (pathway, role); the tasks concerned (ids only)."""
 
-    reminders: dict[tuple[str, str], int] = field(default_factory=dict)
-    overdue: dict[tuple[str, str], int] = field(default_factory=dict)
+    reminders: Counter[tuple[str, str]] = field(default_factory=Counter)
+    overdue: Counter[tuple[str, str]] = field(default_factory=Counter)
     reminded_ids: list[int] = field(default_factory=list)
     escalated_ids: list[int] = field(default_factory=list)
     batches: int = 0
 
     def merge(self, other: EscalationReport) -> None:
-        for mine, theirs in ((self.reminders, other.reminders), (self.overdue, other.overdue)):
-            for key, n in theirs.items():
-                mine[key] = mine.get(key, 0) + n
+        self.reminders.update(other.reminders)
+        self.overdue.update(other.overdue)
         self.reminded_ids.extend(other.reminded_ids)
         self.escalated_ids.extend(other.escalated_ids)
         self.batches += other.batches
@@ -73,19 +75,19 @@ class EscalationReport:
 
 def escalation_time() -> Any:
     """When a task escalates: its escalation time, or its due time when it has none."""
-    return func.coalesce(TaskRow.escalation_at, TaskRow.due_at)
+    return func.coalesce(col(TaskRow.escalation_at), col(TaskRow.due_at))
 
 
 def _claim(session: Session, now: datetime, limit: int) -> list[Any]:
-    query = (select(TaskRow.id, TaskRow.case_id, TaskRow.role, TaskRow.assignee_id,
-                    TaskRow.unassigned_role, TaskRow.due_at, TaskRow.reminder_at,
-                    TaskRow.reminded_at, TaskRow.escalated_at, escalation_time().label("esc"),
-                    CaseRow.pathway_key)
-             .join(CaseRow, CaseRow.id == TaskRow.case_id)
-             .where(TaskRow.status.in_(OPEN_TASK_STATUSES), CaseRow.closed_at.is_(None),  # type: ignore[attr-defined,union-attr]
-                    or_(and_(TaskRow.reminded_at.is_(None), TaskRow.reminder_at <= now),  # type: ignore[union-attr,operator]
-                        and_(TaskRow.escalated_at.is_(None), escalation_time() <= now)))  # type: ignore[union-attr]
-             .order_by(TaskRow.id).limit(limit))
+    query = (select(col(TaskRow.id), col(TaskRow.case_id), col(TaskRow.role),
+                    col(TaskRow.assignee_id), col(TaskRow.unassigned_role), col(TaskRow.due_at),
+                    col(TaskRow.reminder_at), col(TaskRow.reminded_at), col(TaskRow.escalated_at),
+                    escalation_time().label("esc"), col(CaseRow.pathway_key))
+             .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
+             .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), col(CaseRow.closed_at).is_(None),
+                    or_(and_(col(TaskRow.reminded_at).is_(None), col(TaskRow.reminder_at) <= now),
+                        and_(col(TaskRow.escalated_at).is_(None), escalation_time() <= now)))
+             .order_by(col(TaskRow.id)).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=TaskRow)
     return list(session.execute(query).all())
@@ -118,12 +120,12 @@ def escalate_batch(session: Session, now: datetime, limit: int) -> EscalationRep
                 and task.reminder_at <= now:
             messages.append(_message(REMINDER, task, task.assignee_id, now))
             reminded.append({"b_id": task.id, "reminded_at": now})
-            report.reminders[key] = report.reminders.get(key, 0) + 1
+            report.reminders[key] += 1
             report.reminded_ids.append(task.id)
         if task.escalated_at is None and task.esc <= now:
             messages.append(_message(OVERDUE, task, coordinator, now))
             escalated.append({"b_id": task.id, "escalated_at": now})
-            report.overdue[key] = report.overdue.get(key, 0) + 1
+            report.overdue[key] += 1
             report.escalated_ids.append(task.id)
     for rows, column in ((reminded, "reminded_at"), (escalated, "escalated_at")):
         if rows:
@@ -159,12 +161,12 @@ def escalate_one(engine: Engine, now: datetime, batch_size: int,
 def overdue_by_role(session: Session, now: datetime) -> list[dict[str, Any]]:
     """Open tasks past due, by pathway and role: how many, how many escalated, oldest due."""
     rows = session.execute(
-        select(CaseRow.pathway_key, TaskRow.role, func.count(),
-               func.count(TaskRow.escalated_at), func.min(TaskRow.due_at))
-        .join(CaseRow, CaseRow.id == TaskRow.case_id)
-        .where(TaskRow.status.in_(OPEN_TASK_STATUSES), CaseRow.closed_at.is_(None),  # type: ignore[attr-defined,union-attr]
-               TaskRow.due_at < now)
-        .group_by(CaseRow.pathway_key, TaskRow.role)
-        .order_by(CaseRow.pathway_key, TaskRow.role)).all()
+        select(col(CaseRow.pathway_key), col(TaskRow.role), func.count(),
+               func.count(col(TaskRow.escalated_at)), func.min(col(TaskRow.due_at)))
+        .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
+        .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), col(CaseRow.closed_at).is_(None),
+               col(TaskRow.due_at) < now)
+        .group_by(col(CaseRow.pathway_key), col(TaskRow.role))
+        .order_by(col(CaseRow.pathway_key), col(TaskRow.role))).all()
     return [{"pathway": p, "role": r, "overdue": n, "escalated": e, "oldest_due": oldest}
             for p, r, n, e, oldest in rows]

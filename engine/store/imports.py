@@ -15,6 +15,7 @@ with its line number.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -23,8 +24,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine.pathway.reader import YamlReadError, read_file
+from engine.store import textfiles
 from engine.store.exceptions import ImportFileError
 from engine.store.tables import SEXES, Patient, Professional
 
@@ -41,32 +44,26 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
 _PHONE = re.compile(r"^(\+33|0)[1-9](\d{8})$")
 
 
-def rows(path: str, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+def rows(path: str, fields: tuple[str, ...],
+         encoding: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line, row) pairs from a CSV or YAML file; structural problems raise ImportFileError."""
-    file = Path(path)
-    if not file.exists():
-        raise ImportFileError(path, [f"fichier introuvable : {path}"])
-    if file.suffix.lower() in (".yaml", ".yml"):
+    if Path(path).suffix.lower() in (".yaml", ".yml") and not Path(path).is_dir():
+        if not Path(path).exists():
+            raise ImportFileError(path, [f"fichier introuvable : {path}"])
         yield from _yaml_rows(path, fields)
         return
-    with file.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=_delimiter(handle))
-        unknown = [c for c in reader.fieldnames or [] if c not in fields]
-        if unknown or not reader.fieldnames:
-            raise ImportFileError(path, [f"ligne 1 : colonnes inconnues {', '.join(unknown)} ; "
-                                         f"colonnes attendues : {', '.join(fields)}"])
-        for row in reader:
-            if None in row:
-                raise ImportFileError(path, [f"ligne {reader.line_num} : trop de valeurs "
-                                             f"(attendu {len(reader.fieldnames)} colonnes)"])
-            yield reader.line_num, {k: (v.strip() if isinstance(v, str) else v) or None
-                                    for k, v in row.items()}
-
-
-def _delimiter(handle: Any) -> str:
-    first = handle.readline()
-    handle.seek(0)
-    return ";" if first.count(";") > first.count(",") else ","
+    text = textfiles.read_text(path, encoding)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=textfiles.delimiter(text))
+    unknown = [c for c in reader.fieldnames or [] if c not in fields]
+    if unknown or not reader.fieldnames:
+        raise ImportFileError(path, [f"ligne 1 : colonnes inconnues {', '.join(unknown)} ; "
+                                     f"colonnes attendues : {', '.join(fields)}"])
+    for row in reader:
+        if None in row:
+            raise ImportFileError(path, [f"ligne {reader.line_num} : trop de valeurs "
+                                         f"(attendu {len(reader.fieldnames)} colonnes)"])
+        yield reader.line_num, {k: (v.strip() if isinstance(v, str) else v) or None
+                                for k, v in row.items()}
 
 
 def _yaml_rows(path: str, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -94,11 +91,12 @@ def _yaml_rows(path: str, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[s
 
 def _valid_rows(path: str, fields: tuple[str, ...],
                 check: Callable[[dict[str, Any]], tuple[list[str], dict[str, Any]]],
-                ident: Callable[[dict[str, Any]], str], label: str) -> list[dict[str, Any]]:
+                ident: Callable[[dict[str, Any]], str], label: str,
+                encoding: str | None = None) -> list[dict[str, Any]]:
     """Every row checked; all problems (with line numbers) raised together, or the rows."""
     parsed, problems = [], []
     seen: dict[str, int] = {}
-    for line, row in rows(path, fields):
+    for line, row in rows(path, fields, encoding):
         errors, values = check(row)
         key = ident(values)
         if key and key in seen:
@@ -113,17 +111,18 @@ def _valid_rows(path: str, fields: tuple[str, ...],
     return parsed
 
 
-def import_professionals(session: Session, path: str) -> tuple[int, int]:
+def import_professionals(session: Session, path: str,
+                         encoding: str | None = None) -> tuple[int, int]:
     parsed = _valid_rows(path, PROFESSIONAL_FIELDS, lambda r: (_check_professional(r), r),
-                         lambda v: v.get("rpps") or "", "RPPS")
+                         lambda v: v.get("rpps") or "", "RPPS", encoding)
     existing = {p.rpps: p for p in session.scalars(select(Professional).where(
-        Professional.rpps.in_([r["rpps"] for r in parsed])))}  # type: ignore[attr-defined]
+        col(Professional.rpps).in_([r["rpps"] for r in parsed])))}
     for row in parsed:
         values = {k: row.get(k) for k in PROFESSIONAL_FIELDS if k != "active"}
         values["active"] = _bool(row.get("active"), True)
         target = existing.get(row["rpps"])
         if target is None:
-            session.add(Professional(**values))
+            session.add(Professional.model_validate(values))
         else:
             for key, value in values.items():
                 setattr(target, key, value)
@@ -160,16 +159,17 @@ def _bool(value: Any, default: bool | None) -> bool | None:
             "non": False, "no": False}.get(str(value).lower())
 
 
-def import_patients(session: Session, path: str, now: datetime) -> tuple[int, int]:
+def import_patients(session: Session, path: str, now: datetime,
+                    encoding: str | None = None) -> tuple[int, int]:
     from engine.store.batch import as_of
 
     today = as_of(now)
     parsed = _valid_rows(path, PATIENT_FIELDS, lambda r: _check_patient(r, today),
-                         lambda v: v.get("ins") or v.get("local_id") or "", "patient")
+                         lambda v: v.get("ins") or v.get("local_id") or "", "patient", encoding)
     created = updated = 0
     for values in parsed:
         values["created_at"] = now
-        column = Patient.ins if values.get("ins") else Patient.local_id
+        column = col(Patient.ins) if values.get("ins") else col(Patient.local_id)
         target = session.scalars(select(Patient).where(
             column == (values.get("ins") or values.get("local_id")))).first()
         if target is None:

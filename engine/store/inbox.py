@@ -28,6 +28,7 @@ types only (they end up in Prefect).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from typing import Any
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine import events
 from engine.store.db import is_transient, transaction
@@ -72,7 +74,7 @@ class FailedEvent:
 class DrainReport:
     """What a drain did (ids, counts and error types only)."""
 
-    applied: dict[str, int] = field(default_factory=dict)
+    applied: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     failed: list[FailedEvent] = field(default_factory=list)
     case_ids: set[int] = field(default_factory=set)
@@ -80,8 +82,7 @@ class DrainReport:
     seen: int = 0
 
     def merge(self, other: DrainReport) -> None:
-        for kind, n in other.applied.items():
-            self.applied[kind] = self.applied.get(kind, 0) + n
+        self.applied.update(other.applied)
         self.duplicates += other.duplicates
         self.failed.extend(other.failed)
         self.case_ids |= other.case_ids
@@ -133,7 +134,7 @@ def enqueue(session: Session, kind: str, *, effective_at: datetime, received_at:
     new_id = session.execute(stmt).scalar()
     if new_id is not None:
         return Received(new_id, event_id, True)
-    existing = session.scalar(select(InboxRow.id).where(InboxRow.event_id == event_id))
+    existing = session.scalar(select(col(InboxRow.id)).where(col(InboxRow.event_id) == event_id))
     return Received(existing or 0, event_id, False)
 
 
@@ -164,8 +165,8 @@ def pending(engine: Engine, now: datetime, limit: int) -> list[InboxRow]:
     """The oldest pending rows received by ``now``, in the order they were received."""
     with transaction(engine) as session:
         return list(session.scalars(select(InboxRow).where(
-            InboxRow.status == "pending", InboxRow.received_at <= now)
-            .order_by(InboxRow.id).limit(limit)))
+            col(InboxRow.status) == "pending", col(InboxRow.received_at) <= now)
+            .order_by(col(InboxRow.id)).limit(limit)))
 
 
 def _record(engine: Engine, row_id: int, now: datetime, status: str,
@@ -235,8 +236,8 @@ def list_rows(session: Session, status: str | None = None, limit: int = 200) -> 
     if status:
         if status not in STATUSES:
             raise InputError(f"statut inconnu {status!r} ; possibles : {', '.join(STATUSES)}")
-        query = query.where(InboxRow.status == status)
-    return list(session.scalars(query.order_by(InboxRow.id.desc()).limit(limit)))  # type: ignore[union-attr]
+        query = query.where(col(InboxRow.status) == status)
+    return list(session.scalars(query.order_by(col(InboxRow.id).desc()).limit(limit)))
 
 
 def retry(session: Session, ids: list[int] | None = None) -> int:
@@ -252,4 +253,4 @@ def counts(session: Session) -> dict[str, int]:
     from sqlalchemy import func
 
     return {status: n for status, n in session.execute(
-        select(InboxRow.status, func.count()).group_by(InboxRow.status)).all()}
+        select(col(InboxRow.status), func.count()).group_by(col(InboxRow.status))).all()}

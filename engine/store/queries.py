@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from engine.store.db import is_id
 from engine.store.exceptions import NotFoundError
 from engine.store.tables import (
     OPEN_TASK_STATUSES,
@@ -37,42 +39,42 @@ def list_tasks(session: Session, now: datetime, *, assignee: int | None = None,
                limit: int = 500) -> list[dict[str, Any]]:
     query = select(TaskRow)
     if assignee is not None:
-        query = query.where(TaskRow.assignee_id == assignee)
+        query = query.where(col(TaskRow.assignee_id) == assignee)
     if role:
-        query = query.where(TaskRow.role == role)
+        query = query.where(col(TaskRow.role) == role)
     if case_id is not None:
-        query = query.where(TaskRow.case_id == case_id)
+        query = query.where(col(TaskRow.case_id) == case_id)
     if status == "open" or (status is None and overdue):
-        query = query.where(TaskRow.status.in_(OPEN_TASK_STATUSES))  # type: ignore[attr-defined]
+        query = query.where(col(TaskRow.status).in_(OPEN_TASK_STATUSES))
     elif status:
-        query = query.where(TaskRow.status == status)
+        query = query.where(col(TaskRow.status) == status)
     if overdue:
-        query = query.where(TaskRow.due_at < now)
-    query = query.order_by(TaskRow.due_at, TaskRow.id).limit(limit)
+        query = query.where(col(TaskRow.due_at) < now)
+    query = query.order_by(col(TaskRow.due_at), col(TaskRow.id)).limit(limit)
     return [task_view(t, now) for t in session.scalars(query)]
 
 
 def professional_id(session: Session, ref: str) -> int:
-    found = session.scalar(select(Professional.id).where(Professional.rpps == ref))
+    found = session.scalar(select(col(Professional.id)).where(col(Professional.rpps) == ref))
     if found is None and ref.isdigit() and len(ref) < 11:
-        found = session.scalar(select(Professional.id).where(Professional.id == int(ref)))
+        found = session.scalar(select(col(Professional.id)).where(col(Professional.id) == int(ref)))
     if found is None:
         raise NotFoundError("professional", ref, " ; donnez le RPPS ou l'identifiant interne")
     return found
 
 
 def show_case(session: Session, case_id: int, now: datetime) -> dict[str, Any]:
-    row = session.get(CaseRow, case_id)
+    row = session.get(CaseRow, case_id) if is_id(case_id) else None
     if row is None:
         raise NotFoundError("case", case_id)
     version = session.get(PathwayVersion, row.pathway_version_id)
     patient = session.get(Patient, row.patient_id)
-    tasks = session.scalars(select(TaskRow).where(TaskRow.case_id == case_id)
-                            .order_by(TaskRow.id)).all()
-    timers = session.scalars(select(TimerRow).where(TimerRow.case_id == case_id)
-                             .order_by(TimerRow.fire_at)).all()
-    history = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
-                              .order_by(CaseEvent.id)).all()
+    tasks = session.scalars(select(TaskRow).where(col(TaskRow.case_id) == case_id)
+                            .order_by(col(TaskRow.id))).all()
+    timers = session.scalars(select(TimerRow).where(col(TimerRow.case_id) == case_id)
+                             .order_by(col(TimerRow.fire_at))).all()
+    history = session.scalars(select(CaseEvent).where(col(CaseEvent.case_id) == case_id)
+                              .order_by(col(CaseEvent.id))).all()
     return {
         "id": row.id, "patient_id": row.patient_id,
         "patient": {"ins": patient.ins, "local_id": patient.local_id} if patient else None,
@@ -91,11 +93,11 @@ def show_case(session: Session, case_id: int, now: datetime) -> dict[str, Any]:
 
 
 def list_pathways(session: Session) -> list[dict[str, Any]]:
-    query = select(CaseRow.pathway_version_id, func.count()).where(
-        CaseRow.closed_at.is_(None)).group_by(CaseRow.pathway_version_id)
+    query = select(col(CaseRow.pathway_version_id), func.count()).where(
+        col(CaseRow.closed_at).is_(None)).group_by(col(CaseRow.pathway_version_id))
     counts: dict[int, int] = {k: v for k, v in session.execute(query).all()}
     return [{"key": v.key, "version": v.version, "declared_version": v.declared_version,
              "title": v.title, "published_at": v.published_at,
-             "content_hash": v.content_hash[:12], "open_cases": counts.get(v.id, 0)}
-            for v in session.scalars(select(PathwayVersion)
-                                     .order_by(PathwayVersion.key, PathwayVersion.version))]
+             "content_hash": v.content_hash[:12], "open_cases": counts.get(v.id or 0, 0)}
+            for v in session.scalars(select(PathwayVersion).order_by(
+                col(PathwayVersion.key), col(PathwayVersion.version)))]

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine.exceptions import PathwayDefinitionError
 from engine.pathway.compiler import CompiledPathway
@@ -51,11 +52,11 @@ def publish(session: Session, text: str, file: str, now: datetime) -> Published:
         raise InputError(f"{file} est invalide, non publié :\n{exc}") from exc
     digest = content_hash(text)
     existing = session.scalars(select(PathwayVersion).where(
-        PathwayVersion.key == pathway.key, PathwayVersion.content_hash == digest)).first()
+        col(PathwayVersion.key) == pathway.key, col(PathwayVersion.content_hash) == digest)).first()
     if existing is not None:
         return Published(existing.key, existing.version, False, existing.id or 0)
-    last = session.scalar(select(func.max(PathwayVersion.version))
-                          .where(PathwayVersion.key == pathway.key)) or 0
+    last = session.scalar(select(func.max(col(PathwayVersion.version)))
+                          .where(col(PathwayVersion.key) == pathway.key)) or 0
     row = PathwayVersion(key=pathway.key, version=last + 1,
                          declared_version=pathway.version, title=pathway.definition.title,
                          source=text, content_hash=digest, published_at=now)
@@ -66,10 +67,10 @@ def publish(session: Session, text: str, file: str, now: datetime) -> Published:
 
 
 def latest(session: Session, key: str) -> PathwayVersion:
-    row = session.scalars(select(PathwayVersion).where(PathwayVersion.key == key)
-                          .order_by(PathwayVersion.version.desc())).first()
+    row = session.scalars(select(PathwayVersion).where(col(PathwayVersion.key) == key)
+                          .order_by(col(PathwayVersion.version).desc())).first()
     if row is None:
-        known = session.scalars(select(PathwayVersion.key).distinct()).all()
+        known = session.scalars(select(col(PathwayVersion.key)).distinct()).all()
         raise NotFoundError("pathway", key, f" ; parcours publiés : {', '.join(known) or 'aucun'}"
                             " (parcours pathways publish FICHIER)")
     return row

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine import events, hospital
 from engine.case import Event, Outcome
@@ -32,7 +34,7 @@ from engine.store import registry
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
 from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
-from engine.store.db import transaction, with_retries
+from engine.store.db import is_id, transaction, with_retries
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import (
     OPEN_TASK_STATUSES,
@@ -78,16 +80,15 @@ class EnrolReport:
 class AdvanceReport:
     batches: int = 0
     cases: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
     failures: dict[int, str] = field(default_factory=dict)
     #: the cases claimed and advanced (for reports by id)
     case_ids: list[int] = field(default_factory=list)
     #: (pathway key, "transition" | "task_created", target state | role) → count
-    moves: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    moves: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def add(self, counts: Mapping[str, int]) -> None:
-        for kind, n in counts.items():
-            self.counts[kind] = self.counts.get(kind, 0) + n
+        self.counts.update(counts)
 
     def merge(self, other: AdvanceReport) -> None:
         self.batches += other.batches
@@ -95,8 +96,7 @@ class AdvanceReport:
         self.add(other.counts)
         self.failures.update(other.failures)
         self.case_ids.extend(other.case_ids)
-        for key, n in other.moves.items():
-            self.moves[key] = self.moves.get(key, 0) + n
+        self.moves.update(other.moves)
 
 
 class CaseService:
@@ -178,9 +178,9 @@ class CaseService:
 
     def _enroll(self, session: Session, patient: Patient, version: PathwayVersion,
                 now: datetime, actor: Actor, check_eligibility: bool) -> Applied:
-        open_case = session.scalar(select(CaseRow.id).where(
-            CaseRow.patient_id == patient.id, CaseRow.pathway_key == version.key,
-            CaseRow.closed_at.is_(None)))  # type: ignore[union-attr]
+        open_case = session.scalar(select(col(CaseRow.id)).where(
+            col(CaseRow.patient_id) == patient.id, col(CaseRow.pathway_key) == version.key,
+            col(CaseRow.closed_at).is_(None)))
         if open_case is not None:
             raise InputError(f"le patient {patient.id} a déjà le dossier ouvert {open_case} "
                              f"dans le parcours {version.key!r}")
@@ -226,9 +226,9 @@ class CaseService:
         version = registry.latest(session, pathway_key)
         pathway = registry.compiled(version)
         runtime = self.runtime(pathway)
-        already = set(session.scalars(select(CaseRow.patient_id).where(
-            CaseRow.patient_id.in_(patient_ids), CaseRow.pathway_key == pathway_key,  # type: ignore[attr-defined]
-            CaseRow.closed_at.is_(None))))  # type: ignore[union-attr]
+        already = set(session.scalars(select(col(CaseRow.patient_id)).where(
+            col(CaseRow.patient_id).in_(patient_ids), col(CaseRow.pathway_key) == pathway_key,
+            col(CaseRow.closed_at).is_(None))))
         batch = Batch({})
         load_patients(session, batch, set(patient_ids) - already, as_of(now))
         starts = []
@@ -250,9 +250,10 @@ class CaseService:
             {"patient_id": pid, "pathway_version_id": version.id, "pathway_key": version.key,
              "active_states": [], "facts": {}, "seq": 0, "opened_at": now, "row_version": 1}
             for pid, _ in starts]
-        ids = session.execute(insert(CaseRow).returning(CaseRow.id,  # type: ignore[arg-type]
-                                                        sort_by_parameter_order=True),
-                              rows).scalars().all()
+        inserted = session.execute(insert(CaseRow).returning(col(CaseRow.id),
+                                                             sort_by_parameter_order=True),
+                                   rows).scalars().all()
+        ids = [case_id for case_id in inserted if case_id is not None]
         batch.versions[version.id or 0] = version
         for case_id, (patient_id, _) in zip(ids, starts, strict=True):
             batch.cases[case_id] = CaseRow(id=case_id, patient_id=patient_id,
@@ -361,7 +362,7 @@ class CaseService:
                       now: datetime, *, actor: Actor = SYSTEM,
                       event_id: str | None = None) -> Applied:
         def work(session: Session) -> Applied:
-            task = session.get(TaskRow, task_id)
+            task = session.get(TaskRow, task_id) if is_id(task_id) else None
             if task is None:
                 raise NotFoundError("task", task_id)
             if task.status not in OPEN_TASK_STATUSES:
@@ -388,9 +389,9 @@ class CaseService:
             batch = self._case_batch(session, case_id, now)
             case = batch.case(case_id)
             writer = Writer(session, batch, now)
-            from engine.case import Case, CaseClosed, TaskCancelled
+            from engine.case import Case, CaseClosed, Effect, TaskCancelled
 
-            effects = [TaskCancelled(now, t.ref, t.key, f"case closed: {reason}")
+            effects: list[Effect] = [TaskCancelled(now, t.ref, t.key, f"case closed: {reason}")
                        for t in case.tasks]
             effects.append(CaseClosed(now, ", ".join(case.active)))
             closed = Case(case.active, case.facts, (), (), case.seq, now)
@@ -464,8 +465,7 @@ class CaseService:
             report.add(counts)
             report.failures.update(failures)
             report.case_ids.extend(ids)
-            for key, n in moves.items():
-                report.moves[key] = report.moves.get(key, 0) + n
+            report.moves.update(moves)
         return len(ids)
 
     def _postpone(self, session: Session, writer: Writer, failures: Mapping[int, str],
@@ -482,18 +482,18 @@ class CaseService:
         for case_id, error in failures.items():
             writer.log(case_id, now, "advance_failed", data={"error": error,
                                                              "retry_at": retry})
-        session.execute(update(CaseRow).where(in_ids(CaseRow.id, list(failures), session))
+        session.execute(update(CaseRow).where(in_ids(col(CaseRow.id), list(failures), session))
                         .values(next_due_at=retry))
 
     # -- helpers ----------------------------------------------------------------------------
 
     def _open_cases(self, session: Session, patient_id: int) -> list[int]:
-        return list(session.scalars(select(CaseRow.id).where(
-            CaseRow.patient_id == patient_id, CaseRow.closed_at.is_(None))  # type: ignore[union-attr]
-            .order_by(CaseRow.id)))
+        return list(session.scalars(select(col(CaseRow.id)).where(
+            col(CaseRow.patient_id) == patient_id, col(CaseRow.closed_at).is_(None))
+            .order_by(col(CaseRow.id))))
 
     def _case_batch(self, session: Session, case_id: int, now: datetime) -> Batch:
-        batch = load_batch(session, [case_id], as_of(now))
+        batch = load_batch(session, [case_id], as_of(now)) if is_id(case_id) else Batch({})
         if case_id not in batch.cases:
             raise NotFoundError("case", case_id)
         if batch.cases[case_id].closed_at is not None:
@@ -503,15 +503,12 @@ class CaseService:
         return batch
 
 
-def _moves(batch: Batch, writer: Writer) -> dict[tuple[str, str, str], int]:
+def _moves(batch: Batch, writer: Writer) -> Counter[tuple[str, str, str]]:
     """Transitions by pathway and target state, tasks created by pathway and role."""
-    moves: dict[tuple[str, str, str], int] = {}
-    for event in writer.events:
-        if event["kind"] in ("transition", "task_created"):
-            what = event["to_state"] if event["kind"] == "transition" else event["data"]["role"]
-            key = (batch.cases[event["case_id"]].pathway_key, event["kind"], str(what))
-            moves[key] = moves.get(key, 0) + 1
-    return moves
+    return Counter(
+        (batch.cases[e["case_id"]].pathway_key, e["kind"],
+         str(e["to_state"] if e["kind"] == "transition" else e["data"]["role"]))
+        for e in writer.events if e["kind"] in ("transition", "task_created"))
 
 
 def _log_inbound(kind: str, at: datetime, actor: Actor,
@@ -528,7 +525,7 @@ def _obs_key(pathway: CompiledPathway, code: str) -> str | None:
 def find_patient(session: Session, ref: str | int) -> Patient:
     text = str(ref).strip()
     patient = session.scalars(select(Patient).where(
-        (Patient.ins == text) | (Patient.local_id == text))).first()
+        (col(Patient.ins) == text) | (col(Patient.local_id) == text))).first()
     if patient is None and text.isdigit() and len(text) < 10:
         patient = session.get(Patient, int(text))
     if patient is None:
@@ -540,7 +537,7 @@ def find_patient(session: Session, ref: str | int) -> Patient:
 def observation_catalogue(session: Session) -> dict[str, dict[str, Any]]:
     """Every observation code the published pathways read: code → definition."""
     out: dict[str, dict[str, Any]] = {}
-    for version in session.scalars(select(PathwayVersion).order_by(PathwayVersion.id)):
+    for version in session.scalars(select(PathwayVersion).order_by(col(PathwayVersion.id))):
         for key, spec in registry.compiled(version).definition.observations.items():
             out[spec.code] = {"key": key, **spec.model_dump()}
     return out

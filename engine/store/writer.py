@@ -9,6 +9,7 @@ it is flushed with a handful of multi-row statements.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm import Session
 
+from engine import outbox
 from engine.case import (
     CaseClosed,
     Effect,
@@ -72,7 +74,7 @@ class Writer:
         self.timers: dict[int, tuple[Any, ...]] = {}
         self.case_updates: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
-        self.counts: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()
 
     # -- collecting -------------------------------------------------------------------------
 
@@ -83,7 +85,7 @@ class Writer:
                             "actor_kind": actor.kind, "actor_id": actor.id, "kind": kind,
                             "from_state": from_state, "to_state": to_state,
                             "data": data or {}})
-        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.counts[kind] += 1
 
     def record(self, case_id: int, outcome: Outcome, actor: Actor = SYSTEM) -> None:
         """Everything an outcome implies for one case (the case row included)."""
@@ -166,11 +168,11 @@ class Writer:
         task = self.batch.open_task(case_id, ref)
         self.task_updates.append(self._task_close(case_id, ref, "cancelled", at, None, None,
                                                   reason))
-        self.log(case_id, at, "task_cancelled", SYSTEM, data={
+        self.log(case_id, at, TaskCancelled.kind, SYSTEM, data={
             "ref": ref, "key": key, "reason": reason, "task_id": task.id if task else None})
         if task is not None and task.assignee_id is not None:
             self.outbox.append(self._message(
-                "task_cancelled", f"task:{task.id}:cancelled:{task.assignee_id}", case_id,
+                outbox.TASK_CANCELLED, f"task:{task.id}:cancelled:{task.assignee_id}", case_id,
                 task.id, task.assignee_id, at, {"reason": reason}))
 
     def _notify(self, case_id: int, patient_id: int, at: datetime, roles: tuple[str, ...],
@@ -217,7 +219,7 @@ class Writer:
             for task_id, task in zip(ids, self.new_tasks, strict=True):
                 assignee = task["assignee_id"]
                 self.outbox.append(self._message(
-                    "task_assigned", f"task:{task_id}:assigned:{assignee}", task["case_id"],
+                    outbox.TASK_ASSIGNED, f"task:{task_id}:assigned:{assignee}", task["case_id"],
                     task_id, assignee, self.recorded_at,
                     {"unassigned_role": task["unassigned_role"]}))
         if self.timers:

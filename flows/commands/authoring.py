@@ -28,7 +28,6 @@ from engine.case import (
     Transitioned,
 )
 from engine.exceptions import Diagnostic, ParcoursError, PathwayDefinitionError
-from engine.pathway.loader import check_file, load_file
 
 if TYPE_CHECKING:
     from engine.authoring.timeline import StepResult
@@ -46,6 +45,8 @@ def pathway_files(paths: list[str]) -> Iterator[str]:
 
 
 def validate(args: argparse.Namespace) -> int:
+    from engine.pathway.loader import check_file
+
     failed = 0
     files = list(pathway_files(args.paths))
     if not files:
@@ -73,6 +74,8 @@ def schema(args: argparse.Namespace) -> int:
 
 
 def _load(file: str) -> CompiledPathway | None:
+    from engine.pathway.loader import load_file
+
     try:
         return load_file(file)
     except PathwayDefinitionError as exc:

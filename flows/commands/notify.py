@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from engine import outbox as outbox_kinds
 from flows.commands.common import dump, engine_of, fmt, guarded, now_of
+from notifications.channels import registry as channel_names
 
 if TYPE_CHECKING:
     from notifications.dispatch import DispatchReport
@@ -136,11 +138,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=h + "notify")
     nsub = p.add_subparsers(dest="notify_command", metavar="ACTION")
     q = nsub.add_parser("preview", help="afficher un message sans l'envoyer")
-    q.add_argument("template", metavar="MODELE", help="task_assigned, task_reminder, "
-                   "task_overdue, task_cancelled, pathway_message, hospital_admission, "
-                   "hospital_discharge, daily_digest, delivery_failure")
+    q.add_argument("template", metavar="MODELE", help=", ".join(outbox_kinds.TEMPLATES))
     q.add_argument("--task", type=int, required=True, help="id de la tâche")
-    q.add_argument("--channel", default="mssante", choices=("mssante", "email", "sms"),
+    q.add_argument("--channel", default=channel_names.MSSANTE,
+                   choices=tuple(channel_names.PREVIEWS),
                    help="rendu pour ce canal (défaut : %(default)s)")
     q.add_argument("--recipient", type=int, help="id du destinataire (défaut : le "
                                                  "professionnel de la tâche)")

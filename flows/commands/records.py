@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ def professionals_import(args: argparse.Namespace) -> int:
     from engine.store.imports import import_professionals
 
     with transaction(engine_of(Settings())) as session:
-        created, updated = import_professionals(session, args.file)
+        created, updated = import_professionals(session, args.file, args.encoding)
     print(f"{created} professionnel(s) créé(s), {updated} mis à jour")
     return 0
 
@@ -51,7 +52,7 @@ def patients_import(args: argparse.Namespace) -> int:
     from engine.store.imports import import_patients
 
     with transaction(engine_of(Settings())) as session:
-        created, updated = import_patients(session, args.file, now_of(args))
+        created, updated = import_patients(session, args.file, now_of(args), args.encoding)
     print(f"{created} patient(s) créé(s), {updated} mis à jour")
     return 0
 
@@ -237,14 +238,14 @@ def advance(args: argparse.Namespace) -> int:
     svc = service(args)
     done = [0]
 
-    def progress(count: int) -> None:
+    def progress(count: int) -> None:  # on standard error: --json keeps stdout clean
         done[0] += count
-        print(f"\r  {done[0]} dossier(s) avancé(s)…", end="", flush=True)
+        print(f"\r  {done[0]} dossier(s) avancé(s)…", end="", flush=True, file=sys.stderr)
 
     report = svc.advance(now, batch_size=args.batch_size, progress=progress,
                          workers=args.workers)
     if done[0]:
-        print()
+        print(file=sys.stderr)
     if args.json:
         dump({"cases": report.cases, "batches": report.batches, "counts": report.counts,
               "failures": report.failures})
@@ -279,12 +280,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     psub = p.add_subparsers(dest="pro_command", required=True, metavar="ACTION")
     q = psub.add_parser("import", help="importer un fichier CSV ou YAML (tout ou rien)")
     q.add_argument("file", metavar="FICHIER")
+    q.add_argument("--encoding", help="encodage du fichier (défaut : détecté ; utf-8, cp1252, "
+                   "latin-1, utf-16…)")
     q.set_defaults(handler=h + "professionals_import")
 
     p = sub.add_parser("patients", help="patients")
     psub = p.add_subparsers(dest="patient_command", required=True, metavar="ACTION")
     q = psub.add_parser("import", help="importer un fichier CSV ou YAML (tout ou rien)")
     q.add_argument("file", metavar="FICHIER")
+    q.add_argument("--encoding", help="encodage du fichier (défaut : détecté ; utf-8, cp1252, "
+                   "latin-1, utf-16…)")
     add_now(q)
     q.set_defaults(handler=h + "patients_import")
 

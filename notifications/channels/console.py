@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from notifications.channels import registry
 from notifications.channels.base import Medium, OutgoingMessage
 from notifications.exceptions import TransientDeliveryError
 from notifications.views import RecipientView
@@ -29,7 +30,7 @@ def as_text(message: OutgoingMessage) -> str:
 
 
 class ConsoleChannel:
-    name = "console"
+    name = registry.CONSOLE
     medium: Medium = "email"
 
     def __init__(self, folder: Path | None = None, *, stdout: bool = False,

@@ -57,7 +57,9 @@ def test_a_year_of_one_case(territory: Path, capsys: pytest.CaptureFixture[str])
                "--unit", "%", "--at", "2026-04-20T08:00", "--now", "2026-04-20T09:00")[0] == 0
     code, out, _ = cli(capsys, "tasks", "--overdue", "--now", "2026-12-01", "--json")
     assert {t["key"] for t in json.loads(out)} == {"revoir_traitement"}
-    assert cli(capsys, "advance", "--now", "2027-01-10T08:00")[0] == 0
+    code, out, err = cli(capsys, "advance", "--now", "2027-01-10T08:00", "--json")
+    assert code == 0 and json.loads(out)["cases"] == 1      # stdout: the JSON document only
+    assert "dossier(s) avancé(s)…" in err                   # progress: on standard error
     code, out, _ = cli(capsys, "case", "show", "1", "--json", "--now", "2027-01-10T08:00")
     view = json.loads(out)
     kinds = [h["kind"] for h in view["history"]]
@@ -134,3 +136,16 @@ def test_duplicate_event_id_changes_nothing(territory: Path,
     assert cli(capsys, *args)[0] == 0
     code, out, _ = cli(capsys, *args)
     assert code == 0 and "déjà appliqué" in out
+
+
+@pytest.mark.parametrize("args", [
+    ("task", "complete", "9223372036854775808", "--result", "grade=2"),
+    ("case", "close", "2147483648", "--reason", "test"),
+    ("case", "show", "2147483648"),
+    ("event", "sortie", "--case", "99999999999"),
+], ids=["task-int64", "case-close-int32", "case-show-int32", "event-case"])
+def test_ids_out_of_range_are_unknown(territory: Path, capsys: pytest.CaptureFixture[str],
+                                      args: tuple[str, ...]) -> None:
+    code, out, err = cli(capsys, *args)
+    assert code == 1
+    assert "inconnu" in out + err

@@ -71,3 +71,17 @@ def test_validate_and_the_cli_never_import_prefect() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_large_territory_has_unique_ins(tmp_path: Path) -> None:
+    """``parcours demo --patients 10000`` used to crash: the INS order number was n % 1000."""
+    now = datetime(2026, 1, 4, 8, tzinfo=PARIS)
+    engine = make_engine(f"sqlite:///{tmp_path / 'big.db'}")
+    upgrade(engine)
+    create_territory(engine, now, {"medecin_traitant"}, patients=10_000, seed=3)
+    with transaction(engine) as s:
+        ins = [i for i in s.scalars(select(Patient.ins)) if i is not None]
+    engine.dispose()
+    assert len(ins) > 8_000 and len(set(ins)) == len(ins)
+    assert all(len(i) == 15 and i.isdigit() and 97 - int(i[:13]) % 97 == int(i[13:])
+               for i in ins)
