@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from engine.clock import local_date
 from engine.durations import Duration
 
 
@@ -182,13 +183,24 @@ class Subject:
     conditions: tuple[str, ...] = ()
     #: latest observation per *pathway observation key*
     observations: Mapping[str, ObservationValue] = field(default_factory=dict)
+    #: onset date of some conditions, by code
+    onsets: Mapping[str, date] = field(default_factory=dict)
+    #: ALD (long-term condition fully covered); None when unknown
+    ald: bool | None = None
 
     def age_at(self, moment: datetime) -> int | None:
+        """Age in whole years on the territory's date of ``moment`` (Europe/Paris)."""
         if self.birth_date is None:
             return None
-        day = moment.date()
+        day = local_date(moment)
         born = self.birth_date
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def condition_years(self, moment: datetime) -> dict[str, int]:
+        """Whole years since the onset of each condition whose onset is known."""
+        day = moment.date()
+        return {code: day.year - onset.year - ((day.month, day.day) < (onset.month, onset.day))
+                for code, onset in self.onsets.items()}
 
 
 # -- effects -------------------------------------------------------------------------------

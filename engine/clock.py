@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -39,3 +39,39 @@ class FixedClock:
 def ensure_aware(moment: datetime) -> datetime:
     """Interpret a naive datetime in the territory's zone (Europe/Paris)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=PARIS)
+
+
+# -- the territory's calendar ----------------------------------------------------------------
+# Every calendar notion (an age, "within 30 days", "on the day of discharge", a deadline in
+# days) is read on the Europe/Paris date, never on the UTC date: 00:30 in Paris on a
+# birthday is still the previous day in UTC.
+
+#: the last instant of a calendar day on the wall clock (a deadline "in 7 days" ends there)
+END_OF_DAY = time(23, 59, 59, 999999)
+
+
+def local_date(moment: datetime | date, zone: ZoneInfo = PARIS) -> date:
+    """The calendar date of ``moment`` in the territory (a date is returned as it is)."""
+    if isinstance(moment, datetime):
+        return ensure_aware(moment).astimezone(zone).date()
+    return moment
+
+
+def calendar_days(start: datetime | date, end: datetime | date, zone: ZoneInfo = PARIS) -> int:
+    """Calendar days from ``start`` to ``end`` on the territory's dates (not 24-hour spans)."""
+    return (local_date(end, zone) - local_date(start, zone)).days
+
+
+def end_of_day(moment: datetime, zone: ZoneInfo = PARIS) -> datetime:
+    """The last instant of ``moment``'s calendar day in the territory, in ``moment``'s zone."""
+    last = datetime.combine(local_date(moment, zone), END_OF_DAY, tzinfo=zone)
+    return last if moment.tzinfo in (None, zone) else last.astimezone(moment.tzinfo)
+
+
+def days_overdue(due_at: datetime, now: datetime, zone: ZoneInfo = PARIS) -> int:
+    """Calendar days a deadline is past: 0 until it passes, then the days since its date.
+
+    A task due on Tuesday (deadline 23:59:59.999999 that day) is 1 day late on Wednesday,
+    from midnight; never "0 days late" the night it falls due.
+    """
+    return max(calendar_days(due_at, now, zone), 0) if now > due_at else 0

@@ -11,7 +11,8 @@
     ├── RuntimeEventError               an event cannot be applied to a case
     │   ├── UnknownEventError           no such event in this pathway
     │   ├── ClosedCaseError             the case has ended
-    │   └── InvalidEventDataError       the event's data is not what the pathway expects
+    │   ├── InvalidEventDataError       the event's data is not what the pathway expects
+    │   └── UnitError                   an observation's unit cannot be converted
     └── TimelineError                   a replay timeline file is wrong
 
 Each exception says whether retrying can help (``retryable``), so callers
@@ -124,6 +125,18 @@ class ClosedCaseError(RuntimeEventError):
 
 class InvalidEventDataError(RuntimeEventError):
     """The event's payload is not what the pathway expects (wrong type, out of range)."""
+
+
+class UnitError(RuntimeEventError):
+    """An observation's unit cannot be converted to the unit its pathway declares.
+
+    The message (in French: coordinators and labs read it) lists the accepted units.
+    """
+
+    def __init__(self, title: str, unit: str, declared: str, accepted: list[str]) -> None:
+        self.title, self.unit, self.declared, self.accepted = title, unit, declared, accepted
+        super().__init__(f"{title} : unité {unit!r} non convertible en {declared!r} ; "
+                         f"unités acceptées : {', '.join(accepted)}")
 
 
 class TimelineError(ParcoursError):

@@ -24,7 +24,7 @@ Time comes only from the events (and from ``now`` given to ``advance``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -52,6 +52,7 @@ from engine.case import (
     TimerState,
     Transitioned,
 )
+from engine.clock import calendar_days, end_of_day
 from engine.durations import Duration
 from engine.exceptions import (
     ClosedCaseError,
@@ -62,6 +63,7 @@ from engine.exceptions import (
 from engine.pathway.compiler import CompiledActions, CompiledPathway, CompiledTransition
 from engine.pathway.expressions import CompiledExpression, Scope, evaluate_value, plain
 from engine.pathway.statetree import ROOT
+from engine.units import same_unit, to_declared
 from engine.values import check_fields, check_value
 
 MAX_TIMER_FIRINGS = 10_000
@@ -90,6 +92,8 @@ class _Work:
     history: Mapping[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
     stays: Mapping[str, Any] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
+    #: the timer whose firing is being dispatched: re-entering its state keeps its schedule
+    firing: TimerState | None = None
 
     @classmethod
     def of(cls, case: Case) -> _Work:
@@ -186,6 +190,7 @@ class Runtime:
         """Apply one event (after firing the timers due before it)."""
         if case.closed:
             raise ClosedCaseError(case.active[0] if case.active else "?")
+        event = self.in_declared_unit(event)
         self._validate(event)
         if hospital.stay_of(event) is not None:
             return self._hospital(case, event, subject)
@@ -213,6 +218,21 @@ class Runtime:
         self._complete_tasks(work, event)
         self._dispatch(work, event.name, scope, event.at)
         return Outcome(work.freeze(self._rank), tuple(work.effects))
+
+    def in_declared_unit(self, event: Event) -> Event:
+        """An observation in an equivalent unit (ng/L for pg/mL, g for kg, HbA1c in
+        mmol/mol for %), converted to the unit the pathway declares; ``UnitError`` when
+        the unit measures something else."""
+        kind, key = self._kind(event.name)
+        if kind != events.OBSERVATION or event.unit is None:
+            return event
+        spec = self.pathway.definition.observations.get(key)
+        if spec is None or same_unit(event.unit, spec.unit):
+            return event
+        converted = to_declared(spec.title, event.value, event.unit, spec.unit, spec.code)
+        if converted is None:
+            return event
+        return replace(event, value=converted.value, unit=converted.unit)
 
     # -- validation -------------------------------------------------------------------------
 
@@ -261,7 +281,8 @@ class Runtime:
 
     def _patient(self, subject: Subject, now: datetime) -> dict[str, Any]:
         return {"age": subject.age_at(now), "sex": subject.sex,
-                "conditions": list(subject.conditions), "birth_date": subject.birth_date}
+                "conditions": list(subject.conditions), "birth_date": subject.birth_date,
+                "ald": subject.ald, "condition_years": subject.condition_years(now)}
 
     def _scope(self, work: _Work, subject: Subject, event: Event, now: datetime) -> _EventScope:
         """What guards see; an observation event is the latest value of its key."""
@@ -305,8 +326,10 @@ class Runtime:
                 work.timers[slot] = self._rearm(timer)
             work.effects.append(TimerFired(timer.fire_at, timer.name, timer.state))
             event = Event(events.timer(timer.name), timer.fire_at)
+            work.firing = timer
             self._dispatch(work, event.name, self._scope(work, subject, event, timer.fire_at),
                            timer.fire_at)
+            work.firing = None
         raise RuntimeEventError(f"more than {MAX_TIMER_FIRINGS} timer firings in one step")
 
     def _firing_order(self, timer: TimerState) -> tuple[datetime, tuple[int, int]]:
@@ -314,14 +337,28 @@ class Runtime:
 
     def _rearm(self, timer: TimerState) -> TimerState:
         """The next firing of a recurring timer: the first anchor + k × period after this one."""
-        period = self._dur(timer.every or "")
         anchor = timer.anchor or timer.fire_at
-        k = max(1, int((timer.fire_at - anchor).days / max(period.approx_days(), 1e-9)))
-        nxt = period.add_to(anchor, k)
-        while nxt <= timer.fire_at:
-            k += 1
-            nxt = period.add_to(anchor, k)
+        nxt = _on_schedule(anchor, self._dur(timer.every or ""), timer.fire_at)
         return TimerState(timer.name, timer.state, nxt, timer.every, anchor)
+
+    def _arm(self, work: _Work, sid: str, name: str, delay: str, recurring: bool,
+             now: datetime) -> TimerState:
+        """A timer armed on entering ``sid``; every timer remembers when its schedule began.
+
+        An ``after`` timer re-armed by its own firing (a state that re-enters itself when
+        its timer fires) stays on its first schedule: anchor + n × delay, so a 3-month
+        timer first armed on 31 January fires on 30 April, then 31 July, not 30 July.
+        """
+        duration = self._dur(delay)
+        if recurring:
+            return TimerState(name, sid, duration.add_to(now), self._period(delay), now)
+        fired = work.firing
+        if fired is not None and fired.state == sid and fired.name == name \
+                and fired.every is None:
+            anchor = fired.anchor or fired.fire_at
+            return TimerState(name, sid, _on_schedule(anchor, duration, fired.fire_at),
+                              None, anchor)
+        return TimerState(name, sid, duration.add_to(now), None, now)
 
     def _period(self, ref: str) -> str:
         """A recurring timer's period as stored on the case: the duration's canonical text."""
@@ -396,7 +433,8 @@ class Runtime:
                                                   f"left state '{task.state}'"))
                 notice = (self.pathway.tasks[task.key].on_expiry
                           if renewed is not None and task.key not in renewed else None)
-                if notice is not None:
+                if notice is not None:  # once per kind: several open tasks, one message
+                    renewed = renewed | {task.key} if renewed is not None else None
                     work.effects.append(Notification(now, tuple(notice.to), notice.message,
                                                      notice.template))
         for slot, timer in list(work.timers.items()):
@@ -410,12 +448,9 @@ class Runtime:
         for sid in entered:
             state = self.pathway.states[sid]
             for timer in state.timers:
-                duration = self._dur(timer.delay)
-                fire_at = duration.add_to(now)
-                every = self._period(timer.delay) if timer.recurring else None
-                work.timers[(sid, timer.name)] = TimerState(
-                    timer.name, sid, fire_at, every, now if timer.recurring else None)
-                work.effects.append(TimerSet(timer.name, sid, fire_at))
+                armed = self._arm(work, sid, timer.name, timer.delay, timer.recurring, now)
+                work.timers[(sid, timer.name)] = armed
+                work.effects.append(TimerSet(timer.name, sid, armed.fire_at))
             if state.entry:
                 self._run(work, state.entry, sid, scope, now)
 
@@ -440,7 +475,7 @@ class Runtime:
         spec = self.pathway.tasks[key]
         work.seq += 1
         ref = f"{key}-{work.seq}"
-        due_at = self._dur(spec.due).add_to(now)
+        due_at = self._deadline(spec.due, now)
         work.tasks[ref] = OpenTask(ref, key, owner, spec.role, due_at)
         work.effects.append(TaskCreated(
             now, ref, key, owner, spec.title, spec.description, spec.role, due_at,
@@ -454,6 +489,14 @@ class Runtime:
             if task.key == key:
                 del work.tasks[ref]
                 work.effects.append(TaskCancelled(now, ref, key, f"cancelled by '{owner}'"))
+
+    def _deadline(self, ref: str, now: datetime) -> datetime:
+        """A task's due time: a delay in whole days (P7D, P2W, P1M) ends with the last instant
+        of that calendar day in the territory (a task due "in 7 days" is not late before
+        midnight, Europe/Paris); a delay with a time part (PT48H, P1DT12H) is exact."""
+        duration = self._dur(ref)
+        moment = duration.add_to(now)
+        return moment if duration.seconds else end_of_day(moment)
 
     def _complete_tasks(self, work: _Work, event: Event) -> None:
         if event.task is not None:
@@ -481,6 +524,16 @@ class Runtime:
         work.effects.append(CaseClosed(now, final))
 
 
+def _on_schedule(anchor: datetime, period: Duration, after: datetime) -> datetime:
+    """The first ``anchor + k × period`` (k ≥ 1) strictly after ``after``: no drift."""
+    k = max(1, int((after - anchor).days / max(period.approx_days(), 1e-9)))
+    nxt = period.add_to(anchor, k)
+    while nxt <= after:
+        k += 1
+        nxt = period.add_to(anchor, k)
+    return nxt
+
+
 def _roots_read(pathway: CompiledPathway) -> frozenset[str]:
     """Every root name read by a guard or a ``set`` expression of the pathway."""
     expressions: list[Any] = [t.guard for t in pathway.transitions.values()]
@@ -493,7 +546,7 @@ def _roots_read(pathway: CompiledPathway) -> frozenset[str]:
 
 def _obs_view(value: ObservationValue, now: datetime) -> dict[str, Any]:
     return {"value": value.value, "unit": value.unit, "date": value.at,
-            "days_ago": (now - value.at).days}
+            "days_ago": calendar_days(value.at, now)}
 
 
 def _copy_view(view: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ one set of rules, two wordings.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
@@ -48,6 +50,21 @@ MESSAGES: dict[Lang, dict[str, str]] = {
 }
 
 
+_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+
+
+def parse_number(raw: str, integer: bool = False) -> int | float | str:
+    """A number typed by a person or sent in a file: digits with an optional ``.`` or French
+    ``,`` decimal part. No exponent, no ``_``, no ``nan``/``inf``: anything else comes back
+    unchanged, for ``check_value`` to refuse with its message."""
+    text = raw.strip()
+    if not _NUMBER.match(text):
+        return raw
+    if integer:
+        return int(text) if text.lstrip("+-").isdigit() else raw
+    return float(text.replace(",", "."))
+
+
 def check_value(title: str, value: Any, kind: str, minimum: float | None = None,
                 maximum: float | None = None, choices: list[Any] | None = None,
                 unit: str | None = None, *, lang: Lang = "en") -> Any:
@@ -57,7 +74,8 @@ def check_value(title: str, value: Any, kind: str, minimum: float | None = None,
     bounds = _range(text, minimum, maximum, unit_text)
     problem: str | None = None
     if kind in ("number", "integer"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
             problem = text["nan"].format(title=title, value=value, range=bounds,
                                          whole=text["whole"] if kind == "integer" else "")
         elif kind == "integer" and not float(value).is_integer():

@@ -2,7 +2,13 @@
 
 Each sub-command imports what it needs when it runs, so that ``parcours
 validate`` starts fast and never imports Prefect. Exit codes: 0 success,
-1 invalid input (reported as ``file:line:col: message``), 2 usage error.
+1 invalid input (reported as ``file:line:col: message``), 2 usage error,
+3 an unexpected error.
+
+This is the command line's error boundary: an error that is ours prints its
+message; any other prints one line naming its type (never its arguments, which
+may hold patient data) and the full traceback only with ``--debug`` (or
+``PARCOURS_DEBUG=1``).
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 Handler = Callable[[argparse.Namespace], int]
@@ -25,11 +33,14 @@ GROUPS = (
     "flows.commands.notify",
     "flows.commands.orchestration",
     "flows.commands.demo",
+    "flows.commands.web",
 )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parcours", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="print the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in GROUPS:
         if importlib.util.find_spec(name) is not None:  # groups land issue by issue
@@ -52,6 +63,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        return _unexpected(exc, args.debug or os.environ.get("PARCOURS_DEBUG") == "1")
+
+
+def _unexpected(exc: Exception, debug: bool) -> int:
+    from engine.exceptions import ParcoursError
+
+    if isinstance(exc, ParcoursError):
+        print(f"erreur : {exc}", file=sys.stderr)
+        return 1
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    else:
+        print(f"erreur inattendue ({type(exc).__name__}) ; rien n'a été validé pour "
+              "l'opération en cours. Relancez avec --debug pour le détail.", file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from engine import events
 from engine.authoring import synthetic
+from engine.clock import local_date
 from engine.pathway.model import FieldSpec, Observation
 from engine.store import overview, registry
 from engine.store.db import transaction
@@ -81,7 +82,8 @@ class Simulator:
                     actor = Actor("professional", task.assignee_id) \
                         if task.assignee_id and not task.unassigned_role else Actor("coordinator")
                     enqueue(session, events.TASK_COMPLETED, task_id=task.id, effective_at=at,
-                            received_at=at, payload={"result": self._result(spec, now.date())},
+                            received_at=at,
+                            payload={"result": self._result(spec, local_date(now))},
                             source="simulation", actor=actor)
                     out.completions += 1
             self._hospital(session, hospital, since, now, out)
@@ -117,7 +119,7 @@ class Simulator:
     def _hospital(self, session: Any, pathways: list[str], since: datetime, now: datetime,
                   out: DayEvents) -> None:
         for ref, leave in sorted(self.admitted.items()):
-            if leave <= now.date():
+            if leave <= local_date(now):
                 at = self._moment(since, now)
                 enqueue(session, events.DISCHARGE, patient_ref=ref, effective_at=at, received_at=at,
                         source="CH Nord Franche-Comté")
@@ -132,7 +134,8 @@ class Simulator:
             at = self._moment(since, now)
             enqueue(session, events.ADMISSION, patient_ref=patient_id, effective_at=at,
                     received_at=at, source="CH Nord Franche-Comté")
-            self.admitted[str(patient_id)] = now.date() + timedelta(days=self.rng.randint(3, 12))
+            stay = timedelta(days=self.rng.randint(3, 12))
+            self.admitted[str(patient_id)] = local_date(now) + stay
             out.admissions += 1
 
 

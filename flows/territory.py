@@ -27,6 +27,7 @@ from faker import Faker
 from sqlalchemy import Engine, insert
 
 from engine.authoring import synthetic
+from engine.clock import local_date
 from engine.store.tables import (
     CARE_TEAM_TABLE,
     OBSERVATION_TABLE,
@@ -128,7 +129,7 @@ def _observations(rng: random.Random, patient_id: int, row: dict[str, Any],
                     "value": round(value, 1), "value_text": None, "unit": unit,
                     "effective_at": now - timedelta(days=days_ago, hours=rng.randrange(10)),
                     "recorded_at": now - timedelta(days=days_ago), "source": "laboratoire"})
-    age = (now.date() - row["birth_date"]).days // 365
+    age = (local_date(now) - row["birth_date"]).days // 365
     if DIABETES_T2 in row["conditions"]:
         add("4548-4", synthetic.draw(rng, "4548-4", 5.2, 13.5), "%", rng.randrange(20, 120))
         add("62238-1", synthetic.draw(rng, "62238-1", 15, 130), "mL/min/1.73m2",
@@ -165,7 +166,7 @@ def create_territory(engine: Engine, now: datetime, roles: set[str], *, patients
     fake.seed_instance(seed)
     rng = random.Random(seed)
     territory = Territory()
-    today = now.date()
+    today = local_date(now)
     pro_table = PROFESSIONAL_TABLE
     patient_table = PATIENT_TABLE
     with engine.begin() as conn:

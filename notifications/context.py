@@ -7,8 +7,9 @@ pathway's message through it (with ``StrictUndefined`` it would fail, and
 the template tests render every template both ways). Names always present:
 
 ``kind``, ``kind_label``, ``secure``, ``now``, ``sender``, ``recipient.name``,
-``link``; ``task`` (``id``, ``due_at``, ``overdue``, ``days_overdue``,
-``assignee_name``, ``unassigned_role``) for task messages; ``items`` and
+``link``; ``minutes`` (a sign-in link's lifetime) for ``sign_in_link``; ``task``
+(``id``, ``due_at``, ``overdue``, ``days_overdue``, ``assignee_name``,
+``unassigned_role``) for task messages; ``items`` and
 ``count`` for the digest; ``failed`` for a delivery failure report.
 
 Only when ``secure``: ``clinical`` with ``patient`` (``name``,
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.clock import days_overdue
 from notifications import kinds
 from notifications.formatting import short_date_fr
 from notifications.views import FailedView, MessageData, PatientView, TaskView
@@ -51,6 +53,8 @@ class Links:
         return self._url("/tasks")
 
     def of(self, data: MessageData) -> str:
+        if data.kind == kinds.SIGN_IN_LINK:
+            return str(data.payload.get("link", self._url("/connexion")))
         if data.kind == kinds.DAILY_DIGEST:
             return self.my_tasks()
         if data.kind == kinds.DELIVERY_FAILURE and data.failed is not None:
@@ -76,15 +80,18 @@ def build_context(data: MessageData, *, secure: bool, links: Links, now: datetim
         context["count"] = len(data.items)
     if data.failed is not None:
         context["failed"] = _failed(data.failed, links)
+    if data.kind == kinds.SIGN_IN_LINK:
+        context["minutes"] = int(data.payload.get("minutes", 15))
     if secure:
         context["clinical"] = _clinical(data)
     return context
 
 
 def _task(task: TaskView, now: datetime) -> dict[str, Any]:
-    late = now - task.due_at
-    return {"id": task.id, "due_at": task.due_at, "overdue": late.total_seconds() > 0,
-            "days_overdue": max(late.days, 0), "assignee_name": task.assignee_name or "",
+    # calendar days on the territory's dates: a task due today is not "0 days late" tonight
+    return {"id": task.id, "due_at": task.due_at, "overdue": now > task.due_at,
+            "days_overdue": days_overdue(task.due_at, now),
+            "assignee_name": task.assignee_name or "",
             "unassigned_role": task.unassigned_role}
 
 

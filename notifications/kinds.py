@@ -16,8 +16,10 @@ from engine.outbox import (
     OPEN_TASK_ONLY,
     PATHWAY_MESSAGE,
     PATHWAY_TEMPLATES,
+    SIGN_IN_LINK,
     TASK_ASSIGNED,
     TASK_CANCELLED,
+    TASK_DECLINED,
     TASK_KINDS,
     TASK_OVERDUE,
     TASK_REMINDER,
@@ -26,8 +28,8 @@ from engine.outbox import (
 
 __all__ = ["ALWAYS_IMMEDIATE", "DAILY_DIGEST", "DELIVERY_FAILURE", "HOSPITAL_ADMISSION",
            "HOSPITAL_DISCHARGE", "KINDS", "LABELS", "OPEN_TASK_ONLY", "PATHWAY_MESSAGE",
-           "PATHWAY_TEMPLATES", "TASK_ASSIGNED", "TASK_CANCELLED", "TASK_KINDS", "TASK_OVERDUE",
-           "TASK_REMINDER", "TEMPLATES", "label", "template_of"]
+           "PATHWAY_TEMPLATES", "SIGN_IN_LINK", "TASK_ASSIGNED", "TASK_CANCELLED", "TASK_DECLINED",
+           "TASK_KINDS", "TASK_OVERDUE", "TASK_REMINDER", "TEMPLATES", "label", "template_of"]
 
 LABELS = {
     TASK_ASSIGNED: "nouvelle tâche",
@@ -39,6 +41,8 @@ LABELS = {
     HOSPITAL_DISCHARGE: "sortie d'hospitalisation",
     DAILY_DIGEST: "récapitulatif quotidien",
     DELIVERY_FAILURE: "échec d'envoi",
+    TASK_DECLINED: "tâche refusée",
+    SIGN_IN_LINK: "lien de connexion",
 }
 
 

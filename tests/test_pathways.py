@@ -116,21 +116,27 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "retino_intervalle": "P1Y", "pieds_intervalle": "P1Y",
         "podologie_intervalle_grade_2": "P3M", "podologie_intervalle_grade_3": "P2M",
         "bilans_intervalle": "P1Y", "dentaire_intervalle": "P1Y",
-        "insuline_point_1": "P1M", "insuline_point_2": "P3M", "code_diabete_t2": "44054006"},
+        "insuline_point_1": "P1M", "insuline_point_2": "P3M", "code_diabete_t2": "44054006",
+        "age_doppler": 40, "duree_diabete_doppler": 20, "doppler_intervalle": "P5Y",
+        "delivrances_min_sophia": 3},
     "insuffisance-cardiaque-65": {
         "age_min": 65, "seuil_signes_epof": 2, "seuil_nt_probnp": 125, "seuil_bnp": 35,
         "delai_visite_infirmiere": "P7D", "delai_visite_medecin": "P7D",
         "delai_cardiologue": "P2M", "intervalle_infirmier_hebdo": "P1W",
         "duree_infirmier_hebdo": "P2M", "intervalle_infirmier_quinzaine": "P2W",
-        "duree_infirmier_quinzaine": "P4M", "prise_poids_alerte": 3, "prise_poids_jours": 7},
+        "duree_infirmier_quinzaine": "P4M", "prise_poids_alerte": 3, "fenetre_prise_poids": "P7D",
+        "seuil_nt_probnp_aigu": 300, "seuil_bnp_aigu": 100, "visites_nyha_3_4": 15},
     "hospitalisation-sujet-age": {
         "age_min": 75, "delai_visite_medecin": "P7D", "veille_readmission": "P30D",
-        "delai_verification_lettre": "P1D", "gir_max_dac": 4},
+        "delai_verification_lettre": "P1D", "gir_max_apa": 4},
 }
 CPTS_CHOICES = {
-    "diabete-type2": ["echecs_avant_avis", "hygiene_vie_intervalle"],
-    "insuffisance-cardiaque-65": ["intervalle_depistage", "delai_echo_cardiologue"],
-    "hospitalisation-sujet-age": ["age_min", "delai_visite_medecin", "delai_conciliation"],
+    "diabete-type2": ["echecs_avant_avis", "hygiene_vie_intervalle", "age_personne_agee"],
+    "insuffisance-cardiaque-65": ["intervalle_depistage", "delai_echo_cardiologue",
+                                  "escalade_echo", "renouvellement_echo", "abandon_consultation",
+                                  "abandon_peptides", "motif_decompensation"],
+    "hospitalisation-sujet-age": ["age_min", "delai_visite_medecin", "delai_conciliation",
+                                  "delai_apa", "delai_dac"],
 }
 CASES = [(key, name, value) for key, values in EXPECTED.items() for name, value in values.items()]
 

@@ -18,10 +18,21 @@ def _id(file: str) -> str:
     return str(Path(file).relative_to(SCENARIOS)).removesuffix(".scenario.yaml")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def scenario_db(request: pytest.FixtureRequest) -> str | None:
+    """None (a fresh SQLite file per scenario) or this session's PostgreSQL database."""
+    return None if request.param == "sqlite" else request.getfixturevalue("pg_database")
+
+
 @pytest.mark.parametrize("file", FILES, ids=[_id(f) for f in FILES])
-def test_scenario(file: str) -> None:
-    result = run_file(file)
-    assert result.ok, f"{result.title}\n" + "\n".join(map(str, result.failures))
+def test_scenario(file: str, scenario_db: str | None) -> None:
+    """Strict xfail: a scenario marked ``xfail: reason`` must fail, and is reported so."""
+    result = run_file(file, scenario_db)
+    failures = "\n".join(map(str, result.failures))
+    if result.xfail is not None:
+        assert not result.ok, f"{result.title}: passes, remove 'xfail: {result.xfail}'"
+        pytest.xfail(result.xfail)
+    assert result.ok, f"{result.title}\n{failures}"
     assert result.checks > 0
 
 
@@ -75,7 +86,7 @@ def test_a_difference_is_reported_with_its_line_date_expected_and_found(tmp_path
     assert "found role infirmier, assignee coordinateur, unassigned" in messages[0]
     assert messages[1].startswith(f"{file}:14:11: ")
     assert "expected assignee Dr Paul Martin, due 2026-03-17; found role medecin_traitant, " \
-           "assignee Dr Paul Martin, due 2026-03-16 09:00" in messages[1]
+           "assignee Dr Paul Martin, due 2026-03-16 23:59" in messages[1]
 
 
 def test_a_wrong_key_is_reported_at_its_line(tmp_path: Path) -> None:
@@ -108,3 +119,121 @@ def test_parcours_test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["test", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "ÉCHEC" in out and "faux.scenario.yaml:13:11:" in out
+
+
+# -- the format's newer expectations ------------------------------------------------------------
+
+HEART = ROOT / "pathways" / "insuffisance-cardiaque-65.yaml"
+FOLLOW_UP = f"""\
+scenario: Suivis de sortie relancés puis signalés
+pathway: {HOSPITAL}
+patient: {{birth_date: 1940-01-01, sex: F}}
+care_team: {{medecin_traitant: Dr Paul Martin, infirmier: Anne Bernard,
+             coordinateur: Claire Roux}}
+start: 2026-03-02
+steps:
+  - at: 2026-03-03
+    event: admission
+    expect:
+      notifications: [{{role: infirmier, to: Anne Bernard, contains: hospitalisé}}]
+  - at: 2026-03-09
+    event: discharge
+    expect:
+      notifications: []
+      task_status: {{preparer_sortie: cancelled}}
+      tasks:
+        - {{key: visite_infirmiere_sortie, count: 1}}
+        - {{key: reclamer_lettre_liaison, at_most: 0}}
+  - at: 2026-03-11T10:00
+    expect:
+      notifications:
+        - {{kind: rappel, task: visite_infirmiere_sortie, to: Anne Bernard, count: 1}}
+        - {{kind: escalade, task: visite_infirmiere_sortie, at_most: 0}}
+        - {{kind: escalade, task: verifier_lettre_liaison, to: Claire Roux}}
+  - at: 2026-03-13T10:00
+    expect:
+      notifications:
+        - {{kind: escalade, task: visite_infirmiere_sortie, to: Claire Roux}}
+        - {{kind: rappel, task: visite_infirmiere_sortie, count: 0}}
+  - at: 2026-03-14
+    complete: visite_infirmiere_sortie
+    expect:
+      notifications: [{{kind: escalade, count: 0}}]
+      task_status: {{visite_infirmiere_sortie: %s}}
+      created: {{visite_infirmiere_sortie: {{at_most: 1}}, visite_medecin_sortie: {{at_least: 1}}}}
+"""
+
+
+@pytest.mark.parametrize("status", ["completed"])
+def test_reminders_escalations_step_messages_statuses_and_bounds(
+        tmp_path: Path, scenario_db: str | None, status: str) -> None:
+    result = run_file(_write(tmp_path, FOLLOW_UP % status), scenario_db)
+    assert result.ok, "\n".join(map(str, result.failures))
+    assert result.checks == 14
+
+
+def test_the_new_expectations_can_fail(tmp_path: Path) -> None:
+    text = (FOLLOW_UP % "cancelled").replace("{at_most: 1}", "{at_most: 0}") \
+                .replace("{kind: escalade, task: visite_infirmiere_sortie, at_most: 0}",
+                 "{kind: rappel, at_most: 0}")
+    text = text.replace("sortie, count: 1}", "sortie, count: 2}")
+    result = run_file(_write(tmp_path, text))
+    messages = "\n".join(map(str, result.failures))
+    assert len(result.failures) == 4, messages
+    assert "expected 2 open task(s) 'visite_infirmiere_sortie', found 1" in messages
+    assert "expected at most 0 message(s) kind rappel" in messages
+    assert "expected the latest task 'visite_infirmiere_sortie' to be cancelled; it is " \
+           "completed" in messages
+    assert "expected at most 0 task(s) 'visite_infirmiere_sortie' created since enrolment, " \
+           "found 1" in messages
+
+
+SEVERAL = f"""\
+scenario: Patiente suivie dans deux parcours
+pathway: {HOSPITAL}
+also_enrolled: [{HEART}]
+patient: {{birth_date: 1940-01-01, sex: F}}
+care_team: {{medecin_traitant: Dr Paul Martin, infirmier: Anne Bernard}}
+start: 2026-03-02
+steps:
+  - at: 2026-03-03
+    event: admission
+    expect:
+      - {{states: [hospitalise]}}
+      - pathway: insuffisance-cardiaque-65
+        states: [reperage]
+        tasks: [{{key: reperage_epof_infirmier, assignee: Anne Bernard}}]
+        notifications: []
+  - at: 2026-03-04
+    complete: reperage_epof_infirmier
+    result: {{essoufflement: true, prise_de_poids: true, oedemes: false, fatigue: false}}
+    expect:
+      - {{pathway: insuffisance-cardiaque-65, states: [consultation]}}
+      - {{pathway: {'%s'}, states: [hospitalise]}}
+"""
+
+
+def test_a_patient_in_several_pathways(tmp_path: Path, scenario_db: str | None) -> None:
+    result = run_file(_write(tmp_path, SEVERAL % "hospitalisation-sujet-age"), scenario_db)
+    assert result.ok, "\n".join(map(str, result.failures))
+    assert result.checks == 6
+    wrong = run_file(_write(tmp_path, SEVERAL % "diabete-type2"))
+    assert [str(f).split(": ", 1)[1] for f in wrong.failures] == [
+        "no case in pathway 'diabete-type2'; the patient is enrolled in "
+        "insuffisance-cardiaque-65, hospitalisation-sujet-age [scenario]"]
+
+
+def test_xfail_is_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    failing = SCENARIO % ("personne", "2026-03-16")
+    xfailed = _write(tmp_path, "xfail: needs outliving tasks\n" + failing)
+    result = run_file(xfailed)
+    assert result.outcome == "xfailed" and result.as_expected
+    assert main(["test", xfailed]) == 0
+    assert "xfail   " in capsys.readouterr().out
+    xpassed = _write(tmp_path, "xfail: needs outliving tasks\n" + SCENARIO % ("coordinateur",
+                                                                              "2026-03-16"))
+    assert run_file(xpassed).outcome == "xpassed"
+    assert main(["test", xpassed]) == 1
+    out, err = capsys.readouterr()
+    assert "réussi alors qu'un échec est attendu (xfail : needs outliving tasks)" in out
+    assert "1 en échec" in err

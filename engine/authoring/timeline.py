@@ -22,7 +22,7 @@ after the last step. A step does one thing (``observe``, ``complete`` or
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
@@ -56,6 +56,13 @@ class PatientSpec(_Model):
     birth_date: date
     sex: str | None = None
     conditions: list[str] = Field(default_factory=list)
+    onsets: dict[str, date] = Field(default_factory=dict,
+                                    description="Onset date of conditions, by code")
+    ald: bool | None = Field(None, description="ALD fully covered; absent: unknown")
+
+    def subject(self) -> Subject:
+        return Subject(self.birth_date, self.sex, tuple(self.conditions), onsets=self.onsets,
+                       ald=self.ald)
 
 
 class Step(_Model):
@@ -171,7 +178,7 @@ def replay(pathway: CompiledPathway, timeline: Timeline, doc: Document | None = 
     """
     runtime = _runtime(pathway, timeline, doc)
     spec = timeline.patient
-    subject = Subject(spec.birth_date, spec.sex, tuple(spec.conditions))
+    subject = spec.subject()
     start = as_datetime(timeline.start)
     if not runtime.is_eligible(subject, start):
         age = subject.age_at(start)
@@ -201,8 +208,10 @@ def replay(pathway: CompiledPathway, timeline: Timeline, doc: Document | None = 
                                 f"step {i} ({at:%Y-%m-%d %H:%M}): {exc}") from exc
         if step.observe:
             observations = dict(subject.observations)
-            observations[step.observe] = ObservationValue(step.value, at, step.unit)
-            subject = Subject(subject.birth_date, subject.sex, subject.conditions, observations)
+            seen = runtime.in_declared_unit(Event(events.observation(step.observe), at,
+                                                  value=step.value, unit=step.unit))
+            observations[step.observe] = ObservationValue(seen.value, at, seen.unit)
+            subject = replace(subject, observations=observations)
         case, previous = outcome.case, at
         yield StepResult(i, at, label, outcome)
     if timeline.end is not None:

@@ -263,7 +263,8 @@ def _event_problems(ctx: CheckContext, name: str, path: Path,
     if arg not in table:  # point at the name after 'kind:'
         offset = len(kind) + 1 + (1 if ctx.doc.quoted(path) else 0)
         yield ctx.undefined(path, what, arg, table, offset=offset)
-    elif kind == events.TIMER and source and not ctx.tree.compatible(table[arg], source):
+    elif (kind == events.TIMER and source
+          and not ctx.tree.compatible(table[arg], source)):
         yield ctx.error(path, f"timer {arg!r} belongs to state '{table[arg]}', which is never "
                         f"active together with '{source}': this transition can never fire",
                         "dead-timer", element=source)

@@ -34,6 +34,7 @@ from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import consume
 
+from engine.clock import calendar_days
 from engine.exceptions import ExpressionError
 from engine.pathway.datefuncs import days_between, within
 
@@ -42,7 +43,7 @@ ROOTS = ("params", "facts", "obs", "patient", "event", "now", "history", "days_s
 #: names an eligibility expression may read (there is no case yet)
 ELIGIBILITY_ROOTS = ("params", "patient", "now", "days_since", "days_between", "within")
 OBS_FIELDS = ("value", "unit", "date", "days_ago")
-PATIENT_FIELDS = ("age", "sex", "conditions", "birth_date")
+PATIENT_FIELDS = ("age", "sex", "conditions", "birth_date", "ald", "condition_years")
 EVENT_FIELDS = ("name", "value", "unit", "date", "result", "data", "task")
 
 
@@ -105,14 +106,17 @@ _GLOBALS: dict[str, Any] = {**ENV.globals, "days_between": days_between}
 
 
 def days_since(moment: Any, now: datetime | None = None) -> int | None:
+    """Calendar days from ``moment`` to ``now`` on the territory's dates (Europe/Paris).
+
+    A discharge at 23:00 is "1 day ago" at 08:00 the next morning: days are dates,
+    not 24-hour spans.
+    """
     if moment is None or now is None:
         return None
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    if isinstance(moment, datetime):
-        return (now - moment).days
-    if isinstance(moment, date):
-        return (now.date() - moment).days
+    if isinstance(moment, datetime | date):
+        return calendar_days(moment, now)
     return None
 
 

@@ -9,6 +9,9 @@ The facade below is what the rest of the code base (``flows/``, ``web/``,
   writing many cases at once), ``claims`` (due cases, ``SKIP LOCKED``);
 - ``registry`` (published pathway versions), ``careteam``, ``imports``,
   ``inbox``, ``escalation``, ``queries`` (read models for the CLI and the web);
+- for the web workspace: ``worklist`` (who sees what, the inbox and page reads),
+  ``task_actions`` (take, decline, reassign a task; through ``CaseService``),
+  ``signin`` (one-time sign-in tokens, rate limit) and ``access`` (the access log);
 - ``exceptions``: the store's error tree.
 
 Names are resolved on first use, so importing one store module stays cheap.

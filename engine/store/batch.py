@@ -98,7 +98,10 @@ def subject_of(patient: Patient, pathway: CompiledPathway,
             elif spec.type == "boolean" and value is not None:
                 value = bool(value)
             observations[key] = ObservationValue(value, obs.effective_at, obs.unit)
-    return Subject(patient.birth_date, patient.sex, tuple(patient.conditions), observations)
+    onsets = {code: date.fromisoformat(day) for code, day in
+              (patient.condition_onsets or {}).items()}
+    return Subject(patient.birth_date, patient.sex, tuple(patient.conditions), observations,
+                   onsets, patient.ald)
 
 
 def _rows(session: Session, table: Any, *where: Any, order: Any = None) -> Sequence[Any]:

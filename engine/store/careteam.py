@@ -15,7 +15,7 @@ from engine.store.tables import CareTeamMember
 
 ROLES = ("medecin_traitant", "infirmier", "pharmacien", "cardiologue", "pedicure_podologue",
          "chirurgien_dentiste", "kinesitherapeute", "dieteticien", "endocrinologue",
-         "ophtalmologue", "sage_femme", "coordinateur", "dac")
+         "ophtalmologue", "sage_femme", "coordinateur", "dac", "angiologue")
 
 
 def set_member(session: Session, patient_ref: str, role: str, professional_ref: str,

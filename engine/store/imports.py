@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from engine.pathway.reader import YamlReadError, read_file
-from engine.store import textfiles
+from engine.store import lengths, textfiles
 from engine.store.exceptions import ImportFileError
-from engine.store.tables import SEXES, Patient, Professional
+from engine.store.tables import PATIENT_TABLE, PROFESSIONAL_TABLE, SEXES, Patient, Professional
 
 PROFESSIONS = (
     "medecin", "infirmier", "pharmacien", "cardiologue", "pedicure_podologue",
@@ -39,7 +39,7 @@ PROFESSIONS = (
 PROFESSIONAL_FIELDS = ("rpps", "family_name", "given_names", "profession", "email", "mssante",
                        "phone", "active")
 PATIENT_FIELDS = ("ins", "local_id", "family_name", "given_names", "birth_date", "sex",
-                  "commune", "conditions")
+                  "commune", "conditions", "ald")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
 _PHONE = re.compile(r"^(\+33|0)[1-9](\d{8})$")
 
@@ -111,9 +111,21 @@ def _valid_rows(path: str, fields: tuple[str, ...],
     return parsed
 
 
+Check = Callable[[dict[str, Any]], tuple[list[str], dict[str, Any]]]
+
+
+def _with_lengths(table: Any, check: Check) -> Check:
+    """``check``, plus one problem per text longer than its column (named, never quoted)."""
+    def checked(row: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+        errors, values = check(row)
+        return errors + lengths.problems(table, row), values
+    return checked
+
+
 def import_professionals(session: Session, path: str,
                          encoding: str | None = None) -> tuple[int, int]:
-    parsed = _valid_rows(path, PROFESSIONAL_FIELDS, lambda r: (_check_professional(r), r),
+    parsed = _valid_rows(path, PROFESSIONAL_FIELDS,
+                         _with_lengths(PROFESSIONAL_TABLE, lambda r: (_check_professional(r), r)),
                          lambda v: v.get("rpps") or "", "RPPS", encoding)
     existing = {p.rpps: p for p in session.scalars(select(Professional).where(
         col(Professional.rpps).in_([r["rpps"] for r in parsed])))}
@@ -164,7 +176,8 @@ def import_patients(session: Session, path: str, now: datetime,
     from engine.store.batch import as_of
 
     today = as_of(now)
-    parsed = _valid_rows(path, PATIENT_FIELDS, lambda r: _check_patient(r, today),
+    parsed = _valid_rows(path, PATIENT_FIELDS,
+                         _with_lengths(PATIENT_TABLE, lambda r: _check_patient(r, today)),
                          lambda v: v.get("ins") or v.get("local_id") or "", "patient", encoding)
     created = updated = 0
     for values in parsed:
@@ -213,9 +226,36 @@ def _check_patient(row: dict[str, Any], today: date) -> tuple[list[str], dict[st
     conditions = row.get("conditions") or []
     if isinstance(conditions, str):
         conditions = [c.strip() for c in re.split(r"[;|]", conditions) if c.strip()]
-    bad = [c for c in conditions if not re.fullmatch(r"\d{6,18}", str(c))]
-    if bad:
-        errors.append(f"codes SNOMED CT invalides : {', '.join(map(str, bad))} (chiffres "
-                      "seulement, ex. 44054006)")
-    values["conditions"] = [str(c) for c in conditions]
+    values["conditions"], values["condition_onsets"] = _conditions(conditions, today, errors)
+    ald = _bool(row.get("ald"), None) if row.get("ald") not in (None, "") else None
+    if row.get("ald") not in (None, "") and ald is None:
+        errors.append(f"ald {row.get('ald')!r} invalide : oui, non ou vide (inconnu)")
+    values["ald"] = ald
     return errors, values
+
+
+def _conditions(items: list[Any], today: date,
+                errors: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``CODE`` or ``CODE@AAAA-MM-JJ`` (onset date) items → codes and onsets."""
+    codes: list[str] = []
+    onsets: dict[str, str] = {}
+    bad: list[str] = []
+    for item in map(str, items):
+        code, _, onset = item.partition("@")
+        if not re.fullmatch(r"\d{6,18}", code):
+            bad.append(item)
+            continue
+        codes.append(code)
+        if onset:
+            try:
+                day = date.fromisoformat(onset)
+            except ValueError:
+                errors.append(f"date de début {onset!r} de {code} invalide (format AAAA-MM-JJ)")
+                continue
+            if day > today:
+                errors.append(f"date de début {day} de {code} dans le futur")
+            onsets[code] = day.isoformat()
+    if bad:
+        errors.append(f"codes SNOMED CT invalides : {', '.join(bad)} (chiffres seulement, "
+                      "ex. 44054006, ou 44054006@2004-05-01 avec la date de début)")
+    return codes, onsets

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from engine.clock import days_overdue
 from engine.store.db import is_id
 from engine.store.exceptions import NotFoundError
 from engine.store.tables import (
@@ -29,6 +30,8 @@ def task_view(task: TaskRow, now: datetime | None = None) -> dict[str, Any]:
             "unassigned_role": task.unassigned_role, "status": task.status,
             "created_at": task.created_at, "due_at": task.due_at,
             "overdue": bool(now and task.status in OPEN_TASK_STATUSES and task.due_at < now),
+            "days_overdue": days_overdue(task.due_at, now)
+            if now and task.status in OPEN_TASK_STATUSES else 0,
             "expected_result": task.expected_result, "result": task.result,
             "closed_at": task.closed_at, "close_reason": task.close_reason}
 

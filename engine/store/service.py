@@ -26,17 +26,19 @@ from sqlmodel import col
 
 from engine import events, hospital
 from engine.case import Event, Outcome
-from engine.exceptions import InvalidEventDataError, ParcoursError
+from engine.clock import PARIS
+from engine.exceptions import InvalidEventDataError, ParcoursError, UnitError
 from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
 from engine.settings import Settings
-from engine.store import registry
+from engine.store import lengths, registry, task_actions
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
 from engine.store.bulk import in_ids
 from engine.store.claims import claim_due
 from engine.store.db import is_id, transaction, with_retries
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import (
+    OBSERVATION_TABLE,
     OPEN_TASK_STATUSES,
     CaseRow,
     EventReceipt,
@@ -46,10 +48,13 @@ from engine.store.tables import (
     TaskRow,
 )
 from engine.store.writer import SYSTEM, Actor, Writer
-from engine.values import check_fields, check_value
+from engine.units import Converted, same_unit, to_declared
+from engine.values import check_fields, check_value, parse_number
 
 T = TypeVar("T")
 FUTURE_TOLERANCE = timedelta(minutes=5)
+#: No clinical event of a living patient is older than this.
+EARLIEST_YEAR = 1900
 
 
 @dataclass
@@ -60,6 +65,12 @@ class Applied:
     case_ids: list[int] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     message: str = ""
+    #: The tasks this call created (id, title, role, due_at, assignee_id…), for "what next".
+    tasks_created: list[dict[str, Any]] = field(default_factory=list)
+    #: (case id, state entered) for each transition, in order.
+    entered: list[tuple[int, str]] = field(default_factory=list)
+    #: Each case's next due time after the call (its earliest timer), by case id.
+    next_due: dict[int, datetime | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,6 +140,7 @@ class CaseService:
     def _idempotent(self, event_id: str | None, kind: str, now: datetime,
                     work: Callable[[Session], Applied]) -> Applied:
         event_id = event_id or str(uuid.uuid4())
+        lengths.check(EventReceipt.__table__, {"event_id": event_id})  # type: ignore[attr-defined]
 
         def guarded(session: Session) -> Applied:
             session.info["now"] = now
@@ -148,6 +160,7 @@ class CaseService:
     def _apply(self, session: Session, batch: Batch, by_case: Mapping[int, Event],
                actor: Actor, inbound: Callable[[Writer, int], None] | None = None) -> Applied:
         writer = Writer(session, batch, session.info["now"])
+        next_due: dict[int, datetime | None] = {}
         for case_id, event in by_case.items():
             runtime = self.runtime(batch.pathway(case_id))
             try:
@@ -157,8 +170,12 @@ class CaseService:
             if inbound is not None:
                 inbound(writer, case_id)
             writer.record(case_id, outcome, actor)
+            next_due[case_id] = outcome.case.next_due
         writer.flush()
-        return Applied(case_ids=list(by_case), counts=writer.counts)
+        entered = [(int(e["case_id"]), str(e["to_state"])) for e in writer.events
+                   if e["kind"] == "transition"]
+        return Applied(case_ids=list(by_case), counts=writer.counts,
+                       tasks_created=writer.created, entered=entered, next_due=next_due)
 
     # -- pathways ---------------------------------------------------------------------------
 
@@ -277,9 +294,14 @@ class CaseService:
             raise InputError(f"la date de l'observation {at:%d/%m/%Y %H:%M} est dans le futur "
                              f"(maintenant : {now:%d/%m/%Y %H:%M}) ; enregistrez une "
                              "observation une fois réalisée")
+        if at.year < EARLIEST_YEAR:
+            raise InputError(f"la date de l'observation ({at:%d/%m/%Y}) est impossible : "
+                             f"avant {EARLIEST_YEAR}")
+        lengths.check(OBSERVATION_TABLE, {"unit": unit, "source": source, "code": code})
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
+            check_within_life(patient, at, "l'observation")
             catalogue = observation_catalogue(session)
             spec = catalogue.get(code) or next(
                 (s for s in catalogue.values() if s["key"] == code), None)
@@ -287,15 +309,13 @@ class CaseService:
                 known = ", ".join(f"{c} ({s['key']})" for c, s in sorted(catalogue.items()))
                 raise InputError(f"code d'observation inconnu {code!r} ; codes connus : "
                                  f"{known or 'aucun (publiez d’abord un parcours)'}")
-            parsed = parse_value(spec, value)
-            if unit is not None and spec["unit"] and unit != spec["unit"]:
-                raise InputError(f"{spec['title']} : unité {unit!r} refusée ; utilisez "
-                                 f"{spec['unit']!r}")
+            parsed, conversion = in_declared_unit(spec, value, unit)
+            stored_unit = spec["unit"] or unit
             session.add(ObservationRow(
                 patient_id=patient.id or 0, code=spec["code"], system=spec["system"],
                 value=float(parsed) if isinstance(parsed, int | float) else None,
                 value_text=None if isinstance(parsed, int | float) else str(parsed),
-                unit=unit or spec["unit"], effective_at=at, recorded_at=now, source=source))
+                unit=stored_unit, effective_at=at, recorded_at=now, source=source))
             session.flush()
             cases = self._open_cases(session, patient.id or 0)
             batch = load_batch(session, cases, as_of(now))
@@ -304,10 +324,12 @@ class CaseService:
                 key = _obs_key(batch.pathway(case_id), spec["code"])
                 if key is not None:
                     by_case[case_id] = Event(events.observation(key), at, value=parsed,
-                                            unit=unit or spec["unit"], id=event_id)
+                                             unit=stored_unit, id=event_id)
+            logged = {"code": spec["code"], "value": parsed, "unit": stored_unit}
+            if conversion is not None:  # the history keeps what the laboratory sent
+                logged["conversion"] = conversion.record()
             result = self._apply(session, batch, by_case, actor, _log_inbound(
-                events.OBSERVATION, at, actor, {"code": spec["code"], "value": parsed,
-                                           "unit": unit or spec["unit"]}))
+                events.OBSERVATION, at, actor, logged))
             result.message = (f"{spec['title']} enregistrée pour le patient {patient.id} ; "
                               f"{len(by_case)} dossier(s) mis à jour")
             return result
@@ -382,6 +404,24 @@ class CaseService:
                           id=event_id)
             return self._apply(session, batch, {task.case_id: event}, actor)
         return self._idempotent(event_id, events.TASK_COMPLETED, now, work)
+
+    # -- taking, declining, reassigning a task (engine.store.task_actions) -------------------
+
+    def take_task(self, task_id: int, professional_id: int, now: datetime) -> TaskRow:
+        """« Je m'en occupe » (FHIR ``accepted``): the task becomes the professional's."""
+        return self._unit(lambda s: task_actions.take(s, task_id, professional_id, now))
+
+    def decline_task(self, task_id: int, professional_id: int, reason: str,
+                     now: datetime) -> TaskRow:
+        """The assignee refuses, with a reason; the coordinator gets the task and is told."""
+        return self._unit(lambda s: task_actions.decline(s, task_id, professional_id,
+                                                         reason, now))
+
+    def reassign_task(self, task_id: int, professional_id: int, by: int,
+                      now: datetime) -> TaskRow:
+        """A coordinator gives an open (e.g. declined) task to another professional."""
+        return self._unit(lambda s: task_actions.reassign(s, task_id, professional_id, by,
+                                                          now))
 
     def close_case(self, case_id: int, reason: str, now: datetime, *,
                    actor: Actor = SYSTEM) -> Applied:
@@ -522,6 +562,14 @@ def _obs_key(pathway: CompiledPathway, code: str) -> str | None:
     return next((k for k, o in pathway.definition.observations.items() if o.code == code), None)
 
 
+def check_within_life(patient: Patient, at: datetime, what: str) -> None:
+    """Refuse a clinical event dated before the patient's birth (Europe/Paris calendar)."""
+    day = at.astimezone(PARIS).date()
+    if patient.birth_date is not None and day < patient.birth_date:
+        raise InputError(f"la date de {what} ({day:%d/%m/%Y}) précède la naissance du patient "
+                         f"{patient.id} ({patient.birth_date:%d/%m/%Y})")
+
+
 def find_patient(session: Session, ref: str | int) -> Patient:
     text = str(ref).strip()
     patient = session.scalars(select(Patient).where(
@@ -543,15 +591,26 @@ def observation_catalogue(session: Session) -> dict[str, dict[str, Any]]:
     return out
 
 
+def in_declared_unit(spec: Mapping[str, Any], raw: Any,
+                     unit: str | None) -> tuple[Any, Converted | None]:
+    """A value from a user or a file in the pathway's unit (converted if need be), checked."""
+    if unit is None or same_unit(unit, spec.get("unit")):
+        return parse_value(spec, raw), None
+    value = parse_value({**spec, "minimum": None, "maximum": None}, raw)  # range: once converted
+    try:
+        conversion = to_declared(spec.get("title") or spec["code"], value, unit, spec["unit"],
+                                 spec.get("code"))
+    except UnitError as exc:
+        raise InputError(str(exc)) from exc
+    return parse_value(spec, conversion.value if conversion else value), conversion
+
+
 def parse_value(spec: Mapping[str, Any], raw: Any) -> Any:
     """A value from a user or a file, converted to the declared type and range-checked."""
     kind = spec.get("type", "number")
     value = raw
     if isinstance(raw, str) and kind in ("number", "integer"):
-        try:
-            value = float(raw.replace(",", ".")) if kind == "number" else int(raw)
-        except ValueError:
-            value = raw
+        value = parse_number(raw, integer=kind == "integer")
     elif isinstance(raw, str) and kind == "boolean":
         value = {"true": True, "oui": True, "yes": True, "false": False, "non": False,
                  "no": False}.get(raw.lower(), raw)

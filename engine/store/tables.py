@@ -14,10 +14,12 @@ from sqlmodel import Field, SQLModel
 
 from engine.store.types import JsonType, UTCDateTime
 
-#: FHIR Task statuses (https://hl7.org/fhir/valueset-task-status.html) used here.
-TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "completed", "cancelled",
-                 "failed")
-OPEN_TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold")
+#: FHIR Task statuses (https://hl7.org/fhir/valueset-task-status.html) used here, plus
+#: ``declined``: the professional refused the task (FHIR ``rejected`` by that performer), but
+#: the pathway still needs it done, so it stays open, with the coordinator, until reassigned.
+TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "declined", "completed",
+                 "cancelled", "failed")
+OPEN_TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "declined")
 SEXES = ("F", "M", "U")
 
 
@@ -41,6 +43,10 @@ class Patient(SQLModel, table=True):
     sex: str = Field(max_length=1)
     commune: str | None = Field(default=None, max_length=5, description="INSEE code")
     conditions: list[str] = _json(default_factory=list)
+    condition_onsets: dict[str, str] = _json(default_factory=dict, description=(
+        "onset date (ISO) of some of the conditions, by SNOMED CT code"))
+    ald: bool | None = Field(default=None, description=(
+        "long-term condition (ALD) fully covered by the Assurance Maladie; None: unknown"))
     created_at: datetime = _ts()
 
 
@@ -174,6 +180,12 @@ class TaskRow(SQLModel, table=True):
     closed_by: int | None = None
     close_reason: str | None = None
 
+    # -- web workspace (issue 12, migration 0004) ------------------------------------------
+    accepted_at: datetime | None = _ts(default=None, description="« Je m'en occupe »")
+    declined_by: int | None = Field(default=None, foreign_key="professional.id")
+    declined_at: datetime | None = _ts(default=None)
+    decline_reason: str | None = Field(default=None, max_length=500)
+
 
 class TimerRow(SQLModel, table=True):
     __tablename__ = "timer"
@@ -242,8 +254,46 @@ class InboxRow(SQLModel, table=True):
     processed_at: datetime | None = _ts(default=None)
 
 
+class SignInToken(SQLModel, table=True):
+    """A one-time sign-in link: only its SHA-256 is kept; used once, then ``used_at`` is set."""
+
+    __tablename__ = "web_sign_in_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    professional_id: int = Field(foreign_key="professional.id", index=True)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(default=None)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """One sign-in request, by hashed address and by hashed client IP: the rate limit."""
+
+    __tablename__ = "web_sign_in_attempt"
+    __table_args__ = (Index("ix_sign_in_attempt_key", "key", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80, description="'address:' or 'ip:' + SHA-256")
+    at: datetime = _ts()
+
+
+class AccessLogRow(SQLModel, table=True):
+    """Append-only: every display of a patient's page or of a task (who, when, what, where)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_at", "at"),
+                      Index("ix_access_log_patient", "patient_id", "at"))
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    professional_id: int = Field(foreign_key="professional.id")
+    action: str = Field(max_length=40, description="read_task, read_patient")
+    patient_id: int | None = Field(default=None, foreign_key="patient.id")
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    client: str | None = Field(default=None, max_length=64, description="Client IP address")
+
+
 ALL_TABLES = [Patient, Professional, CareTeamMember, PathwayVersion, CaseRow, CaseEvent,
-              EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow]
+              EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow,
+              SignInToken, SignInAttempt, AccessLogRow]
 
 
 # -- Core tables ---------------------------------------------------------------------------

@@ -4,6 +4,15 @@ For every case touched in a unit of work: the case row (optimistic lock on
 ``row_version``), its history rows, tasks created/completed/cancelled, its
 timers (replaced), and the outbox rows for everyone who must be told. All of
 it is flushed with a handful of multi-row statements.
+
+Effects are applied in the order the runtime produced them, whatever the order
+of the statements: a task created *and* closed in the same unit of work (a
+result arriving minutes after the timer that requested it, a sweep catching up
+over several periods) is inserted already closed, its history lines carry its
+id once it has one, and no message announces or withdraws a task nobody ever
+saw. Timers follow the same rule by construction: the case's final set of
+timers replaces the stored one, so a timer set then cleared in one unit never
+reaches the table.
 """
 
 from __future__ import annotations
@@ -75,6 +84,13 @@ class Writer:
         self.case_updates: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.counts: Counter[str] = Counter()
+        #: tasks created in this unit, by (case id, ref): closed here, they are inserted closed
+        self._created: dict[tuple[int, str], dict[str, Any]] = {}
+        #: history data waiting for the id of a task created in this unit
+        self._needs_id: list[tuple[dict[str, Any], tuple[int, str]]] = []
+        #: After ``flush``: the tasks created and still open, with their ids (what to tell
+        #: the user next).
+        self.created: list[dict[str, Any]] = []
 
     # -- collecting -------------------------------------------------------------------------
 
@@ -115,11 +131,11 @@ class Writer:
                 self._new_task(case_id, row.patient_id, effect)
             case TaskCompleted(at=at, ref=ref, key=key, result=result, by_event=by):
                 task = self.batch.open_task(case_id, ref)
-                self.task_updates.append(self._task_close(case_id, ref, "completed", at,
-                                                          result, actor.id, by))
-                self.log(case_id, at, "task_completed", actor, data={
+                self._close(case_id, self._task_close(case_id, ref, "completed", at, result,
+                                                      actor.id, by))
+                self.log(case_id, at, "task_completed", actor, data=self._with_id(case_id, {
                     "ref": ref, "key": key, "task_id": task.id if task else None,
-                    "by_event": by})
+                    "by_event": by}))
             case TaskCancelled(at=at, ref=ref, key=key, reason=reason):
                 self._cancel(case_id, ref, key, at, reason)
             case TimerFired(at=at, name=name, state=state):
@@ -153,10 +169,26 @@ class Writer:
             "description": t.description, "role": t.role, "assignee_id": assignee,
             "unassigned_role": unassigned, "status": "requested", "created_at": t.at,
             "due_at": t.due_at, "reminder_at": t.reminder_at, "escalation_at": t.escalation_at,
-            "expected_result": dict(t.result), "result": None})
-        self.log(case_id, t.at, "task_created", SYSTEM, t.state, None, {
-            "ref": t.ref, "key": t.key, "role": t.role, "assignee_id": assignee,
-            "unassigned_role": unassigned, "due_at": t.due_at})
+            "expected_result": dict(t.result), "result": None, "closed_at": None,
+            "closed_by": None, "close_reason": None})
+        self._created[(case_id, t.ref)] = self.new_tasks[-1]
+        self.log(case_id, t.at, "task_created", SYSTEM, t.state, None, self._with_id(case_id, {
+            "ref": t.ref, "key": t.key, "task_id": None, "role": t.role,
+            "assignee_id": assignee, "unassigned_role": unassigned, "due_at": t.due_at}))
+
+    def _close(self, case_id: int, update: dict[str, Any]) -> None:
+        """Close a stored task, or one created earlier in this unit (inserted closed)."""
+        created = self._created.get((case_id, update["b_ref"]))
+        if created is None:
+            self.task_updates.append(update)
+            return
+        created.update({k: v for k, v in update.items() if not k.startswith("b_")})
+
+    def _with_id(self, case_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        """History data of a task created in this unit gets its id when it is inserted."""
+        if data["task_id"] is None and (case_id, data["ref"]) in self._created:
+            self._needs_id.append((data, (case_id, data["ref"])))
+        return data
 
     def _task_close(self, case_id: int, ref: str, status: str, at: datetime,
                     result: Any, by: int | None, reason: str | None) -> dict[str, Any]:
@@ -166,10 +198,9 @@ class Writer:
 
     def _cancel(self, case_id: int, ref: str, key: str, at: datetime, reason: str) -> None:
         task = self.batch.open_task(case_id, ref)
-        self.task_updates.append(self._task_close(case_id, ref, "cancelled", at, None, None,
-                                                  reason))
-        self.log(case_id, at, TaskCancelled.kind, SYSTEM, data={
-            "ref": ref, "key": key, "reason": reason, "task_id": task.id if task else None})
+        self._close(case_id, self._task_close(case_id, ref, "cancelled", at, None, None, reason))
+        self.log(case_id, at, TaskCancelled.kind, SYSTEM, data=self._with_id(case_id, {
+            "ref": ref, "key": key, "reason": reason, "task_id": task.id if task else None}))
         if task is not None and task.assignee_id is not None:
             self.outbox.append(self._message(
                 outbox.TASK_CANCELLED, f"task:{task.id}:cancelled:{task.assignee_id}", case_id,
@@ -215,13 +246,7 @@ class Writer:
                                               _TASK.c.ref == bindparam("b_ref")),
                           self.task_updates)
         if self.new_tasks:
-            ids = insert_rows(s, _TASK, self.new_tasks, with_ids=True)
-            for task_id, task in zip(ids, self.new_tasks, strict=True):
-                assignee = task["assignee_id"]
-                self.outbox.append(self._message(
-                    outbox.TASK_ASSIGNED, f"task:{task_id}:assigned:{assignee}", task["case_id"],
-                    task_id, assignee, self.recorded_at,
-                    {"unassigned_role": task["unassigned_role"]}))
+            self._insert_tasks()
         if self.timers:
             s.execute(delete(_TIMER).where(in_ids(_TIMER.c.case_id, list(self.timers), s)))
             insert_rows(s, _TIMER, [
@@ -230,6 +255,22 @@ class Writer:
                 for case_id, timers in self.timers.items() for t in timers])
         insert_rows(s, _EVENT, self.events)
         insert_rows(s, _OUTBOX, self.outbox)
+
+    def _insert_tasks(self) -> None:
+        """Insert the new tasks (some already closed); announce only those still open."""
+        ids = insert_rows(self.session, _TASK, self.new_tasks, with_ids=True)
+        for task_id, task in zip(ids, self.new_tasks, strict=True):
+            task["id"] = task_id
+            if task["status"] != "requested":
+                continue
+            self.created.append(task)
+            assignee = task["assignee_id"]
+            self.outbox.append(self._message(
+                outbox.TASK_ASSIGNED, f"task:{task_id}:assigned:{assignee}", task["case_id"],
+                task_id, assignee, self.recorded_at,
+                {"unassigned_role": task["unassigned_role"]}))
+        for data, slot in self._needs_id:
+            data["task_id"] = self._created[slot]["id"]
 
     def _update_cases(self, pg: bool) -> None:
         if pg:

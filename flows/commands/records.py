@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import events
+from engine.clock import local_date
 from engine.settings import Settings
 from flows.commands.common import (
     dump,
@@ -62,7 +63,7 @@ def careteam_set(args: argparse.Namespace) -> int:
     from engine.store.careteam import set_member
     from engine.store.db import transaction
 
-    start = args.start or now_of(args).date()
+    start = args.start or local_date(now_of(args))
     with transaction(engine_of(Settings())) as session:
         message = set_member(session, args.patient, args.role, args.professional, start,
                              args.end)
@@ -136,7 +137,7 @@ def tasks(args: argparse.Namespace) -> int:
         return 0
     print(f"{'id':>6}  {'dossier':>7}  {'statut':<10} {'échéance':<16}  {'rôle':<20} tâche")
     for task in found:
-        late = " EN RETARD" if task["overdue"] else ""
+        late = f" EN RETARD ({task['days_overdue']} j)" if task["overdue"] else ""
         flag = " (rôle vacant → coordinateur)" if task["unassigned_role"] else ""
         print(f"{task['id']:>6}  {task['case_id']:>7}  {task['status']:<10} "
               f"{fmt(task['due_at']):<16}  {task['role']:<20} {task['title']}{late}{flag}")

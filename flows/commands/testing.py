@@ -10,6 +10,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.authoring.scenarios import Result
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "pathways" / "scenarios"
@@ -23,24 +27,33 @@ def test(args: argparse.Namespace) -> int:
         print("aucun scénario trouvé (fichiers *.scenario.yaml) dans "
               + ", ".join(args.files or [str(SCENARIOS)]), file=sys.stderr)
         return 1
-    failed = 0
+    counts = {"passed": 0, "failed": 0, "xfailed": 0, "xpassed": 0}
     started = time.perf_counter()
     for file in files:
-        result = run_file(file)
-        shown = _relative(file)
-        if result.ok:
-            if not args.quiet:
-                print(f"ok      {shown} — {result.title} ({result.steps} étapes, "
-                      f"{result.checks} vérifications)")
-            continue
-        failed += 1
+        result = run_file(file, args.database)
+        counts[result.outcome] += 1
+        _print(result, _relative(file), args.quiet)
+    elapsed = time.perf_counter() - started
+    print(f"{counts['passed']} scénario(s) réussi(s), {counts['failed'] + counts['xpassed']} en "
+          f"échec, {counts['xfailed']} en échec attendu (xfail), en {elapsed:.1f} s",
+          file=sys.stderr)
+    return 1 if counts["failed"] or counts["xpassed"] else 0
+
+
+def _print(result: Result, shown: str, quiet: bool) -> None:
+    if result.outcome == "passed":
+        if not quiet:
+            print(f"ok      {shown} — {result.title} ({result.steps} étapes, "
+                  f"{result.checks} vérifications)")
+    elif result.outcome == "xfailed":
+        print(f"xfail   {shown} — {result.title} : {result.xfail}")
+    elif result.outcome == "xpassed":
+        print(f"ÉCHEC   {shown} — {result.title} : réussi alors qu'un échec est attendu "
+              f"(xfail : {result.xfail}) ; retirer 'xfail'")
+    else:
         print(f"ÉCHEC   {shown} — {result.title}")
         for failure in result.failures:
             print(f"    {failure}")
-    elapsed = time.perf_counter() - started
-    print(f"{len(files) - failed} scénario(s) réussi(s), {failed} en échec, en {elapsed:.1f} s",
-          file=sys.stderr)
-    return 1 if failed else 0
 
 
 def _relative(file: str) -> str:
@@ -85,6 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="scenario files or folders (default: pathways/scenarios/)")
     p.add_argument("--quiet", "-q", action="store_true", help="print failures only")
+    p.add_argument("--database", metavar="URL", default=None,
+                   help="run on this migrated PostgreSQL database, emptied before each "
+                        "scenario (default: a fresh SQLite file per scenario)")
     p.set_defaults(handler="flows.commands.testing:test")
 
     p = sub.add_parser("simulate", help="simulate a synthetic cohort in memory: workload by "

@@ -149,3 +149,65 @@ def test_ids_out_of_range_are_unknown(territory: Path, capsys: pytest.CaptureFix
     code, out, err = cli(capsys, *args)
     assert code == 1
     assert "inconnu" in out + err
+
+
+def _dump(url: str) -> dict[str, list[tuple[object, ...]]]:
+    from sqlalchemy import select
+
+    from engine.store.db import make_engine, transaction
+    from engine.store.tables import ALL_TABLES
+
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        out = {t.__tablename__: [tuple(r) for r in session.execute(  # type: ignore[attr-defined]
+            select(t.__table__).order_by(*t.__table__.primary_key.columns)).all()]  # type: ignore[attr-defined]
+            for t in ALL_TABLES}
+    engine.dispose()
+    return out
+
+
+BAD_OBSERVATIONS = [
+    (("--value", "NaN"), "n'est pas un nombre"),
+    (("--value", "inf"), "n'est pas un nombre"),
+    (("--value=-inf",), "n'est pas un nombre"),
+    (("--value", "1e309"), "n'est pas un nombre"),
+    (("--value", "1_0"), "n'est pas un nombre"),
+    (("--value", ""), "n'est pas un nombre"),
+    (("--value", "7,5", "--at", "0001-01-01T00:00"), "impossible : avant 1900"),
+    (("--value", "7,5", "--at", "1940-01-01T00:00"), "précède la naissance"),
+    (("--value", "7,5", "--at", "2030-01-01T00:00"), "dans le futur"),
+    (("--value", "45"), "est impossible"),
+    (("--value", "x" * 10_000), "n'est pas un nombre"),
+    (("--value", "7\x005"), "n'est pas un nombre"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_OBSERVATIONS,
+                         ids=["nan", "inf", "-inf", "1e309", "underscore", "empty", "year-1",
+                              "before-birth", "future", "impossible", "10kB", "nul"])
+def test_bad_observation_values_write_nothing(territory: Path, cli_env: str,
+                                              capsys: pytest.CaptureFixture[str],
+                                              extra: tuple[str, ...], message: str) -> None:
+    assert cli(capsys, "enroll", "--patient", MARIE, "--pathway", "exemple-suivi",
+               "--now", "2026-01-06T09:00")[0] == 0
+    before = _dump(cli_env)
+    code, out, err = cli(capsys, "observe", "--patient", MARIE, "--code", "4548-4",
+                         "--unit", "%", "--now", "2026-01-10T09:00", *extra)
+    assert code == 1 and message in out + err, out + err
+    assert _dump(cli_env) == before
+
+
+@pytest.mark.parametrize("extra", [("--source", "s" * 10_000), ("--event-id", "e" * 10_000),
+                                   ("--source", "lab\x00oratoire"),
+                                   ("--unit", "u" * 10_000)],
+                         ids=["source", "event-id", "nul", "unit"])
+def test_ten_kilobyte_options_are_refused(territory: Path, cli_env: str,
+                                          capsys: pytest.CaptureFixture[str],
+                                          extra: tuple[str, ...]) -> None:
+    before = _dump(cli_env)
+    code, out, err = cli(capsys, "observe", "--patient", MARIE, "--code", "4548-4",
+                         "--value", "7,5", "--now", "2026-01-10T09:00", *extra)
+    assert code == 1 and ("10000 caractères, au plus" in out + err
+                          or "caractère nul (octet 0) interdit" in out + err)
+    assert extra[1] not in out + err
+    assert _dump(cli_env) == before

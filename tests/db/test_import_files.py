@@ -72,3 +72,15 @@ def test_an_unknown_declared_encoding_is_refused(engine: Engine, tmp_path: Path)
             transaction(engine) as session:
         import_professionals(session, str(path), encoding="klingon")
     assert _count(engine, Professional) == 0
+
+
+def test_texts_longer_than_their_column_are_listed_not_quoted(engine: Engine,
+                                                              tmp_path: Path) -> None:
+    path = tmp_path / "pros.csv"
+    long_name = "Martin" * 100
+    path.write_text(PROFESSIONALS.replace("Martin", long_name), encoding="utf-8")
+    with pytest.raises(ImportFileError, match="family_name : 600 caractères, au plus 120") \
+            as caught, transaction(engine) as session:
+        import_professionals(session, str(path))
+    assert long_name not in str(caught.value)
+    assert _count(engine, Professional) == 0

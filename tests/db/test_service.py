@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine.clock import end_of_day
 from engine.store.db import transaction
 from engine.store.exceptions import ConcurrentUpdateError, InputError, NotFoundError
 from engine.store.tables import (
@@ -41,7 +42,8 @@ def test_enrol_creates_case_task_and_outbox(engine, tmp_path: Path) -> None:
     assert result.case_ids == [1]
     task = open_task(engine, "bilan_initial")
     assert task.assignee_id == 1 and not task.unassigned_role
-    assert task.due_at == T0 + timedelta(days=15)
+    # a delay in whole days ends with the last instant of that Paris calendar day
+    assert task.due_at == end_of_day(T0 + timedelta(days=15))
     with transaction(engine) as s:
         outbox = s.scalars(select(OutboxRow)).all()
         assert [(o.kind, o.recipient_id, o.task_id) for o in outbox] == [
@@ -117,7 +119,7 @@ def test_other_bad_inputs_write_nothing(engine, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="tâche inconnu"):
         svc.complete_task(999, {}, T0, T0)
     with pytest.raises(InputError, match="unité"):
-        svc.observe(MARIE, "hba1c", "7", "mmol/mol", T0, T0)
+        svc.observe(MARIE, "hba1c", "7", "kg", T0, T0)
     assert counts(engine) == before
 
 

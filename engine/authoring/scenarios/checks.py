@@ -10,12 +10,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from engine.authoring.scenarios.model import Expect, MessageExpect, TaskExpect
-from engine.authoring.scenarios.world import MessageSeen, Snapshot, TaskSeen
+from engine import outbox
+from engine.authoring.scenarios.model import Bounds, Expect, MessageExpect, TaskExpect
+from engine.authoring.scenarios.snapshot import MessageSeen, Snapshot, TaskSeen
 from engine.authoring.timeline import as_datetime
 from engine.clock import PARIS
 from engine.exceptions import Diagnostic
 from engine.pathway.reader import Document
+
+#: outbox kind → what a scenario calls it; a row with a text is a pathway ``message``, any
+#: other row about a task tells its assignee it was given to them (``attribution``)
+_KINDS = {outbox.TASK_REMINDER: "rappel", outbox.TASK_OVERDUE: "escalade",
+          outbox.TASK_CANCELLED: "annulation", outbox.TASK_ASSIGNED: "attribution"}
+DEFAULT_KIND = "message"
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ def compare(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic
             out.append(where.error(("no_tasks", j), f"expected no open task {key!r}, found "
                                    f"{len(still)} ({_task_text(still[0])})"))
     checks += _counts(expect, seen, where, out) + _facts(expect, seen, where, out)
+    checks += _statuses(expect, seen, where, out)
     checks += _messages(expect, seen, where, out)
     return checks
 
@@ -74,9 +82,12 @@ def _task_problem(expect: TaskExpect, tasks: list[TaskSeen]) -> str | None:
     if expect.count is not None and len(same_key) != expect.count:
         return (f"expected {expect.count} open task(s) {expect.key!r}, found {len(same_key)}"
                 f"{_open_list(tasks)}")
+    if expect.at_most is not None and len(same_key) > expect.at_most:
+        return (f"expected at most {expect.at_most} open task(s) {expect.key!r}, found "
+                f"{len(same_key)}{_open_list(tasks)}")
     if not same_key:
-        return None if expect.count == 0 else f"expected an open task {expect.key!r}, found " \
-                                               f"none{_open_list(tasks)}"
+        return None if expect.count == 0 or expect.at_most is not None else \
+            f"expected an open task {expect.key!r}, found none{_open_list(tasks)}"
     if any(_task_matches(expect, t) for t in same_key):
         return None
     wanted = ", ".join(f"{k} {v}" for k, v in _task_wanted(expect).items())
@@ -112,10 +123,23 @@ def _open_list(tasks: list[TaskSeen]) -> str:
 def _counts(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
     for key, wanted in expect.created.items():
         got = seen.created.get(key, 0)
-        if got != wanted:
+        if isinstance(wanted, Bounds) and not wanted.holds(got):
+            out.append(where.error(("created", key), f"expected {wanted.text()} task(s) "
+                                   f"{key!r} created since enrolment, found {got}", key=True))
+        elif isinstance(wanted, int) and got != wanted:
             out.append(where.error(("created", key), f"expected {wanted} task(s) {key!r} "
                                    f"created since enrolment, found {got}", key=True))
     return len(expect.created)
+
+
+def _statuses(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
+    for key, wanted in expect.task_status.items():
+        got = seen.last_status.get(key)
+        if got != wanted:
+            found = f"it is {got}" if got else "no such task was ever created"
+            out.append(where.error(("task_status", key), f"expected the latest task {key!r} "
+                                   f"to be {wanted}; {found}", key=True))
+    return len(expect.task_status)
 
 
 def _facts(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
@@ -132,14 +156,33 @@ def _facts(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]
 def _messages(expect: Expect, seen: Snapshot, where: Located, out: list[Diagnostic]) -> int:
     if expect.notifications is None:
         return 0
-    sent = "; ".join(f"{m.role} → {m.to}: {_short(m.message)}" for m in seen.messages) or "none"
-    if not expect.notifications and seen.messages:
+    sent = "; ".join(_message_text(m) for m in seen.messages) or "none"
+    if not expect.notifications and any(_kind(m) == DEFAULT_KIND for m in seen.messages):
         out.append(where.error(("notifications",), f"expected no message, sent: {sent}"))
     for j, message in enumerate(expect.notifications):
-        if not any(_message_matches(message, m) for m in seen.messages):
-            out.append(where.error(("notifications", j), "expected a message "
-                                   f"{_message_wanted(message)}; sent during this step: {sent}"))
+        n = sum(_message_matches(message, m) for m in seen.messages)
+        if message.count is not None and n != message.count:
+            problem = f"expected {message.count} message(s)"
+        elif message.at_most is not None and n > message.at_most:
+            problem = f"expected at most {message.at_most} message(s)"
+        elif message.count is None and message.at_most is None and not n:
+            problem = "expected a message"
+        else:
+            continue
+        out.append(where.error(("notifications", j), f"{problem} {_message_wanted(message)}; "
+                               f"found {n}; sent during this step: {sent}"))
     return max(1, len(expect.notifications))
+
+
+def _kind(message: MessageSeen) -> str:
+    if message.message:
+        return DEFAULT_KIND
+    return _KINDS.get(message.kind, DEFAULT_KIND)
+
+
+def _message_text(m: MessageSeen) -> str:
+    about = f" ({m.task})" if m.task else ""
+    return f"{_kind(m)}{about} {m.role} → {m.to}: {_short(m.message)}"
 
 
 def _short(text: str, width: int = 50) -> str:
@@ -147,14 +190,17 @@ def _short(text: str, width: int = 50) -> str:
 
 
 def _message_matches(expect: MessageExpect, message: MessageSeen) -> bool:
-    return ((expect.role is None or expect.role == message.role)
+    return ((expect.kind or DEFAULT_KIND) == _kind(message)
+            and (expect.task is None or expect.task == message.task)
+            and (expect.role is None or expect.role == message.role)
             and (expect.to is None or expect.to == message.to)
             and (expect.unassigned is None or expect.unassigned == message.unassigned)
             and (expect.contains is None or expect.contains.lower() in message.message.lower()))
 
 
 def _message_wanted(expect: MessageExpect) -> str:
-    parts = {"role": expect.role, "to": expect.to, "unassigned": expect.unassigned,
+    parts = {"kind": expect.kind or DEFAULT_KIND, "task": expect.task, "role": expect.role,
+             "to": expect.to, "unassigned": expect.unassigned,
              "containing": repr(expect.contains) if expect.contains else None}
     return ", ".join(f"{k} {v}" for k, v in parts.items() if v is not None) or "(any)"
 

@@ -1,27 +1,32 @@
-"""A scenario's world: a fresh SQLite database with one patient, a care team, one case.
+"""A scenario's world: a fresh database with one patient, a care team, its cases.
 
 Scenarios run through the production ``CaseService``, so role assignment
 (a task goes to the care-team holder of its role, else to the coordinator,
 flagged), persistence, timers and the notification outbox behave exactly as
-they do for real patients. The migrated schema is built once per process and
-copied for each scenario, which keeps a scenario well under a second.
+they do for real patients; as time passes, the reminder and escalation sweep
+of ``engine.store.escalation`` (the code the ``escalate-overdue`` flow runs)
+queues its messages too. On SQLite the migrated schema is built once per
+process and copied for each scenario; on PostgreSQL (``database=`` a URL of a
+migrated database that belongs to the caller) every table is emptied first.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from engine import events
+from engine.authoring.scenarios.snapshot import MessageSeen, Snapshot, TaskSeen
+from engine.authoring.timeline import PatientSpec
 from engine.clock import PARIS
 from engine.store.tables import (
+    ALL_TABLES,
     CASE_TABLE,
     OPEN_TASK_STATUSES,
     OUTBOX_TABLE,
@@ -55,55 +60,38 @@ def _template() -> Path:
     return _TEMPLATE["db"]
 
 
-@dataclass
-class TaskSeen:
-    key: str
-    role: str
-    assignee: str          # the holder's name, or "coordinateur" when nobody holds the role
-    unassigned: bool
-    due: datetime
+def _emptied(url: str) -> Engine:
+    """An engine on ``url`` (a migrated PostgreSQL database) whose tables are all empty."""
+    from engine.store.db import make_engine
 
-
-@dataclass
-class MessageSeen:
-    role: str
-    to: str
-    unassigned: bool
-    message: str
-
-
-@dataclass
-class Snapshot:
-    """What a scenario can check about its case at one moment."""
-
-    active: list[str]
-    closed: bool
-    facts: dict[str, Any]
-    tasks: list[TaskSeen]
-    created: dict[str, int]
-    messages: list[MessageSeen] = field(default_factory=list)
-
-    def is_active(self, state: str) -> bool:
-        """A state id, or its last part(s) (``revue``, ``glycemie.revue``), is active."""
-        ids = {leaf.rsplit(".", n)[0] for leaf in self.active for n in range(leaf.count(".") + 1)}
-        return any(sid == state or sid.endswith("." + state) for sid in ids)
+    engine = make_engine(url)
+    names = ", ".join(t.__table__.name for t in ALL_TABLES)  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return engine
 
 
 class World:
-    """One database, one patient and one case, driven through the case service."""
+    """One database, one patient and its cases, driven through the case service."""
 
-    def __init__(self, folder: Path, pathway_text: str, pathway_file: str, key: str,
-                 parameters: dict[str, Any], start: datetime) -> None:
+    def __init__(self, folder: Path, pathways: list[tuple[str, str, str]],
+                 parameters: dict[str, Any], start: datetime, database: str | None = None) -> None:
+        """``pathways``: (text, file, key) of each pathway, the scenario's own first."""
         from engine.store.db import make_engine
         from engine.store.service import CaseService
 
-        db = folder / "scenario.db"
-        shutil.copyfile(_template(), db)
-        self.engine: Engine = make_engine(f"sqlite:///{db}")
-        self.service = CaseService(self.engine, parameters={key: parameters})
-        self.service.publish(pathway_text, pathway_file, start)
+        if database is None:
+            db = folder / "scenario.db"
+            shutil.copyfile(_template(), db)
+            self.engine: Engine = make_engine(f"sqlite:///{db}")
+        else:
+            self.engine = _emptied(database)
+        self.main = pathways[0][2]
+        self.service = CaseService(self.engine, parameters={self.main: parameters})
+        for pathway_text, file, _ in pathways:
+            self.service.publish(pathway_text, file, start)
         self.names: dict[int, str] = {}
-        self.case_id: int | None = None
+        self.cases: dict[str, int] = {}
         self._outbox_seen = 0
 
     def close(self) -> None:
@@ -111,8 +99,7 @@ class World:
 
     # -- the people ---------------------------------------------------------------------------
 
-    def populate(self, birth_date: date, sex: str | None, conditions: list[str],
-                 team: dict[str, str | None], start: datetime) -> None:
+    def populate(self, spec: PatientSpec, team: dict[str, str | None], start: datetime) -> None:
         from engine.store.careteam import set_member
         from engine.store.db import transaction
 
@@ -124,12 +111,15 @@ class World:
             if team.get(COORDINATOR):
                 holders[COORDINATOR] = next(i for i, n in self.names.items() if n == coordinator)
             session.add(Patient(local_id=PATIENT_REF, family_name="Patient", given_names="Fictif",
-                                birth_date=birth_date, sex=sex or "U", conditions=conditions,
-                                created_at=start))
+                                birth_date=spec.birth_date, sex=spec.sex or "U",
+                                conditions=spec.conditions, ald=spec.ald, created_at=start,
+                                condition_onsets={c: d.isoformat()
+                                                  for c, d in spec.onsets.items()}))
             session.flush()
             for role, professional in holders.items():
-                rpps = session.get(Professional, professional).rpps  # type: ignore[union-attr]
-                set_member(session, PATIENT_REF, role, rpps, start.astimezone(PARIS).date())
+                member = session.get(Professional, professional)
+                assert member is not None
+                set_member(session, PATIENT_REF, role, member.rpps, start.astimezone(PARIS).date())
 
     def _professional(self, session: Session, name: str, profession: str) -> int:
         number = len(self.names) + 1
@@ -145,18 +135,30 @@ class World:
 
     def enroll(self, key: str, at: datetime) -> None:
         result = self.service.enroll(PATIENT_REF, key, at)
-        self.case_id = result.case_ids[0]
+        self.cases[key] = result.case_ids[0]
+
+    def begin_step(self) -> None:
+        """From now on, messages count as sent during the next step."""
+        rows = self._rows(_OUTBOX)
+        self._outbox_seen = max([self._outbox_seen, *(o.id for o in rows)])
 
     def advance(self, at: datetime) -> None:
+        """Timers due by ``at`` fire; then reminders and escalations due by ``at`` are queued."""
+        from engine.store.escalation import escalate
+
         self.service.advance(at)
+        escalate(self.engine, at)
 
     def observe(self, code: str, value: Any, unit: str | None, at: datetime) -> None:
         self.service.observe(PATIENT_REF, code, value, unit, at, at)
 
-    def complete(self, key: str, result: dict[str, Any], at: datetime) -> None:
+    def complete(self, key: str, result: dict[str, Any], at: datetime,
+                 pathway: str | None = None) -> None:
         from engine.store.exceptions import InputError
 
-        open_tasks = self._rows(_TASK, _TASK.c.status.in_(OPEN_TASK_STATUSES))
+        cases = [self.cases[pathway]] if pathway else list(self.cases.values())
+        open_tasks = self._rows(_TASK, _TASK.c.case_id.in_(cases),
+                                _TASK.c.status.in_(OPEN_TASK_STATUSES))
         task = next((t for t in open_tasks if t.key == key), None)
         if task is None:
             keys = sorted({t.key for t in open_tasks})
@@ -164,48 +166,49 @@ class World:
                              f"{', '.join(keys) or 'none'}")
         self.service.complete_task(task.id, result, at, at)
 
-    def event(self, name: str, data: dict[str, Any], at: datetime) -> None:
+    def event(self, name: str, data: dict[str, Any], at: datetime, pathway: str) -> None:
         if events.is_hospital(name):
             self.service.hospital_event(PATIENT_REF, name, at, at, data=data)
         else:
-            self.service.pathway_event(self.case_id or 0, name, at, at, data=data)
+            self.service.pathway_event(self.cases[pathway], name, at, at, data=data)
 
     # -- what can be checked --------------------------------------------------------------------
 
     def _rows(self, table: Any, *where: Any) -> list[Any]:
-        """Plain rows of the scenario's case (or of the outbox), in id order."""
+        """Plain rows of ``table``, in id order."""
         from engine.store.db import transaction
 
-        if table is not _OUTBOX:
-            where = (table.c.case_id == self.case_id, *where)
         with transaction(self.engine) as session:
             return list(session.execute(select(table).where(*where).order_by(table.c.id)))
 
-    def snapshot(self) -> Snapshot:
-        (case,) = self._case()
-        rows = self._rows(_TASK)
-        outbox = self._rows(_OUTBOX, _OUTBOX.c.id > self._outbox_seen)
-        self._outbox_seen = max([self._outbox_seen, *(o.id for o in outbox)])
+    def snapshot(self, pathway: str | None = None) -> Snapshot:
+        """The case of ``pathway`` (default: the scenario's own) and this step's messages."""
+        case_id = self.cases[pathway or self.main]
+        (case,) = self._rows(_CASE, _CASE.c.id == case_id)
+        rows = self._rows(_TASK, _TASK.c.case_id == case_id)
+        keys = {t.id: t.key for t in rows}
+        outbox = self._rows(_OUTBOX, _OUTBOX.c.id > self._outbox_seen,
+                            _OUTBOX.c.case_id == case_id)
         created: dict[str, int] = {}
+        last_status: dict[str, str] = {}
         for row in rows:
             created[row.key] = created.get(row.key, 0) + 1
+            last_status[row.key] = row.status
         return Snapshot(
             active=list(case.active_states), closed=case.closed_at is not None,
-            facts=dict(case.facts), created=created,
+            facts=dict(case.facts), created=created, last_status=last_status,
             tasks=[TaskSeen(t.key, t.role, self._label(t.assignee_id, t.unassigned_role),
                             t.unassigned_role, t.due_at.astimezone(PARIS))
                    for t in rows if t.status in OPEN_TASK_STATUSES],
-            messages=[MessageSeen(o.payload.get("role", ""),
-                                  self._label(o.recipient_id,
-                                              bool(o.payload.get("unassigned_role"))),
-                                  bool(o.payload.get("unassigned_role")), o.payload["message"])
-                      for o in outbox if "message" in o.payload])
+            messages=[self._message(o, keys) for o in outbox])
 
-    def _case(self) -> list[Any]:
-        from engine.store.db import transaction
-
-        with transaction(self.engine) as session:
-            return list(session.execute(select(_CASE).where(_CASE.c.id == self.case_id)))
+    def _message(self, row: Any, task_keys: dict[int, str]) -> MessageSeen:
+        payload = row.payload or {}
+        unassigned = bool(payload.get("unassigned_role"))
+        return MessageSeen(kind=row.kind, role=payload.get("role", ""),
+                           to=self._label(row.recipient_id, unassigned),
+                           unassigned=unassigned, message=payload.get("message", ""),
+                           task=task_keys.get(row.task_id or 0))
 
     def _label(self, professional: int | None, unassigned: bool) -> str:
         if unassigned:

@@ -1,0 +1,1 @@
+"""Sign-in and sessions: signed cookies, CSRF tokens, one-time links (``signin``)."""

@@ -1,0 +1,1 @@
+"""The pages and actions: ``tasks`` (inbox, task page), ``patients``, ``coordination``."""
