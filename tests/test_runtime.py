@@ -27,7 +27,7 @@ from engine.case import (
     TimerSet,
     Transitioned,
 )
-from engine.clock import PARIS
+from engine.clock import PARIS, end_of_day
 from engine.exceptions import (
     ClosedCaseError,
     EvaluationError,
@@ -120,7 +120,7 @@ def test_enrol_enters_the_initial_configuration_and_creates_entry_tasks() -> Non
     created = run.outcome.of(TaskCreated)
     # the parent's entry actions run before the child's
     assert [(t.key, t.state) for t in created] == [("t_groupe", "groupe"), ("t_a1", "groupe.a1")]
-    assert all(t.due_at == at(2026, 2, 5) for t in created)
+    assert all(t.due_at == end_of_day(at(2026, 2, 5)) for t in created)  # end of the day
     assert run.timers() == {"groupe_limite": at(2027, 1, 5), "a1_relance": at(2026, 7, 5)}
     assert not run.case.closed
 
@@ -294,7 +294,7 @@ def test_after_timer_fires_once_at_its_time() -> None:
     assert outcome.of(TimerFired) == [TimerFired(at(2026, 1, 15), "rappel", "actif")]
     created = outcome.of(TaskCreated)[0]
     assert (created.key, created.at, created.due_at) == ("relance", at(2026, 1, 15),
-                                                         at(2026, 1, 22))
+                                                         end_of_day(at(2026, 1, 22)))
     assert "rappel" not in run.timers()
     outcome = run.advance(at(2027, 1, 15))
     assert "rappel" not in kinds(outcome, TimerFired)
@@ -544,8 +544,8 @@ def test_parameter_overrides_change_behaviour() -> None:
 def test_duration_parameter_override_changes_due_dates() -> None:
     default, longer = Run("guards"), Run("guards", params={"dosage_delai": "P1M"})
     due = {t.key: t.due_at for t in default.case.tasks}
-    assert due["dosage"] == at(2026, 1, 20)
-    assert {t.key: t.due_at for t in longer.case.tasks}["dosage"] == at(2026, 2, 5)
+    assert due["dosage"] == end_of_day(at(2026, 1, 20))
+    assert {t.key: t.due_at for t in longer.case.tasks}["dosage"] == end_of_day(at(2026, 2, 5))
 
 
 @pytest.mark.parametrize(
@@ -635,7 +635,7 @@ def test_same_inputs_give_same_outputs_whatever_the_wall_clock(
     # another start date shifts every date and nothing else
     later = _script(at(2090, 1, 1))
     assert [o.case.active for o in later] == [o.case.active for o in first]
-    assert later[0].case.tasks[0].due_at == at(2090, 1, 16)
+    assert later[0].case.tasks[0].due_at == end_of_day(at(2090, 1, 16))
 
 
 def test_one_machine_is_shared_by_every_case() -> None:

@@ -127,31 +127,31 @@ def test_each_task_created_completed_and_cancelled_at_its_date(
                effects(text_run, "task created")]
     assert created == [
         ("2026-01-05 09:00", "task created bilan_initial-1 [medecin_traitant] due "
-                             "2026-01-20 09:00"),
-        ("2026-01-12 09:00", "task created examen_pieds-2 [infirmier] due 2026-02-12 09:00"),
+                             "2026-01-20 23:59"),
+        ("2026-01-12 09:00", "task created examen_pieds-2 [infirmier] due 2026-02-12 23:59"),
         ("2026-04-12 09:00", "task created prescrire_hba1c-3 [medecin_traitant] due "
-                             "2026-04-27 09:00"),
+                             "2026-04-27 23:59"),
         ("2026-04-20 09:00", "task created seance_podologie-4 [pedicure_podologue] due "
-                             "2026-05-20 09:00"),
+                             "2026-05-20 23:59"),
         ("2026-07-20 09:00", "task created prescrire_hba1c-5 [medecin_traitant] due "
-                             "2026-08-04 09:00"),
+                             "2026-08-04 23:59"),
         ("2026-07-20 09:00", "task created seance_podologie-6 [pedicure_podologue] due "
-                             "2026-08-20 09:00"),
+                             "2026-08-20 23:59"),
         ("2026-07-22 09:00", "task created revoir_traitement-7 [medecin_traitant] due "
-                             "2026-08-22 09:00"),
+                             "2026-08-22 23:59"),
         ("2026-10-20 09:00", "task created seance_podologie-8 [pedicure_podologue] due "
-                             "2026-11-20 09:00"),
+                             "2026-11-20 23:59"),
         ("2026-11-05 09:00", "task created prescrire_hba1c-9 [medecin_traitant] due "
-                             "2026-11-20 09:00"),
+                             "2026-11-20 23:59"),
         ("2026-11-10 09:00", "task created revoir_traitement-10 [medecin_traitant] due "
-                             "2026-12-10 09:00"),
+                             "2026-12-10 23:59"),
         ("2027-01-20 09:00", "task created seance_podologie-11 [pedicure_podologue] due "
-                             "2027-02-20 09:00"),
-        ("2027-01-20 09:00", "task created examen_pieds-12 [infirmier] due 2027-02-20 09:00"),
+                             "2027-02-20 23:59"),
+        ("2027-01-20 09:00", "task created examen_pieds-12 [infirmier] due 2027-02-20 23:59"),
         ("2027-02-20 09:00", "task created prescrire_hba1c-13 [medecin_traitant] due "
-                             "2027-03-07 09:00"),
+                             "2027-03-07 23:59"),
         ("2027-09-01 09:00", "task created prescrire_hba1c-14 [medecin_traitant] due "
-                             "2027-09-16 09:00"),
+                             "2027-09-16 23:59"),
     ]
     assert effects(text_run, "task completed") == [
         ("2026-01-12 09:00", "task completed bilan_initial-1"),

@@ -52,7 +52,7 @@ def test_ratios_of_other_quantities_are_not_converted() -> None:
     # a units library would make 53 mmol/mol 5.3 %: only the HbA1c equation may do it
     with pytest.raises(UnitError, match="non convertible en '%'"):
         to_declared("Autre", 53, "mmol/mol", "%", "1234-5")
-    with pytest.raises(UnitError, match="unités acceptées : mg/g$"):
+    with pytest.raises(UnitError, match=r"unités acceptées : mg/g$"):
         to_declared("Albuminurie", 3, "%", "mg/g", "9318-7")
 
 

@@ -183,7 +183,7 @@ class Run:
                 on_service()
             except ParcoursError:
                 return False
-            raise AssertionError(f"the runtime refused ({exc}), the database accepted")
+            raise AssertionError(f"the runtime refused ({exc}), the database accepted") from exc
         on_service()
         return True
 
