@@ -88,7 +88,8 @@ class _Work:
     tasks: dict[str, OpenTask]
     seq: int
     closed_at: datetime | None
-    history: dict[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
+    #: shared with the case until an observation is recorded (copied then)
+    history: Mapping[str, tuple[ObservationValue, ...]] = field(default_factory=dict)
     stays: Mapping[str, Any] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
     #: the timer whose firing is being dispatched: re-entering its state keeps its schedule
@@ -98,7 +99,7 @@ class _Work:
     def of(cls, case: Case) -> _Work:
         return cls(list(case.active), dict(case.facts),
                    {(t.state, t.name): t for t in case.timers},
-                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at, dict(case.history),
+                   {t.ref: t for t in case.tasks}, case.seq, case.closed_at, case.history,
                    case.stays)
 
     def freeze(self, rank: Mapping[str, int]) -> Case:
@@ -134,6 +135,8 @@ class Runtime:
                                for name, fact in pathway.definition.facts.items()}
         #: tasks that survive leaving the state that created them
         self._outliving = frozenset(k for k, t in pathway.tasks.items() if t.outlives_state)
+        #: whether any task has an ``on_expiry`` message (else timers need not look)
+        self._on_expiry = any(t.on_expiry is not None for t in pathway.tasks.values())
         self._completes: dict[str, frozenset[str]] = {}
         for key, task in pathway.tasks.items():
             for event_name in task.completing_events():
@@ -305,8 +308,8 @@ class Runtime:
         return _EventScope(values)
 
     def _remember(self, work: _Work, key: str, value: ObservationValue, now: datetime) -> None:
-        work.history[key] = history.record(work.history.get(key, ()), value, now,
-                                           self._retention[key])
+        work.history = {**work.history, key: history.record(
+            work.history.get(key, ()), value, now, self._retention[key])}
 
     # -- timers -----------------------------------------------------------------------------
 
@@ -400,7 +403,7 @@ class Runtime:
             work.effects.append(Transitioned(now, event_name, t.id, t.source, None, (), ()))
             self._run(work, t.actions, t.source, scope, now)
             return
-        expiring = events.key_of(event_name, events.TIMER) is not None
+        expiring = self._on_expiry and events.key_of(event_name, events.TIMER) is not None
         exited = self._exit(work, t.exits, now, t.renews if expiring else None)
         work.effects.append(Transitioned(now, event_name, t.id, t.source, t.target,
                                          exited, t.enter))
@@ -430,7 +433,8 @@ class Runtime:
                                                   f"left state '{task.state}'"))
                 notice = (self.pathway.tasks[task.key].on_expiry
                           if renewed is not None and task.key not in renewed else None)
-                if notice is not None:
+                if notice is not None:  # once per kind: several open tasks, one message
+                    renewed = renewed | {task.key} if renewed is not None else None
                     work.effects.append(Notification(now, tuple(notice.to), notice.message,
                                                      notice.template))
         for slot, timer in list(work.timers.items()):

@@ -384,7 +384,7 @@ BAD_TIMELINES = {
     "unknown-event": (
         PATIENT + "steps:\n  - {at: 2026-04-20, event: sortie}\n",
         r"4:29: step 1 \(2026-04-20 09:00\): unknown event 'sortie'; this pathway knows: "
-        r"admission, admission_cancelled, discharge, discharge_cancelled, .*sortie_parcours"),
+        r"admission, admission_cancelled, discharge, .*sortie_parcours"),
     "bad-event-data": (
         PATIENT + "steps:\n" + BILAN
         + "  - {at: 2026-04-20, event: sortie_parcours, data: {motif: inconnu}}\n",

@@ -102,7 +102,7 @@ def _check_power(base: Any, exponent: Any) -> None:
 ENV = GuardEnvironment()
 #: Jinja's default globals (range, dict, namespace…), as a plain dict: copying the template's
 #: ChainMap of globals for every event cost more than evaluating all its guards
-_GLOBALS = dict(ENV.globals)
+_GLOBALS: dict[str, Any] = {**ENV.globals, "days_between": days_between}
 
 
 def days_since(moment: Any, now: datetime | None = None) -> int | None:
@@ -146,7 +146,6 @@ class Scope:
     def __init__(self, values: dict[str, Any]) -> None:
         now = values.get("now")
         values["days_since"] = lambda moment: days_since(moment, now)
-        values["days_between"] = days_between
         values["within"] = lambda moment, delay: within(moment, delay, now)
         self.values = values
         self._context: Context | None = None

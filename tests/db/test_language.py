@@ -93,3 +93,33 @@ def test_hospital_stays_are_idempotent_and_cancellations_undo(engine, tmp_path: 
         undone = s.scalars(select(CaseEvent).where(
             CaseEvent.kind == HospitalEventUndone.kind)).one()
         assert undone.data["stay"] == "S-42" and undone.to_state == "hospitalise"
+
+
+WARNINGS = Path(__file__).resolve().parents[1] / "data" / "warnings"
+
+
+def test_always_handler_reads_a_result_in_any_state(engine, tmp_path: Path) -> None:
+    svc = build(engine, tmp_path)
+    publish(svc, "always")
+    svc.enroll(MARIE, "test-toujours", T0)
+    day = T0 + timedelta(days=1)
+    svc.observe(MARIE, "33762-6", 900, "pg/mL", day, day)
+    with transaction(engine) as s:
+        assert s.scalars(select(CaseRow.active_states)).one() == ["echographie"]
+    assert tasks(engine) == [("echo", "requested")]
+
+
+def test_expired_request_reaches_the_coordinator(engine, tmp_path: Path) -> None:
+    from engine.store.tables import OutboxRow
+
+    svc = build(engine, tmp_path)
+    path = WARNINGS / "silent-expiry.yaml"
+    svc.publish(path.read_text(encoding="utf-8"), str(path), T0)
+    svc.enroll(MARIE, "mini", T0)
+    svc.advance(T0 + timedelta(days=62))
+    with transaction(engine) as s:
+        messages = [o.payload["message"] for o in s.scalars(select(OutboxRow))
+                    if o.payload.get("role") == "coordinateur"]
+    assert "Avis non obtenu dans le délai" in messages
+    assert "Demande de rappel non traitée" in messages
+    assert ("avis", "cancelled") in tasks(engine)
