@@ -71,9 +71,10 @@ def create_app(web: WebSettings | None = None, settings: Settings | None = None,
     from web.auth.signin import router as sign_in
     from web.routes.coordination import router as coordination
     from web.routes.patients import router as patients
+    from web.routes.preferences import router as preferences
     from web.routes.tasks import router as tasks
 
-    for router in (sign_in, tasks, patients, coordination):
+    for router in (sign_in, tasks, patients, coordination, preferences):
         app.include_router(router)
     if oidc.enabled:
         from web.auth.oidc import oidc_routes

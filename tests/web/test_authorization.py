@@ -38,6 +38,7 @@ PAGES = {
     "/coordination": (MISSING, MISSING, MISSING, OK, SIGN_IN),
     "/coordination/journal": (MISSING, MISSING, MISSING, OK, SIGN_IN),
     "/outbox/{message}": (MISSING, MISSING, MISSING, OK, SIGN_IN),
+    "/preferences": (OK, OK, OK, OK, SIGN_IN),
 }
 
 #: action → (form data, expected answer for the same five actors)
@@ -53,6 +54,8 @@ ACTIONS = {
                                         (OK, OK, MISSING, OK, SIGN_IN)),
     "/tasks/{task}/reattribuer": ({"professionnel": str(GP)},
                                   (MISSING, MISSING, MISSING, OK, SIGN_IN)),
+    "/preferences": ({"canal_1": "email", "mode": "digest", "nouvelles_taches": "digest",
+                      "heure_recapitulatif": "08:00"}, (OK, OK, OK, OK, SIGN_IN)),
 }
 
 

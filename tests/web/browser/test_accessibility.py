@@ -94,6 +94,16 @@ def _observation_error(page: Page, site: Site) -> None:
     expect(page.get_by_role("alert")).to_be_visible()
 
 
+def _preferences(hour: str, expected: str) -> Callable[[Page, Site], None]:
+    def go(page: Page, site: Site) -> None:
+        page.goto(site.at("/preferences"))
+        page.get_by_label("Heure du récapitulatif quotidien").fill(hour)
+        page.get_by_role("button", name="Enregistrer mes préférences").click()
+        expect(page.locator(expected).first).to_be_visible()
+
+    return go
+
+
 def _goto(path: Callable[[World], str]) -> Callable[[Page, Site], None]:
     def go(page: Page, site: Site) -> None:
         page.goto(site.at(path(site.world)))
@@ -140,6 +150,10 @@ VISITS = [
           _goto(lambda w: "/coordination/journal")),
     Visit("message-de-la-boite-d-envoi", "/outbox/{row_id}", COORDINATOR,
           _goto(lambda w: (w.heart_failure_followed(), f"/outbox/{w.last_message_row()}")[1])),
+    Visit("mes-preferences", "/preferences", GP, _goto(lambda w: "/preferences")),
+    Visit("mes-preferences-erreurs", "/preferences", NURSE, _preferences("25:00", ".field-error")),
+    Visit("mes-preferences-enregistrees", "/preferences", GP,
+          _preferences("18:30", ".notice.success")),
     Visit("erreur-404", "/tasks/{task_id}", GP, _goto(lambda w: "/tasks/999999")),
     Visit("erreur-404-hors-connexion", "/{page}", None, _goto(lambda w: "/nulle-part")),
 ]
