@@ -45,10 +45,16 @@ def sign_in_from_message(page: Page, site: Site, person: Person, link: str) -> N
 
 
 def assert_fits(page: Page) -> None:
-    """Nothing wider than the screen (no sideways scrolling on a phone)."""
+    """Nothing wider than the screen (no sideways scrolling on a phone), once the style sheet
+    has loaded (before it, a select is as wide as its longest option)."""
+    page.wait_for_load_state("load")
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
+    culprits = page.evaluate(
+        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
+        " > document.documentElement.clientWidth + 1).slice(0, 5).map(e => e.tagName + '.' +"
+        " e.className + '#' + e.id)")
+    assert overflow <= 0, f"the page is {overflow}px wider than the screen: {culprits}"
 
 
 def test_gp_completes_the_foot_exam_and_sees_the_next_step(page: Page, site: Site) -> None:

@@ -93,7 +93,9 @@ class World:
 
     @property
     def notify_settings(self) -> NotificationSettings:
-        return NotificationSettings(base_url=self.base_url)
+        # the flows follow the link of the message announcing a new task: one message per task
+        # (the default sends non-urgent new tasks in the next morning's digest)
+        return NotificationSettings(base_url=self.base_url, new_tasks="immediate")
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -158,7 +160,7 @@ class World:
                        "fatigue": False})
         service.observe(patient, NT_PROBNP, 900, "pg/mL", start + timedelta(days=3),
                         start + timedelta(days=3))
-        self.complete(patient, "consultation_medecin", start + timedelta(days=4), {})
+        # pathway v2: a raised peptide goes straight to the echocardiography request
         self.complete(patient, "echo_avis_cardiologue", start + timedelta(days=13),
                       {"ic_confirmee": True, "nyha": 2})
         weighed = NOW - timedelta(days=2)
