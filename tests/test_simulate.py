@@ -48,9 +48,10 @@ def test_the_workload_adds_up() -> None:
     assert cohort.patients == 30 and cohort.refused == 0
     # at enrolment every patient gets the six GP tasks of the first month
     assert cohort.created[(0, "medecin_traitant")] >= 6 * 30
-    # every open case has one atomic state in each of the six regions
+    # every open case has one atomic state in each of the eight regions (version 2 added the
+    # lower-limb Doppler and sophia regions)
     open_cases = 30 - sum(cohort.closed.values())
-    assert sum(cohort.states.values()) == 6 * open_cases
+    assert sum(cohort.states.values()) == 8 * open_cases
 
 
 @pytest.mark.parametrize("key", PATHWAYS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,13 @@ from web.oidc.transaction import LoginTransaction, TransactionSigner, safe_next_
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 ISSUER = "https://psc.example.fr/auth/realms/esante-wallet"
 SECRET = "un-secret-de-test-assez-long"
+
+
+def _run(coroutine: Any) -> Any:
+    """``asyncio.run`` in a thread of its own: a browser test of the same worker may hold a
+    running event loop in this thread (Playwright's sync API)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def discovery(**changes: Any) -> dict[str, Any]:
@@ -272,7 +280,7 @@ def test_a_network_failure_is_a_retryable_provider_error() -> None:
         raise httpx.ConnectError("connexion refusée", request=request)
 
     with pytest.raises(OidcProviderError, match="ConnectError") as caught:
-        asyncio.run(client_answering(refuse).metadata())
+        _run(client_answering(refuse).metadata())
     assert caught.value.retryable and isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
@@ -290,7 +298,7 @@ def test_a_network_failure_is_a_retryable_provider_error() -> None:
 def test_an_unusable_discovery_document_is_refused(
         answer: httpx.Response, error: type[WebError], message: str) -> None:
     with pytest.raises(error, match=message):
-        asyncio.run(client_answering(lambda request: answer).metadata())
+        _run(client_answering(lambda request: answer).metadata())
 
 
 def test_discovery_is_cached_then_read_again() -> None:
@@ -302,11 +310,11 @@ def test_discovery_is_cached_then_read_again() -> None:
         return httpx.Response(200, json=discovery())
 
     client = client_answering(answer, clock)
-    asyncio.run(client.metadata())
-    asyncio.run(client.metadata())
+    _run(client.metadata())
+    _run(client.metadata())
     assert seen == ["/auth/realms/esante-wallet/.well-known/openid-configuration"]
     clock.advance(timedelta(hours=2))
-    asyncio.run(client.metadata())
+    _run(client.metadata())
     assert len(seen) == 2
 
 
@@ -322,9 +330,9 @@ def test_token_and_key_set_errors_are_translated() -> None:
     client = client_answering(answer)
     tx = LoginTransaction.start("/", T0, 10)
     with pytest.raises(OidcProviderError, match=r"HTTP 400 \(error=invalid_grant\)$"):
-        asyncio.run(client.exchange_code("code", tx, "https://parcours.example/retour"))
+        _run(client.exchange_code("code", tx, "https://parcours.example/retour"))
     with pytest.raises(OidcProviderError, match="key set is unusable"):
-        asyncio.run(client.key_set())
+        _run(client.key_set())
 
 
 def test_the_exception_tree_has_one_root_and_french_pages() -> None:
