@@ -19,32 +19,32 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from engine.clock import PARIS
+from engine.clock import PARIS, ensure_aware, local_date
 from engine.durations import Duration
 
 DateLike = date | datetime | str | None
+
+
+def _parse(text: str) -> date | datetime:
+    """ISO text: a datetime when it has a time part, else a date."""
+    return datetime.fromisoformat(text) if "T" in text or " " in text \
+        else date.fromisoformat(text)
 
 
 def paris_date(moment: DateLike) -> date | None:
     """The Paris calendar date of a date, a datetime (naive = Paris) or ISO text."""
     if moment is None:
         return None
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment) if "T" in moment or " " in moment \
-            else date.fromisoformat(moment)
-    if isinstance(moment, datetime):
-        return moment.astimezone(PARIS).date() if moment.tzinfo else moment.date()
-    return moment
+    return local_date(_parse(moment) if isinstance(moment, str) else moment)
 
 
 def _moment(value: DateLike) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value) if "T" in value or " " in value \
-            else date.fromisoformat(value)
+        value = _parse(value)
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=PARIS)
+        return ensure_aware(value)
     return datetime.combine(value, time(12), PARIS)
 
 
