@@ -176,7 +176,7 @@ def check_parameter_value(parameter: Parameter, value: Any) -> str | None:
         if parameter.type == "choice" and parameter.choices:
             choices = ", ".join(map(str, parameter.choices))
             return f"{value!r} n'est pas un des choix possibles : {choices}"
-        return f"{_TYPES_FR[parameter.type]} attendu(e), pas {value!r}"
+        return f"valeur attendue : {_TYPES_FR[parameter.type]}, pas {value!r}"
     return out_of_bounds(parameter, value)
 
 

@@ -412,6 +412,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = psub.add_parser("list", help="versions et dossiers ouverts")
     add_json(q)
     q.set_defaults(handler=h + "pathways_list")
+    from flows.commands.territory import register_pathways
+
+    register_pathways(psub)
 
     p = sub.add_parser("advance", help="déclencher les minuteries échues (sans Prefect)")
     p.add_argument("--batch-size", type=int, default=None)
