@@ -344,8 +344,11 @@ def _parameter_bound_problems(ctx: CheckContext, path: Path,
         return
     if _typecheck(spec.default, spec.type, spec.choices) is None and \
             out_of_bounds(spec, spec.default) is not None:
+        bounds = ", ".join(f"{side} {bound:g}" if isinstance(bound, float) else f"{side} {bound}"
+                           for side, bound in (("minimum", spec.minimum),
+                                               ("maximum", spec.maximum)) if bound is not None)
         yield ctx.error((*path, "default"), f"default of {path[-1]!r} ({spec.default}) is "
-                        f"outside its bounds ({spec.minimum} to {spec.maximum})", "type")
+                        f"outside its bounds ({bounds})", "type")
 
 
 def _set_value_problems(ctx: CheckContext) -> Iterator[Diagnostic]:
