@@ -120,7 +120,8 @@ def test_load_settings_raises_with_every_diagnostic(tmp_path: Path) -> None:
 def test_effective_parameters_lay_the_settings_over_the_defaults() -> None:
     values = effective_parameters(PATHWAY, {"intervalle": "P6M"})
     assert values["intervalle"] == "P6M" and values["seuil"] == 7.0
-    with pytest.raises(SettingsDefinitionError, match="paramètre 'ancien' non déclaré"):
+    with pytest.raises(SettingsDefinitionError,
+                       match="paramètre 'ancien' non déclaré par cette version"):
         effective_parameters(PATHWAY, {"ancien": 1})
     with pytest.raises(SettingsDefinitionError, match="hors des bornes"):
         effective_parameters(PATHWAY, {"intervalle": "P5Y"})

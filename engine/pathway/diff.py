@@ -9,8 +9,10 @@ How elements are matched between the versions:
 
 - a state by its id (dotted path from the top: ``suivi.hba1c.attente``); a renamed
   state is a removal plus an addition (a migration mapping says where cases go);
-- a transition by (source state, event, target), the n-th of that triple in document
-  order when a state has several; its guard is compared apart, in ``guards``;
+- a transition by (source state, event, target), written ``source --event--> target``
+  (``*`` for the pathway's ``always`` transitions, ``(interne)`` for an internal one),
+  ``#n`` for the n-th of that triple in document order; its guard is compared apart,
+  in ``guards``;
 - a task and a parameter by key; a timer by (state, name);
 - the guards of transitions matched in both versions, plus the eligibility
   expression: added (no guard before), removed, or changed (another expression).
@@ -104,7 +106,8 @@ def _transitions(p: Pathway) -> dict[str, Transition]:
         for spec in node.state.transitions:
             target = (tree.resolve(spec.to, node.id)[0] or spec.to) if spec.to is not None \
                 else None
-            base = f"{node.id or '*'} --{spec.on}--> {target if target is not None else '(interne)'}"
+            shown = target if target is not None else "(interne)"
+            base = f"{node.id or '*'} --{spec.on}--> {shown}"
             ident, n = base, 1
             while ident in out:
                 n += 1

@@ -226,7 +226,7 @@ def effective_parameters(pathway: Pathway | CompiledPathway,
     problems = []
     for name, value in (overrides or {}).items():
         parameter = definition.parameters.get(name)
-        problem = (f"paramètre {name!r} non déclaré par {definition.key} v{definition.version}"
+        problem = (f"paramètre {name!r} non déclaré par cette version du parcours"
                    if parameter is None else check_parameter_value(parameter, value))
         if problem is not None:
             problems.append(Diagnostic(f"{definition.key}@réglages", 1, 1,

@@ -125,7 +125,7 @@ def effective_parameters(pathway: CompiledPathway,
             assert settings is not None  # the defaults always fit their own pathway
             raise InputError(
                 f"les réglages v{settings.version} de {settings.pathway_key} ne conviennent pas "
-                f"à la version {pathway.version} du parcours : "
+                f"à cette version du parcours (version {pathway.version} du fichier) : "
                 f"{'; '.join(d.message for d in exc.diagnostics)} ; publiez des réglages "
                 "corrigés (parcours settings publish FICHIER --pathway "
                 f"{settings.pathway_key})") from exc

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.exceptions import PathwayDefinitionError
 from engine.settings import Settings
-from flows.commands.common import add_json, add_now, dump, engine_of, fmt, guarded, now_of, \
-    service
+from flows.commands.common import add_json, add_now, dump, engine_of, fmt, guarded, now_of, service
 
 if TYPE_CHECKING:
     from engine.pathway.compiler import CompiledPathway
@@ -78,9 +77,10 @@ def settings_list(args: argparse.Namespace) -> int:
 
     with transaction(engine_of(Settings())) as session:
         rows = territory.history(session, args.pathway)
-        found = [{"pathway": r.pathway_key, "version": r.version, "values": r.values,
-                  "file": r.file, "published_by": r.published_by,
-                  "published_at": r.published_at} for r in rows]
+        found: list[dict[str, Any]] = [
+            {"pathway": r.pathway_key, "version": r.version, "values": r.values,
+             "file": r.file, "published_by": r.published_by, "published_at": r.published_at}
+            for r in rows]
     if args.json:
         dump(found)
         return 0
