@@ -191,8 +191,10 @@ def case_show(args: argparse.Namespace) -> int:
         return 0
     status = f"clos le {fmt(view['closed_at'])} ({view['close_reason']})" if view["closed_at"] \
         else "ouvert"
+    settings = f"réglages v{view['settings_version']}" if view["settings_version"] \
+        else "sans réglages du territoire"
     print(f"Dossier {view['id']} · parcours {view['pathway']} v{view['version']} · "
-          f"patient {view['patient_id']} · {status}")
+          f"{settings} · patient {view['patient_id']} · {status}")
     print(f"  états actifs : {', '.join(view['states'])}")
     facts = {k: v for k, v in view["facts"].items() if v is not None}
     print(f"  faits : {', '.join(f'{k}={v}' for k, v in facts.items()) or '—'}")

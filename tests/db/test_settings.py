@@ -222,6 +222,12 @@ def test_cli_publish_then_show_in_french_and_json(engine: Engine, tmp_path: Path
         "overridden_at": "2026-02-01T09:00:00+00:00", "description": ""}
     assert by_name["age_min"]["source"] == "pathway"
     assert by_name["age_min"]["overridden_by"] is None
+    assert cli(capsys, "enroll", "--patient", MARIE, "--pathway", "exemple-suivi",
+               "--now", "2026-03-03T10:00")[0] == 0
+    code, out, _ = cli(capsys, "case", "show", "1", "--now", "2026-03-03T10:00")
+    assert code == 0 and "Dossier 1 · parcours exemple-suivi v1 · réglages v2 · " in out
+    code, out, _ = cli(capsys, "case", "show", "1", "--json")
+    assert json.loads(out)["settings_version"] == 2
     code, out, _ = cli(capsys, "settings", "list", "exemple-suivi", "--json")
     assert [(v["version"], v["published_by"]) for v in json.loads(out)] == [(1, "Dr Alice"),
                                                                             (2, "Bob")]
