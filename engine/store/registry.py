@@ -93,3 +93,9 @@ def by_version(session: Session, key: str, version: int) -> PathwayVersion:
         raise NotFoundError("pathway version", f"{key}@{version}",
                             f" ; versions publiées : {', '.join(known) or 'aucune'}")
     return row
+
+
+def keys(session: Session) -> list[str]:
+    """The keys of the published pathways, in alphabetical order."""
+    return list(session.scalars(select(col(PathwayVersion.key)).distinct()
+                                .order_by(col(PathwayVersion.key))))

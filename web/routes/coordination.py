@@ -1,11 +1,13 @@
-"""The coordinator's pages: declined tasks to reassign, and the access log."""
+"""The coordinator's pages: declined tasks to reassign, the access log, and the territory's
+parameters of each pathway (effective value, default, source, who set it and when)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from engine.store import access, worklist
+from engine.store import access, registry, worklist
+from engine.store import settings as territory
 from engine.store.db import transaction
 from engine.store.exceptions import InputError, NotFoundError
 from notifications import kinds
@@ -89,3 +91,24 @@ def journal(request: Request, patient: str = "", professionnel: str = "") -> Res
             professional_id=int(professionnel) if professionnel.isdigit() else None)
     return render(request, "journal.html", entries=entries, patient=patient,
                   professionnel=professionnel)
+
+
+@router.get("/coordination/parametres")
+def parameters(request: Request) -> Response:
+    """Each published pathway's parameters as new cases get them (``parcours pathways show``)."""
+    coordinator(request)
+    ctx = context_of(request)
+    pathways = []
+    with transaction(ctx.engine) as db:
+        for key in registry.keys(db):
+            row = registry.latest(db, key)
+            versions = territory.history(db, key)
+            try:
+                views = territory.parameter_views(registry.compiled(row), versions)
+                error = ""
+            except InputError as exc:  # settings that no longer fit the latest version
+                views, error = [], str(exc)
+            pathways.append({"key": key, "version": row.version, "title": row.title,
+                             "settings": versions[-1] if versions else None,
+                             "parameters": views, "error": error})
+    return render(request, "parameters.html", pathways=pathways)
