@@ -21,7 +21,7 @@ from flows.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "settings"
 PATHWAY = load_file(str(DATA / "reglable.yaml"))
-ALLOWED = "age_min, seuil, intervalle, relance_active, motif, niveau"
+ALLOWED = "age_min, seuil, intervalle, relance_active, motif, niveau, debut"
 
 
 def problems(text: str) -> list[tuple[int, int, str]]:
@@ -34,9 +34,10 @@ def problems(text: str) -> list[tuple[int, int, str]]:
 def test_valid_settings_keep_values_in_their_type() -> None:
     settings = load_settings_text(
         "age_min: 70\nseuil: {value: 7.5, unit: '%'}\nintervalle: P6M\n"
-        "relance_active: false\nniveau: haut\nmotif: 'on'\n", PATHWAY)
+        "relance_active: false\nniveau: haut\nmotif: 'on'\ndebut: 2026-03-01\n", PATHWAY)
     assert dict(settings.values) == {"age_min": 70, "seuil": 7.5, "intervalle": "P6M",
-                                     "relance_active": False, "niveau": "haut", "motif": "on"}
+                                     "relance_active": False, "niveau": "haut", "motif": "on",
+                                     "debut": "2026-03-01"}
     assert settings.pathway == "reglable"
     assert settings.positions["intervalle"] == (3, 1)
 
@@ -75,11 +76,13 @@ def test_an_unknown_parameter_is_located_with_the_allowed_names() -> None:
       "unité 'mois' refusée ; ce paramètre n'a pas d'unité"),
      ("seuil: {value: 12, unit: '%'}\n", (1, 16), "hors des bornes"),
      ("seuil: {valeur: 7}\n", (1, 8), "clés inconnues : valeur"),
+     ("debut: le 1er mars\n", (1, 8), "une date AAAA-MM-JJ, pas 'le 1er mars'"),
      ("seuil: {unit: '%'}\n", (1, 8), "la forme longue demande « value »")],
     ids=["text-for-number", "float-for-integer", "boolean-for-integer", "bad-duration",
          "yes-is-not-a-boolean", "not-a-choice", "below-minimum", "above-maximum",
          "duration-below-minimum", "duration-above-maximum", "wrong-unit", "no-unit-declared",
-         "long-form-out-of-bounds", "long-form-unknown-key", "long-form-without-value"])
+         "long-form-out-of-bounds", "long-form-unknown-key", "bad-date",
+         "long-form-without-value"])
 def test_each_bad_value_is_located(text: str, where: tuple[int, int], expected: str) -> None:
     [(line, column, message)] = problems(text)
     assert (line, column) == where

@@ -27,6 +27,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from engine.durations import Duration
@@ -159,6 +160,8 @@ def _value(parameter: Parameter, raw: Any) -> tuple[Any, str | None, tuple[str, 
         where: tuple[str, ...] = ("value",)
     else:
         where = ()
+    if parameter.type == "date" and isinstance(raw, date):
+        raw = raw.isoformat()  # kept as ISO text: the published values are JSON
     problem = check_parameter_value(parameter, raw)
     return (raw, None, ()) if problem is None else (None, problem, where)
 
@@ -172,12 +175,22 @@ def check_parameter_value(parameter: Parameter, value: Any) -> str | None:
     """Why ``value`` does not fit ``parameter`` (type, choices, bounds), in French, or None."""
     from engine.pathway.checks import _typecheck
 
+    if parameter.type == "date" and isinstance(value, str) and not _is_iso_date(value):
+        return f"valeur attendue : {_TYPES_FR['date']}, pas {value!r}"
     if _typecheck(value, parameter.type, parameter.choices) is not None:
         if parameter.type == "choice" and parameter.choices:
             choices = ", ".join(map(str, parameter.choices))
             return f"{value!r} n'est pas un des choix possibles : {choices}"
         return f"valeur attendue : {_TYPES_FR[parameter.type]}, pas {value!r}"
     return out_of_bounds(parameter, value)
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def out_of_bounds(parameter: Parameter, value: Any) -> str | None:
