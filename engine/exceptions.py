@@ -12,7 +12,8 @@
     │   ├── UnknownEventError           no such event in this pathway
     │   ├── ClosedCaseError             the case has ended
     │   ├── InvalidEventDataError       the event's data is not what the pathway expects
-    │   └── UnitError                   an observation's unit cannot be converted
+    │   ├── UnitError                   an observation's unit cannot be converted
+    │   └── GuardCostError              a guard went over its evaluation budget
     └── TimelineError                   a replay timeline file is wrong
 
 Each exception says whether retrying can help (``retryable``), so callers
@@ -137,6 +138,21 @@ class UnitError(RuntimeEventError):
         self.title, self.unit, self.declared, self.accepted = title, unit, declared, accepted
         super().__init__(f"{title} : unité {unit!r} non convertible en {declared!r} ; "
                          f"unités acceptées : {', '.join(accepted)}")
+
+
+class GuardCostError(RuntimeEventError):
+    """A guard went over its evaluation budget (too much text, too many items, too much work).
+
+    The event is refused and the case left untouched: a guard that cannot be evaluated must
+    not silently send the case down another branch. The message is in French (it reaches the
+    coordinator's queue with the refused event).
+    """
+
+    def __init__(self, transition: str, expression: str, reason: str) -> None:
+        self.transition, self.expression, self.reason = transition, expression, reason
+        super().__init__(f"la condition de la transition {transition!r} ({expression!r}) "
+                         "dépasse le coût autorisé (valeur trop grande ou calcul trop long) : "
+                         "événement refusé, dossier inchangé ; le parcours doit être corrigé")
 
 
 class TimelineError(ParcoursError):
