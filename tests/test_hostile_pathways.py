@@ -313,8 +313,8 @@ def test_a_guard_over_budget_refuses_the_event_instead_of_taking_the_other_branc
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
     subject = Subject(birth_date=date(1950, 1, 1), sex="F")
     case = runtime.start(subject, now).case
-    with pytest.raises(GuardCostError, match="dépasse le coût autorisé .* événement refusé, "
-                                             "dossier inchangé"):
+    with pytest.raises(GuardCostError, match=r"dépasse le coût autorisé .* événement refusé, "
+                                             r"dossier inchangé"):
         runtime.apply(case, Event("observation:hba1c", now, value=8.0, unit="%"), subject)
     assert case.active == ("suivi",)
     cheap = Runtime(load_text(GUARDED.replace("GUARD", "true")))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import operator
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
@@ -232,7 +232,7 @@ class GuardEnvironment(ImmutableSandboxedEnvironment):
             raise ExpressionCostError(f"expression builds a value longer than {MAX_SEQUENCE}")
         return left + right
 
-    def call(__self, __context: Context, __obj: Any,  # noqa: N805 (Jinja2's own signature)
+    def call(__self, __context: Context, __obj: Any,
              *args: Any, **kwargs: Any) -> Any:
         _spend(1 + _check_weight(*args, *kwargs.values()))
         owner = getattr(__obj, "__self__", None)
@@ -382,6 +382,7 @@ def _check_cost(source: str, expr: nodes.Node) -> None:
             if isinstance(node, nodes.Call):
                 _check_static_call(node)
                 continue
+            assert isinstance(node, nodes.BinExpr)
             left, right = _static(node.left), _static(node.right)
             if isinstance(node, nodes.Pow):
                 _check_power(left, right)
@@ -479,7 +480,8 @@ def plain(value: Any) -> Any:
     return None if isinstance(value, Undefined) else value
 
 
-__all__ = ["ROOTS", "ALLOWED_FILTERS", "CompiledExpression", "ExpressionCostError", "Scope", "compile_expression", "parse", "references"]
+__all__ = ["ALLOWED_FILTERS", "ROOTS", "CompiledExpression", "ExpressionCostError", "Scope",
+           "compile_expression", "parse", "references"]
 
 
 def make_scope(*, params: Mapping[str, Any], facts: dict[str, Any], obs: Mapping[str, Any],
