@@ -22,6 +22,7 @@ Each exception says whether retrying can help (``retryable``), so callers
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 
@@ -157,3 +158,21 @@ class GuardCostError(RuntimeEventError):
 
 class TimelineError(ParcoursError):
     """A timeline file for ``parcours run`` is wrong."""
+
+
+_ERRNO_FR = {errno.ENOENT: "introuvable", errno.EACCES: "accès refusé",
+             errno.EPERM: "accès refusé", errno.EISDIR: "c'est un dossier, pas un fichier",
+             errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+             errno.ENAMETOOLONG: "nom trop long", errno.ELOOP: "liens symboliques en boucle"}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file cannot be used, in French (for coordinators: « accès refusé »…)."""
+    return _ERRNO_FR.get(exc.errno or 0, "illisible")
+
+
+def file_problem(exc: OSError) -> str:
+    """A file the user named cannot be used: its name (shortened) and why, in French."""
+    name = str(exc.filename)
+    name = name if len(name) <= 80 else name[:77] + "…"
+    return f"fichier {name!r} : {os_reason(exc)}"

@@ -4,7 +4,7 @@ diagnostics, quickly, never with a traceback (issue "Hostile and messy input", r
 Table-driven cases with their exact positions, then a deterministic mutation corpus built
 from the three CPTS pathways (deleted, duplicated and swapped lines, indentation changes,
 control characters, invalid bytes, wrong types, deep nesting, aliases). The corpus size is
-``PARCOURS_FUZZ_FILES`` (default 400 in the normal suite; the ``nightly`` marker runs more).
+``PARCOURS_FUZZ_FILES`` (default 2 000 in the normal suite; the ``nightly`` marker runs more).
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def _mutate(rng: random.Random, text: str) -> str:
     return "\n".join(lines)
 
 
-FILES = int(os.environ.get("PARCOURS_FUZZ_FILES", "400"))
-CHUNKS = 8
+FILES = int(os.environ.get("PARCOURS_FUZZ_FILES", "2000"))
+CHUNKS = 20
 
 
 def _check_corpus(chunk: int, files: int) -> None:
@@ -327,6 +327,8 @@ def test_a_guard_over_budget_refuses_the_event_instead_of_taking_the_other_branc
     " + ".join(["event.value"] * 300) + " > 0",
     "(" * 120 + "event.value" + ")" * 120 + " > 0",
     "event.value" + "|abs" * 200 + " > 0",
+    "not " * 400 + "event.value",
+    "[" * 60 + "]" * 60 + " == event.value",
 ])
 def test_deeply_nested_expressions_are_located_errors(guard: str) -> None:
     problems = _one(_with_guard(guard))

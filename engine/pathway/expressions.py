@@ -39,7 +39,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import consume
 
 from engine.clock import calendar_days
-from engine.exceptions import ExpressionError
+from engine.exceptions import ExpressionError, ParcoursError
 from engine.pathway.datefuncs import days_between, within
 
 ROOTS = ("params", "facts", "obs", "patient", "event", "now", "history", "days_since",
@@ -75,8 +75,11 @@ _GROWING_TEXT_METHODS = frozenset(("center", "ljust", "rjust", "zfill", "expandt
                                    "join", "format", "format_map"))
 
 
-class ExpressionCostError(SecurityError):
-    """An expression went over one of the limits above (memory or work)."""
+class ExpressionCostError(ParcoursError, SecurityError):
+    """An expression went over one of the limits above (memory or work); a ``SecurityError``
+    for Jinja2, a ``ParcoursError`` for everything of ours that reports errors."""
+
+    retryable = False
 
 
 class _Budget(threading.local):
@@ -330,6 +333,7 @@ class Scope:
 
 def parse(source: str) -> nodes.Expr:
     """Parse an expression; raise ``ExpressionError`` with the 1-based column if it is wrong."""
+    _check_brackets(source)
     parser = Parser(ENV, source, state="variable")
     try:
         expr = parser.parse_expression()
@@ -341,6 +345,8 @@ def parse(source: str) -> nodes.Expr:
     except TemplateSyntaxError as exc:
         message = (exc.message or "invalid syntax").replace("template", "expression")
         raise ExpressionError(source, f"syntax error in expression: {message}") from exc
+    except RecursionError:  # e.g. hundreds of 'not not …': Jinja2's parser is recursive
+        raise _too_deep(source) from None
     _check_depth(source, expr)
     _check_cost(source, expr)
     return expr
@@ -351,14 +357,30 @@ def parse(source: str) -> nodes.Expr:
 MAX_EXPRESSION_DEPTH = 80
 
 
+def _too_deep(source: str, column: int | None = None) -> ExpressionError:
+    return ExpressionError(source, f"expression nested too deeply (more than "
+                           f"{MAX_EXPRESSION_DEPTH} levels of operators, filters or "
+                           "brackets); split it with facts set by 'set:'", column)
+
+
+def _check_brackets(source: str) -> None:
+    """Refuse deep bracket nesting before Jinja2's recursive parser meets it."""
+    depth = 0
+    for index, char in enumerate(source):
+        if char in "([{":
+            depth += 1
+            if depth > MAX_EXPRESSION_DEPTH // 2:
+                raise _too_deep(source, index + 1)
+        elif char in ")]}":
+            depth -= 1
+
+
 def _check_depth(source: str, expr: nodes.Node) -> None:
     stack = [(expr, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_EXPRESSION_DEPTH:
-            raise ExpressionError(source, f"expression nested too deeply (more than "
-                                  f"{MAX_EXPRESSION_DEPTH} levels of operators, filters or "
-                                  "brackets); split it with facts set by 'set:'")
+            raise _too_deep(source)
         stack.extend((child, depth + 1) for child in node.iter_child_nodes())
 
 
