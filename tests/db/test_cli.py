@@ -208,6 +208,7 @@ def test_ten_kilobyte_options_are_refused(territory: Path, cli_env: str,
     code, out, err = cli(capsys, "observe", "--patient", MARIE, "--code", "4548-4",
                          "--value", "7,5", "--now", "2026-01-10T09:00", *extra)
     assert code == (2 if "\x00" in extra[1] else 1)
-    assert "10000 caractères, au plus" in out + err or "caractère nul (octet 0) interdit" in out + err
+    assert ("10000 caractères, au plus" in out + err
+            or "caractère nul (octet 0) interdit" in out + err)
     assert extra[1] not in out + err
     assert _dump(cli_env) == before
