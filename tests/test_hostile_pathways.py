@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,9 +130,16 @@ def _check_corpus(chunk: int, files: int) -> None:
         text = _mutate(rng, rng.choice(sources))
         if rng.random() < 0.3:
             text = _mutate(rng, text)
+        sampled = n % 50 == 0  # memory measured on a sample: tracemalloc slows it down
+        if sampled:
+            tracemalloc.start()
         started = time.perf_counter()
         model, problems = check_text(text, f"m{chunk}-{n}.yaml")
         elapsed = time.perf_counter() - started
+        if sampled:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert peak < 512 * 2**20, f"mutation {chunk}-{n} took {peak >> 20} MiB"
         assert elapsed < 10, f"mutation {chunk}-{n} took {elapsed:.1f} s"
         assert model is not None or problems, f"mutation {chunk}-{n}: refused without a reason"
         lines = text.count("\n") + 2
