@@ -38,7 +38,9 @@ def _by() -> str:
 
 @guarded
 def settings_publish(args: argparse.Namespace) -> int:
-    text = Path(args.file).read_text(encoding="utf-8")
+    from engine.pathway.reader import read_source
+
+    text = read_source(args.file)  # a folder, unreadable or non-UTF-8 file: located error
     key = args.pathway or _key_of(args.file)
     published = service(args).publish_settings(text, args.file, key, args.by or _by(),
                                                now_of(args))
