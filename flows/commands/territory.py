@@ -8,6 +8,8 @@ import argparse
 import getpass
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,12 +18,27 @@ from engine.settings import Settings
 from flows.commands.common import add_json, add_now, dump, engine_of, fmt, guarded, now_of, service
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from engine.pathway.compiler import CompiledPathway
     from engine.store.settings import ParameterView
 
 #: ``KEY@N`` (or ``KEY@vN``): a published version; anything else is a file
-_PUBLISHED = re.compile(r"^(?P<key>[a-z0-9][a-z0-9-]*)@v?(?P<version>\d+)$")
+_PUBLISHED = re.compile(r"^(?P<key>[a-z0-9][a-z0-9-]{0,79})@v?(?P<version>\d{1,9})$")
 SUFFIX = ".settings.yaml"
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """One transaction on the configured database; the engine is closed afterwards."""
+    from engine.store.db import transaction
+
+    engine = engine_of(Settings())
+    try:
+        with transaction(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _key_of(file: str) -> str:
@@ -42,8 +59,11 @@ def settings_publish(args: argparse.Namespace) -> int:
 
     text = read_source(args.file)  # a folder, unreadable or non-UTF-8 file: located error
     key = args.pathway or _key_of(args.file)
-    published = service(args).publish_settings(text, args.file, key, args.by or _by(),
-                                               now_of(args))
+    svc = service(args)
+    try:
+        published = svc.publish_settings(text, args.file, key, args.by or _by(), now_of(args))
+    finally:
+        svc.engine.dispose()
     if not published.created:
         print(f"{args.file} : réglages de {key} v{published.version} inchangés")
         return 0
@@ -54,6 +74,7 @@ def settings_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+@guarded
 def settings_validate(args: argparse.Namespace) -> int:
     from engine.pathway.settings import check_settings_file
 
@@ -75,9 +96,8 @@ def settings_validate(args: argparse.Namespace) -> int:
 @guarded
 def settings_list(args: argparse.Namespace) -> int:
     from engine.store import settings as territory
-    from engine.store.db import transaction
 
-    with transaction(engine_of(Settings())) as session:
+    with _session() as session:
         rows = territory.history(session, args.pathway)
         found: list[dict[str, Any]] = [
             {"pathway": r.pathway_key, "version": r.version, "values": r.values,
@@ -96,13 +116,19 @@ def settings_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file we can read
+        return False
+
+
 def _pathway(target: str) -> CompiledPathway | None:
     """A pathway from a file, ``KEY@N`` (published version) or ``KEY`` (latest published)."""
     from engine.pathway.loader import load_file
     from engine.store import registry
-    from engine.store.db import transaction
 
-    if Path(target).is_file():
+    if _is_file(target):
         try:
             return load_file(target)
         except PathwayDefinitionError as exc:
@@ -111,11 +137,11 @@ def _pathway(target: str) -> CompiledPathway | None:
             return None
     match = _PUBLISHED.match(target)
     key = match["key"] if match else target
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", key):
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", key):
         print(f"erreur : {target!r} n'est ni un fichier, ni un parcours publié (CLÉ ou "
               "CLÉ@VERSION, par exemple diabete-type2@1)", file=sys.stderr)
         return None
-    with transaction(engine_of(Settings())) as session:
+    with _session() as session:
         row = registry.by_version(session, key, int(match["version"])) if match \
             else registry.latest(session, key)
         return registry.compiled(row)
@@ -140,9 +166,8 @@ def pathways_diff(args: argparse.Namespace) -> int:
 def pathways_show(args: argparse.Namespace) -> int:
     from engine.store import registry
     from engine.store import settings as territory
-    from engine.store.db import transaction
 
-    with transaction(engine_of(Settings())) as session:
+    with _session() as session:
         row = registry.latest(session, args.key)
         pathway = registry.compiled(row)
         versions = territory.history(session, args.key)

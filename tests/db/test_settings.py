@@ -260,3 +260,49 @@ def test_cli_diff_of_published_versions(engine: Engine, tmp_path: Path, cli_env:
     assert code == 0 and json.loads(out)["tasks"]["changed"] == []
     code, _, err = cli(capsys, "pathways", "diff", "exemple-suivi@1", "exemple-suivi@7")
     assert code == 1 and "versions publiées : 1, 2" in err
+
+
+def test_hostile_settings_command_lines_end_with_a_message(
+        engine: Engine, tmp_path: Path, cli_env: str, db_url: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The settings and pathway-version commands under the CLI fuzzer's hostile values."""
+    import random
+
+    from tests.db.test_cli_fuzz import _file, _id, _moment, _text
+
+    build(engine, tmp_path)
+    settings_file = tmp_path / "exemple-suivi.settings.yaml"
+    settings_file.write_text("hba1c_target: 7.5\n", encoding="utf-8")
+    file = _file(tmp_path)
+    some_file = lambda r: r.choice([str(settings_file), file(r)])  # noqa: E731
+    target = lambda r: r.choice(["exemple-suivi", "exemple-suivi@1", "exemple-suivi@0",  # noqa: E731
+                                 "exemple-suivi@99999999999999999999", "x@1", str(EXAMPLE),
+                                 file(r), _text(r)])
+    templates = [
+        ["settings", "publish", some_file, "--pathway", target, "--by", _text,
+         "--now", _moment],
+        ["settings", "publish", some_file],
+        ["settings", "validate", some_file, "--pathway", target],
+        ["settings", "list", _text, "--json"],
+        ["pathways", "show", target],
+        ["pathways", "show", target, "--json"],
+        ["pathways", "diff", target, target],
+        ["pathways", "diff", target, target, "--json"],
+        ["case", "show", _id],
+    ]
+    rng = random.Random(15 + db_url.startswith("postgresql"))
+    codes = {0: 0, 1: 0, 2: 0}
+    for n in range(150):
+        template = rng.choice(templates)
+        argv = [part(rng) if callable(part) else part for part in template]
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+        out, err = capsys.readouterr()
+        where = f"invocation {n}: {[a[:40] for a in argv]}"
+        assert "Traceback" not in out + err, f"{where}\n{err[-2000:]}"
+        assert code in codes, f"{where}: exit {code}\n{err[-2000:]}"
+        assert code == 0 or err.strip() or out.strip(), f"{where}: failed without a message"
+        codes[code] += 1
+    assert codes[0] and codes[1]
