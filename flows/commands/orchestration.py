@@ -45,6 +45,7 @@ def run_flow(args: argparse.Namespace) -> int:
 
     from flows.prefect_settings import local_runs, where_runs_go
 
+    engine_of(Settings()).dispose()  # a missing database is refused, never created empty
     module, name = FLOWS[args.name]
     flow = getattr(importlib.import_module(module), name)
     params: dict[str, Any] = {"now": now_of(args)}

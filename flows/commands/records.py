@@ -29,7 +29,7 @@ def db_upgrade(args: argparse.Namespace) -> int:
     from engine.store.migrate import current_revision, upgrade
 
     settings = Settings()
-    engine = engine_of(settings)
+    engine = engine_of(settings, create=True)
     upgrade(engine)
     print(f"base {engine.url.render_as_string(hide_password=True)} à jour "
           f"(révision {current_revision(engine)})")

@@ -16,16 +16,14 @@ import os
 import sys
 from pathlib import Path
 
-
-def _database_url(value: str) -> str:
-    if "://" in value:
-        return value
-    return f"sqlite:///{Path(value).resolve()}"
+from flows.commands.common import guarded
 
 
 def _environment(args: argparse.Namespace) -> None:
     if args.database:
-        os.environ["PARCOURS_DATABASE_URL"] = _database_url(args.database)
+        from engine.store.urls import database_url
+
+        os.environ["PARCOURS_DATABASE_URL"] = database_url(args.database)
         messages = Path(args.database).resolve().with_name("messages")
         if "://" not in args.database and messages.is_dir():  # the demo's folder
             os.environ.setdefault("PARCOURS_NOTIFY_CONSOLE_DIR", str(messages))
@@ -40,6 +38,7 @@ def _environment(args: argparse.Namespace) -> None:
             f"http://{args.host or '127.0.0.1'}:{args.port or 8000}"
 
 
+@guarded
 def serve(args: argparse.Namespace) -> int:
     _environment(args)
     from engine.clock import FixedClock, SystemClock, ensure_aware
@@ -49,6 +48,7 @@ def serve(args: argparse.Namespace) -> int:
     from web.settings import WebSettings, resolve_secret
 
     web, settings = WebSettings(), Settings()
+    make_engine(settings.database_url, create=False).dispose()  # refuse a missing database
     try:
         resolve_secret(web, settings.database_url)
     except WebConfigError as exc:
