@@ -36,10 +36,8 @@ def task_view(task: TaskRow, now: datetime | None = None) -> dict[str, Any]:
             "closed_at": task.closed_at, "close_reason": task.close_reason}
 
 
-def list_tasks(session: Session, now: datetime, *, assignee: int | None = None,
-               role: str | None = None, case_id: int | None = None,
-               status: str | None = None, overdue: bool = False,
-               limit: int = 500) -> list[dict[str, Any]]:
+def _task_query(now: datetime, assignee: int | None, role: str | None, case_id: int | None,
+                status: str | None, overdue: bool) -> Any:
     query = select(TaskRow)
     if assignee is not None:
         query = query.where(col(TaskRow.assignee_id) == assignee)
@@ -53,8 +51,24 @@ def list_tasks(session: Session, now: datetime, *, assignee: int | None = None,
         query = query.where(col(TaskRow.status) == status)
     if overdue:
         query = query.where(col(TaskRow.due_at) < now)
-    query = query.order_by(col(TaskRow.due_at), col(TaskRow.id)).limit(limit)
+    return query
+
+
+def list_tasks(session: Session, now: datetime, *, assignee: int | None = None,
+               role: str | None = None, case_id: int | None = None,
+               status: str | None = None, overdue: bool = False,
+               limit: int = 500, offset: int = 0) -> list[dict[str, Any]]:
+    query = _task_query(now, assignee, role, case_id, status, overdue)
+    query = query.order_by(col(TaskRow.due_at), col(TaskRow.id)).offset(offset).limit(limit)
     return [task_view(t, now) for t in session.scalars(query)]
+
+
+def count_tasks(session: Session, now: datetime, *, assignee: int | None = None,
+                role: str | None = None, case_id: int | None = None,
+                status: str | None = None, overdue: bool = False) -> int:
+    """How many tasks ``list_tasks`` would list without a limit."""
+    query = _task_query(now, assignee, role, case_id, status, overdue)
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 def professional_id(session: Session, ref: str) -> int:

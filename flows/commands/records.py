@@ -136,32 +136,6 @@ def event(args: argparse.Namespace) -> int:
 
 
 @guarded
-def tasks(args: argparse.Namespace) -> int:
-    from engine.store.db import transaction
-    from engine.store.queries import list_tasks, professional_id
-
-    now = now_of(args)
-    with transaction(engine_of(Settings())) as session:
-        assignee = professional_id(session, args.assignee) if args.assignee else None
-        found = list_tasks(session, now, assignee=assignee, role=args.role, case_id=args.case,
-                           status=args.status, overdue=args.overdue)
-    if args.json:
-        dump(found)
-        return 0
-    if not found:
-        print("aucune tâche")
-        return 0
-    print(f"{'id':>6}  {'dossier':>7}  {'statut':<10} {'échéance':<16}  {'rôle':<20} tâche")
-    for task in found:
-        late = f" EN RETARD ({task['days_overdue']} j)" if task["overdue"] else ""
-        flag = " (rôle vacant → coordinateur)" if task["unassigned_role"] else ""
-        print(f"{task['id']:>6}  {task['case_id']:>7}  {task['status']:<10} "
-              f"{fmt(task['due_at']):<16}  {task['role']:<20} {task['title']}{late}{flag}")
-    print(f"{len(found)} tâche(s)")
-    return 0
-
-
-@guarded
 def task_complete(args: argparse.Namespace) -> int:
     from engine.store.db import transaction
     from engine.store.queries import professional_id
@@ -286,8 +260,10 @@ def _applied(result: Applied, done: str) -> str:
 def register(sub: argparse._SubParsersAction) -> None:
     """Coordinators' commands on the database (French help: coordinators read it)."""
     from flows.commands.common import add_json, add_now, day, moment
+    from flows.commands.listings import add_paging
 
     h = "flows.commands.records:"
+    ls = "flows.commands.listings:"
     p = sub.add_parser("db", help="base de données")
     dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dbsub.add_parser("upgrade", help="créer ou mettre à jour le schéma").set_defaults(
@@ -300,6 +276,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--encoding", help="encodage du fichier (défaut : détecté ; utf-8, cp1252, "
                    "latin-1, utf-16…)")
     q.set_defaults(handler=h + "professionals_import")
+    q = psub.add_parser("list", help="lister les professionnels, avec leurs tâches ouvertes "
+                                     "et en retard")
+    q.add_argument("--role", help="profession (infirmier) ou rôle tenu dans une équipe de "
+                                  "soins (medecin_traitant)")
+    q.add_argument("--active", choices=("oui", "non"), help="seulement les actifs (oui) ou "
+                                                            "les désactivés (non)")
+    q.add_argument("--search", metavar="TEXTE", help="mots du nom (sans accents ni "
+                                                     "majuscules) ou RPPS")
+    add_paging(q)
+    add_now(q)
+    add_json(q)
+    q.set_defaults(handler=ls + "professionals_list")
 
     p = sub.add_parser("patients", help="patients")
     psub = p.add_subparsers(dest="patient_command", required=True, metavar="ACTION")
@@ -309,6 +297,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "latin-1, utf-16…)")
     add_now(q)
     q.set_defaults(handler=h + "patients_import")
+    q = psub.add_parser("search", help="chercher un patient par nom (sans accents ni "
+                                       "majuscules), date de naissance, INS ou id local")
+    q.add_argument("text", metavar="TEXTE", help="« lefebvre julie », 12/03/1950, "
+                                                 "195031234567890 ou P-002")
+    add_paging(q)
+    add_json(q)
+    q.set_defaults(handler=ls + "patients_search")
 
     q = psub.add_parser("link", help="rattacher l'identifiant d'un établissement (IPP) à un "
                                      "patient, pour les messages HL7 v2 / FHIR sans INS qualifiée")
@@ -328,6 +323,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--to", dest="end", type=day, help="fin (facultatif)")
     add_now(q)
     q.set_defaults(handler=h + "careteam_set")
+    q = psub.add_parser("show", help="afficher l'équipe de soins d'un patient")
+    q.add_argument("patient", metavar="PATIENT", help="id, INS ou identifiant local")
+    add_now(q)
+    add_json(q)
+    q.set_defaults(handler=ls + "careteam_show")
 
     p = sub.add_parser("enroll", help="inscrire un patient dans un parcours")
     p.add_argument("--patient", required=True, help="id, INS ou identifiant local")
@@ -369,18 +369,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_now(p)
     p.set_defaults(handler=h + "event")
 
-    p = sub.add_parser("tasks", help="lister les tâches")
+    p = sub.add_parser("tasks", help="lister les tâches (avec le nom de la personne à qui "
+                                     "elles sont confiées)")
     p.add_argument("--assignee", help="RPPS ou id du professionnel")
-    p.add_argument("--role")
-    p.add_argument("--case", type=int)
-    p.add_argument("--status", help="open, requested, completed, cancelled…")
+    p.add_argument("--role", help="rôle dans l'équipe de soins (medecin_traitant…)")
+    p.add_argument("--case", type=int, help="numéro de dossier")
+    p.add_argument("--status", metavar="STATUT",
+                   help="ouvertes, a-faire, prises, en-cours, en-attente, refusees, "
+                        "terminees, annulees")
     p.add_argument("--overdue", action="store_true", help="seulement les tâches en retard")
+    add_paging(p, 500)
     add_now(p)
     add_json(p)
-    p.set_defaults(handler=h + "tasks")
+    p.set_defaults(handler=ls + "tasks")
+
+    p = sub.add_parser("cases", help="lister les dossiers : patient, étapes en cours, tâches "
+                                     "ouvertes et en retard")
+    p.add_argument("--pathway", help="clé du parcours publié")
+    p.add_argument("--state", metavar="ETAT", help="identifiant d'étape du parcours "
+                                                   "(suivi.glycemie inclut ses sous-étapes)")
+    p.add_argument("--overdue", action="store_true",
+                   help="seulement les dossiers ayant une tâche en retard")
+    p.add_argument("--closed", action="store_true", help="inclure les dossiers clos")
+    add_paging(p)
+    add_now(p)
+    add_json(p)
+    p.set_defaults(handler=ls + "cases")
 
     p = sub.add_parser("task", help="agir sur une tâche")
     tsub = p.add_subparsers(dest="task_command", required=True, metavar="ACTION")
+    q = tsub.add_parser("show", help="afficher une tâche : patient, étape, personne, "
+                                     "historique")
+    q.add_argument("id", type=int, metavar="NUMERO")
+    add_now(q)
+    add_json(q)
+    q.set_defaults(handler=ls + "task_show")
     q = tsub.add_parser("complete", help="terminer une tâche avec son résultat")
     q.add_argument("id", type=int)
     q.add_argument("--result", nargs="*", metavar="CLE=VALEUR")
