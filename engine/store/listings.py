@@ -355,3 +355,12 @@ def task_detail(session: Session, task_id: int, now: datetime) -> dict[str, Any]
             "ins": patient.ins if patient else None,
             "local_id": patient.local_id if patient else None,
             "history": history}
+
+
+def state_titles(session: Session, case_id: int) -> dict[str, str]:
+    """State id → French title, for the pathway version a case runs on."""
+    row = session.get(CaseRow, case_id) if is_id(case_id) else None
+    version = session.get(PathwayVersion, row.pathway_version_id) if row else None
+    if version is None:
+        return {}
+    return {sid: state.title for sid, state in registry.compiled(version).states.items()}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from engine import events
 from engine.clock import local_date
 from engine.settings import Settings
+from flows.commands import labels
 from flows.commands.common import (
     dump,
     engine_of,
@@ -156,10 +157,17 @@ def task_complete(args: argparse.Namespace) -> int:
 @guarded
 def case_show(args: argparse.Namespace) -> int:
     from engine.store.db import transaction
+    from engine.store.listings import professional_names, state_titles
     from engine.store.queries import show_case
 
     with transaction(engine_of(Settings())) as session:
         view = show_case(session, args.id, now_of(args))
+        titles = state_titles(session, args.id)
+        tasks = view["open_tasks"] + view["closed_tasks"]
+        names = professional_names(session, {t["assignee_id"] for t in tasks
+                                             if t["assignee_id"] is not None}
+                                   | {h["actor_id"] for h in view["history"]
+                                      if h["actor_id"] is not None})
     if args.json:
         dump(view)
         return 0
@@ -167,23 +175,60 @@ def case_show(args: argparse.Namespace) -> int:
         else "ouvert"
     print(f"Dossier {view['id']} · parcours {view['pathway']} v{view['version']} · "
           f"patient {view['patient_id']} · {status}")
-    print(f"  états actifs : {', '.join(view['states'])}")
+    print(f"  étapes en cours : {', '.join(titles.get(s, s) for s in view['states'])}")
     facts = {k: v for k, v in view["facts"].items() if v is not None}
-    print(f"  faits : {', '.join(f'{k}={v}' for k, v in facts.items()) or '—'}")
+    print(f"  valeurs : {', '.join(f'{k} = {v}' for k, v in facts.items()) or '—'}")
     print(f"  prochaine échéance : {fmt(view['next_due_at'])}")
     print("  tâches ouvertes :" + ("" if view["open_tasks"] else " aucune"))
     for task in view["open_tasks"]:
-        print(f"    #{task['id']} [{task['role']}] {task['title']} — échéance "
-              f"{fmt(task['due_at'])}{' EN RETARD' if task['overdue'] else ''}")
+        who = names.get(task["assignee_id"] or 0, "personne")
+        print(f"    n° {task['id']} {task['title']} — {labels.task_status(task['status'])}, "
+              f"confiée à {who}, échéance {fmt(task['due_at'])}"
+              f"{' EN RETARD' if task['overdue'] else ''}")
     print("  minuteries :" + ("" if view["timers"] else " aucune"))
     for timer in view["timers"]:
         every = f" (tous les {timer['every']})" if timer["every"] else ""
         print(f"    {timer['name']} le {fmt(timer['fire_at'])}{every}")
     print("  historique :")
+    by_id = {t["id"]: t for t in tasks}
+    by_key = {t["key"]: t for t in tasks}
     for item in view["history"]:
-        move = f" {item['from'] or ''} → {item['to'] or ''}" if item["from"] or item["to"] else ""
-        print(f"    {fmt(item['at'])}  {item['kind']}{move}")
+        print(f"    {fmt(item['at'])}  {_history_line(item, titles, by_id, by_key, names)}")
     return 0
+
+
+def _history_line(item: dict[str, Any], titles: dict[str, str],
+                  by_id: dict[int, dict[str, Any]], by_key: dict[str, dict[str, Any]],
+                  names: dict[int, str]) -> str:
+    """One history entry in French: what happened, to which task, step or value."""
+    data = item["data"] or {}
+    text = labels.history(item["kind"])
+    task = by_id.get(data.get("task_id") or 0) or by_key.get(data.get("key") or "")
+    if task is not None:
+        text += f" : {task['title']} (n° {task['id']})"
+        if data.get("assignee_id"):
+            text += f", confiée à {names.get(data['assignee_id'], 'personne')}"
+    elif data.get("key"):
+        text += f" : {data['key']}"
+    if item["from"] or item["to"]:
+        source = titles.get(item["from"] or "", item["from"] or "")
+        target = ", ".join(titles.get(s.strip(), s.strip())
+                           for s in (item["to"] or "").split(",") if s.strip())
+        text += f" : {source} → {target}" if source and target else \
+            f" : {target}" if target else f", étape « {source} »"
+    if data.get("timer"):
+        text += f" : minuterie {data['timer']}"
+    if "fact" in data:
+        text += f" : {data['fact']} = {data.get('value')}"
+    if data.get("code") and "value" in data:
+        value = str(data["value"]).replace(".", ",") if isinstance(data["value"], float) \
+            else data["value"]
+        text += f" : {data['code']} = {value} {data.get('unit') or ''}".rstrip()
+    if data.get("event") and item["kind"] != "transition":
+        text += f" : {data['event']}"
+    if item["actor_id"] and item["actor"] == "professional":
+        text += f" — par {names.get(item['actor_id'], 'un professionnel')}"
+    return text
 
 
 @guarded
@@ -243,7 +288,7 @@ def advance(args: argparse.Namespace) -> int:
         return 0
     print(f"{report.cases} dossier(s) avancé(s) en {report.batches} lot(s) au {fmt(now)}")
     for kind, count in sorted(report.counts.items()):
-        print(f"  {kind} : {count}")
+        print(f"  {labels.history(kind)} : {count}")
     for case_id, error in report.failures.items():
         print(f"  échec dossier {case_id} : {error}")
     return 1 if report.failures else 0
@@ -251,8 +296,8 @@ def advance(args: argparse.Namespace) -> int:
 
 def _applied(result: Applied, done: str) -> str:
     if result.duplicate:
-        return "déjà appliqué (même identifiant d'événement) : rien n'a changé"
-    parts = ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
+        return "déjà enregistré (même identifiant d'événement) : rien n'a changé"
+    parts = ", ".join(f"{labels.history(k)} : {v}" for k, v in sorted(result.counts.items()))
     cases = ", ".join(map(str, result.case_ids)) or "aucun"
     return f"{done} · dossier(s) {cases}" + (f" · {parts}" if parts else "")
 
