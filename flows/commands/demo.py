@@ -174,15 +174,18 @@ def _report(engine: Any, now: datetime, out: Path, console: Any, failed: int,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the main job: a synthetic CPTS run by Prefect over "
-                                    "several simulated weeks")
+    p = sub.add_parser("demo", help="la démonstration : une CPTS synthétique menée par Prefect "
+                                    "pendant plusieurs semaines simulées")
     p.add_argument("--out", default="parcours-out",
-                   help="folder for the database and messages (default: %(default)s)")
-    p.add_argument("--weeks", type=int, default=6, help="simulated weeks (default: %(default)s)")
-    p.add_argument("--patients", type=int, default=300, help="default: %(default)s")
-    p.add_argument("--seed", type=int, default=2026, help="default: %(default)s")
-    p.add_argument("--start", default=START, help="first day, Europe/Paris "
-                                                  "(default: %(default)s)")
+                   help="dossier de la base et des messages (défaut : %(default)s)")
+    p.add_argument("--weeks", type=int, default=6,
+                   help="semaines simulées (défaut : %(default)s)")
+    p.add_argument("--patients", type=int, default=300, help="défaut : %(default)s")
+    p.add_argument("--seed", type=int, default=2026, help="graine du hasard : la même graine "
+                                                          "donne la même démonstration "
+                                                          "(défaut : %(default)s)")
+    p.add_argument("--start", default=START, metavar="DATE_HEURE",
+                   help="premier jour, heure de Paris (défaut : %(default)s)")
     p.set_defaults(handler="flows.commands.demo:demo")
 
 

@@ -67,3 +67,8 @@ def choice(text: str | None, options: dict[str, str], codes: tuple[str, ...],
     if text in codes:
         return text
     raise InputError(f"{what} {text!r} inconnu ; valeurs possibles : {', '.join(options)}")
+
+#: ``--status`` words of ``parcours outbox`` → stored statuses of the outbox
+OUTBOX_STATUS_OPTIONS = {"en-attente": "pending", "en-cours": "sending", "envoyes": "sent",
+                         "sans-objet": "skipped", "pour-recap": "digest",
+                         "dans-un-recap": "digested", "en-echec": "dead"}

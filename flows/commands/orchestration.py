@@ -17,6 +17,7 @@ from typing import Any
 
 from engine import events
 from engine.settings import Settings
+from flows.commands import labels
 from flows.commands.common import (
     add_json,
     add_now,
@@ -37,6 +38,13 @@ FLOWS = {"advance": ("flows.advance", "advance_due_cases"),
          "eligibility": ("flows.eligibility", "enroll_eligible"),
          "notify": ("flows.dispatch", "dispatch_notifications"),
          "cycle": ("flows.cycle", "cpts_cycle")}
+
+
+#: Prefect's final state types, as coordinators read them
+FLOW_STATES = {"COMPLETED": "terminé", "FAILED": "en échec", "CRASHED": "interrompu",
+               "CANCELLED": "annulé", "CANCELLING": "en cours d'annulation",
+               "PAUSED": "en pause", "RUNNING": "en cours", "PENDING": "en attente",
+               "SCHEDULED": "planifié"}
 
 
 @guarded
@@ -63,7 +71,8 @@ def run_flow(args: argparse.Namespace) -> int:
                   ensure_ascii=False)
         print()
     else:
-        print(f"{args.name} : {state.type.value.lower()} — {state.message}")
+        print(f"{args.name} : {FLOW_STATES.get(state.type.value, state.type.value.lower())}"
+              f" — {state.message}")
     return 0 if state.is_completed() else 1
 
 
@@ -161,7 +170,9 @@ def inbox_list(args: argparse.Namespace) -> int:
     from engine.store.inbox import counts, list_rows
 
     with transaction(engine_of(Settings())) as session:
-        rows = list_rows(session, args.status, args.limit)
+        status = labels.choice(args.status, labels.INBOX_STATUS_OPTIONS,
+                               tuple(labels.INBOX_STATUS), "statut")
+        rows = list_rows(session, status, args.limit)
         totals = counts(session)
     if args.json:
         dump({"counts": totals, "rows": [
@@ -171,12 +182,14 @@ def inbox_list(args: argparse.Namespace) -> int:
              "status": r.status, "attempts": r.attempts, "error": r.error,
              "processed_at": r.processed_at} for r in rows]})
         return 0
-    print(", ".join(f"{k} : {v}" for k, v in sorted(totals.items())) or "inbox vide")
+    print(", ".join(f"{labels.INBOX_STATUS.get(k, k)} : {v}" for k, v in sorted(totals.items()))
+          or "inbox vide")
     for r in rows:
         target = f"patient {r.patient_ref}" if r.patient_ref else \
             f"dossier {r.case_id}" if r.case_id else f"tâche {r.task_id}" if r.task_id else \
             (r.source or "")[:20]
-        print(f"{r.id:>6}  {r.status:<9} {r.kind:<14} {target:<20} {fmt(r.effective_at)}"
+        print(f"{r.id:>6}  {labels.INBOX_STATUS.get(r.status, r.status):<10} "
+              f"{labels.history(r.kind):<24} {target:<20} {fmt(r.effective_at)}"
               f"  essais {r.attempts}" + (f"\n        erreur : {r.error}" if r.error else ""))
     return 0
 
@@ -242,7 +255,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _event_options(q)
     q.set_defaults(handler=h + "inbox_complete")
     q = isub.add_parser("list", help="lister les événements reçus")
-    q.add_argument("--status", help="pending, applied, duplicate, failed")
+    q.add_argument("--status", metavar="STATUT",
+                   help=", ".join(labels.INBOX_STATUS_OPTIONS))
     q.add_argument("--limit", type=int, default=50)
     add_json(q)
     q.set_defaults(handler=h + "inbox_list")

@@ -122,13 +122,14 @@ def event(args: argparse.Namespace) -> int:
     if events.is_hospital(args.name):
         data.update(_hospital_options(args))
         if not args.patient:
-            print("erreur : --patient est requis pour une admission ou une sortie")
+            print("erreur : --patient est requis pour une admission ou une sortie",
+                  file=sys.stderr)
             return 1
         result = svc.hospital_event(args.patient, args.name, args.at or now, now, data=data,
                                     event_id=args.event_id)
     else:
         if args.case is None:
-            print("erreur : --case est requis pour un événement de parcours")
+            print("erreur : --case est requis pour un événement de parcours", file=sys.stderr)
             return 1
         result = svc.pathway_event(args.case, args.name, args.at or now, now, data=data,
                                    event_id=args.event_id)
