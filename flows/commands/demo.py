@@ -156,11 +156,9 @@ def _report(engine: Any, now: datetime, out: Path, console: Any, failed: int,
                       "artefacts dans Prefect[/yellow]")
     console.print(f"Terminé en {seconds:.0f} s.")
     console.print()
-    console.print("Pour ouvrir l'espace des professionnels sur cette démonstration (liens de "
-                  "connexion d'un médecin, d'une infirmière, d'un pharmacien et de la "
-                  "coordination) :\n"
-                  f"  .venv/bin/parcours web --database {out / 'demo.db'} "
-                  f"--now {now:%Y-%m-%dT%H:%M} --demo-links      # puis ouvrir un des liens")
+    from flows.summary import how_to_look
+
+    console.print(how_to_look(out / "demo.db", now), soft_wrap=True, highlight=False)
     console.print()
     if api_url():
         console.print(f"Les exécutions sont dans Prefect : ouvrir {ui_url()} (onglets Runs "
