@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from engine.store.exceptions import InputError
 from engine.store.listings import fold
+from engine.store.tables import TASK_STATUS_TITLES
 
-TASK_STATUS = {"requested": "à faire", "accepted": "prise en charge", "in-progress": "en cours",
-               "on-hold": "en attente", "declined": "refusée", "completed": "terminée",
-               "cancelled": "annulée", "failed": "en échec"}
+TASK_STATUS = TASK_STATUS_TITLES
 
 #: ``--status`` words of ``parcours tasks`` (accents optional) → stored status or ``open``
 TASK_STATUS_OPTIONS = {"ouvertes": "open", "a-faire": "requested", "prises": "accepted",
