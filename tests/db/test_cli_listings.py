@@ -41,10 +41,11 @@ def error_classes() -> set[str]:
 
 
 #: words coordinators must never read: FHIR task statuses, inbox statuses, history kinds,
-#: exception class names, argparse's English
+#: exception class names, argparse's English (``task_completed``/``task_cancelled`` are also
+#: names users type: event kinds and message templates)
 FORBIDDEN = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in sorted({
-    *TASK_STATUSES, "applied", "duplicate", "task_created", "task_completed",
-    "task_cancelled", "enrolment", "timer_fired", "fact_set", "guard_failed", "case_closed",
+    *TASK_STATUSES, "applied", "duplicate", "task_created", "enrolment", "timer_fired",
+    "fact_set", "guard_failed", "case_closed",
     "Error:", "error:", "usage:", "positional arguments", "Traceback",
     *error_classes()}, key=len, reverse=True)) + r")(?![\w-])")
 
