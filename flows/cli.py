@@ -81,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with french(not english):
         args = _parser(english).parse_args(words)
     try:
+        if getattr(args, "json", False):  # standard output: the JSON document only
+            from flows.commands.common import json_only
+
+            with json_only(True):
+                return _resolve(args.handler)(args)
         return _resolve(args.handler)(args)
     except KeyboardInterrupt:
         print("interrupted" if english else "interrompu", file=sys.stderr)

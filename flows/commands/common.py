@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.clock import PARIS, SystemClock, ensure_aware
 from engine.exceptions import ParcoursError
@@ -127,8 +128,34 @@ def database_problem(exc: Exception) -> str:
             "(`parcours db upgrade`) ; rien n'a été enregistré")
 
 
+_JSON_OUT: list[TextIO] = []
+
+
+@contextmanager
+def json_only(enabled: bool) -> Iterator[None]:
+    """With ``--json``, standard output holds only the JSON document: whatever else a command
+    (or a library under it: a console channel, a progress line) prints goes to standard
+    error; ``dump`` and ``json_stream`` write to the real standard output."""
+    if not enabled:
+        yield
+        return
+    _JSON_OUT.append(sys.stdout)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _JSON_OUT.pop()
+
+
+def json_stream() -> TextIO:
+    """Where a JSON document goes: standard output, even inside ``json_only``."""
+    return _JSON_OUT[-1] if _JSON_OUT else sys.stdout
+
+
 def dump(data: Any) -> None:
     from engine.case import jsonable
 
-    json.dump(jsonable(data), sys.stdout, indent=2, ensure_ascii=False)
-    print()
+    stream = json_stream()
+    json.dump(jsonable(data), stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+    stream.flush()

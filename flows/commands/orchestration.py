@@ -10,7 +10,6 @@ failed ones. Prefect is imported inside the handlers only.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
@@ -67,9 +66,7 @@ def run_flow(args: argparse.Namespace) -> int:
     with local_runs():
         state = flow(**params, return_state=True)
     if args.json:
-        json.dump({"state": state.type.value, "message": state.message}, sys.stdout,
-                  ensure_ascii=False)
-        print()
+        dump({"state": state.type.value, "message": state.message})
     else:
         print(f"{args.name} : {FLOW_STATES.get(state.type.value, state.type.value.lower())}"
               f" — {state.message}")
