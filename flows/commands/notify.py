@@ -55,7 +55,7 @@ def _summary(report: DispatchReport, when: str) -> str:
     if report.failed_ids:
         lines.append(f"  messages en échec (la coordination est prévenue) : "
                      f"{', '.join(map(str, report.failed_ids))} ; voir parcours outbox "
-                     f"--status dead")
+                     f"--status en-echec")
     for warning, count in report.warnings.items():
         lines.append(f"  attention : {warning} × {count}")
     return "\n".join(lines)
