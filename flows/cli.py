@@ -101,7 +101,7 @@ def _unexpected(exc: Exception, debug: bool, english: bool = False) -> int:
     from engine.exceptions import ParcoursError
 
     if isinstance(exc, ParcoursError):
-        print(f"{'error' if english else 'erreur'} : {exc}", file=sys.stderr)
+        print(f"error: {exc}" if english else f"erreur : {exc}", file=sys.stderr)
         return 1
     if debug:
         traceback.print_exception(exc, file=sys.stderr)

@@ -34,6 +34,10 @@ def test_debug_prints_the_traceback(monkeypatch: pytest.MonkeyPatch,
 
 def test_our_errors_print_their_message(monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "_resolve", lambda spec: _failing(TimelineError("étape")))
+    assert cli.main(["cases"]) == 1
+    assert capsys.readouterr().err == "erreur : étape\n"
+    # developer commands speak English
     monkeypatch.setattr(cli, "_resolve", lambda spec: _failing(TimelineError("bad step")))
     assert cli.main(["validate", "x.yaml"]) == 1
-    assert capsys.readouterr().err == "erreur : bad step\n"
+    assert capsys.readouterr().err == "error: bad step\n"

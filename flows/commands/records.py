@@ -297,7 +297,7 @@ def advance(args: argparse.Namespace) -> int:
 
 def _applied(result: Applied, done: str) -> str:
     if result.duplicate:
-        return "déjà enregistré (même identifiant d'événement) : rien n'a changé"
+        return "déjà appliqué (même identifiant d'événement) : rien n'a changé"
     parts = ", ".join(f"{labels.history(k)} : {v}" for k, v in sorted(result.counts.items()))
     cases = ", ".join(map(str, result.case_ids)) or "aucun"
     return f"{done} · dossier(s) {cases}" + (f" · {parts}" if parts else "")
