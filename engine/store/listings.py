@@ -185,7 +185,7 @@ def _as_date(text: str) -> date | None:
 
 def search_patients(session: Session, text: str, *, limit: int = DEFAULT_LIMIT,
                     offset: int = 0) -> Page:
-    """Patients whose INS, local id or birth date (AAAA-MM-JJ or JJ/MM/AAAA) is ``text``, or
+    """Patients whose id, INS, local id or birth date (AAAA-MM-JJ or JJ/MM/AAAA) is ``text``, or
     whose names contain every word of ``text`` (accents and case ignored)."""
     check_paging(limit, offset)
     wanted = text.strip()
@@ -198,6 +198,8 @@ def search_patients(session: Session, text: str, *, limit: int = DEFAULT_LIMIT,
     exact = or_(col(Patient.ins) == wanted, func.lower(col(Patient.local_id)) == wanted.lower())
     if born is not None:
         exact = or_(exact, col(Patient.birth_date) == born)
+    if wanted.isdigit() and len(wanted) < 10:  # the internal id, as ``find_patient`` reads it
+        exact = or_(exact, col(Patient.id) == int(wanted))
     ids = list(session.scalars(select(col(Patient.id)).where(exact).order_by(col(Patient.id))))
     words = fold(wanted).split()
     if words and born is None:

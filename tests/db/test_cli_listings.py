@@ -129,7 +129,7 @@ def test_listing_errors_are_one_french_line(territory: Path, capsys: pytest.Capt
 @pytest.mark.parametrize(("text", "expected"), [
     ("helene lefevre", ["P-004"]), ("LEFÈVRE", ["P-004"]), ("lefevre hélène", ["P-004"]),
     ("02/05/1948", ["P-004"]), ("1948-05-02", ["P-004"]), (MARIE, [MARIE]),
-    ("p-002", ["P-002"]), ("moreau", ["P-002"]), ("durand marie", [MARIE]),
+    ("p-002", ["P-002"]), ("moreau", ["P-002"]), ("durand marie", [MARIE]), ("2", ["P-002"]),
     ("dupont", []),
 ])
 def test_patients_search_ignores_accents_and_case(
