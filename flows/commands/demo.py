@@ -29,6 +29,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flows.commands.common import bounded_int
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "pathways" / "examples" / "exemple-suivi.yaml"
 START = "2026-01-05T08:00"  # a Monday, Europe/Paris
@@ -176,9 +178,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "pendant plusieurs semaines simulées")
     p.add_argument("--out", default="parcours-out",
                    help="dossier de la base et des messages (défaut : %(default)s)")
-    p.add_argument("--weeks", type=int, default=6,
+    p.add_argument("--weeks", type=bounded_int(1, 520), default=6,
                    help="semaines simulées (défaut : %(default)s)")
-    p.add_argument("--patients", type=int, default=300, help="défaut : %(default)s")
+    p.add_argument("--patients", type=bounded_int(1, 1_000_000), default=300,
+                   help="défaut : %(default)s")
     p.add_argument("--seed", type=int, default=2026, help="graine du hasard : la même graine "
                                                           "donne la même démonstration "
                                                           "(défaut : %(default)s)")

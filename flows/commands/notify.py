@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import outbox as outbox_kinds
 from flows.commands import labels
-from flows.commands.common import dump, engine_of, fmt, guarded, now_of
+from flows.commands.common import bounded_int, dump, engine_of, fmt, guarded, now_of
 from notifications import kinds
 from notifications.channels import registry as channel_names
 
@@ -137,7 +137,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     h = "flows.commands.notify:"
     p = sub.add_parser("notify", help="envoyer les notifications dues (une passe), "
                                       "aperçu d'un modèle, récapitulatifs")
-    p.add_argument("--batch-size", type=int, default=None, help="messages par lot")
+    p.add_argument("--batch-size", type=bounded_int(1, 100_000), default=None,
+                   help="messages par lot")
     add_now(p)
     add_json(p)
     p.set_defaults(handler=h + "notify")
@@ -166,6 +167,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--status", nargs="*", metavar="STATUT",
                    help=", ".join(labels.OUTBOX_STATUS_OPTIONS))
     p.add_argument("--kind", help="task_assigned, task_reminder, …")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=bounded_int(1, 10_000), default=100)
     add_json(p)
     p.set_defaults(handler=h + "outbox")

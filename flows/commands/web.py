@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from flows.commands.common import guarded
+from flows.commands.common import bounded_int, guarded
 
 
 def _environment(args: argparse.Namespace) -> None:
@@ -88,7 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                       "(défaut : PARCOURS_DATABASE_URL)")
     p.add_argument("--host", help="défaut : PARCOURS_WEB_HOST ou 127.0.0.1")
     p.add_argument("--port", type=int, help="défaut : PARCOURS_WEB_PORT ou 8000")
-    p.add_argument("--workers", type=int, help="processus uvicorn (défaut : 1)")
+    p.add_argument("--workers", type=bounded_int(1, 64), help="processus uvicorn (défaut : 1)")
     p.add_argument("--base-url", help="adresse publique, utilisée dans les liens et pour les "
                                       "cookies Secure")
     p.add_argument("--now", metavar="DATE_HEURE",
