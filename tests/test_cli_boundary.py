@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -44,7 +45,10 @@ def test_our_errors_print_their_message(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_a_file_that_cannot_be_opened_is_named_in_french(
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("PARCOURS_DATABASE_URL", str(tmp_path / "parcours.db"))
+    assert cli.main(["db", "upgrade"]) == 0  # an import needs a database before its file
     assert cli.main(["validate", "x" * 300]) == 1  # developer command: English, located
     captured = capsys.readouterr()
     assert "1:1: cannot read file: File name too long" in captured.out + captured.err

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -45,7 +45,7 @@ def _task_query(now: datetime, assignee: int | None, role: str | None, case_id: 
         query = query.where(col(TaskRow.role) == role)
     if case_id is not None:
         if not is_id(case_id):  # beyond the id column: an unknown case has no task
-            return []
+            return query.where(false())
         query = query.where(col(TaskRow.case_id) == case_id)
     if status == "open" or (status is None and overdue):
         query = query.where(col(TaskRow.status).in_(OPEN_TASK_STATUSES))
