@@ -9,7 +9,6 @@ case runs on.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -34,6 +33,7 @@ from engine.store.tables import (
     Professional,
     TaskRow,
 )
+from engine.text import fold
 
 #: rows shown when the caller does not say (a terminal page)
 DEFAULT_LIMIT = 50
@@ -58,12 +58,6 @@ class Page:
     def as_dict(self) -> dict[str, Any]:
         return {"total": self.total, "offset": self.offset, "limit": self.limit,
                 "more": self.more, **self.extra, "items": self.rows}
-
-
-def fold(text: str | None) -> str:
-    """Lower case without accents, for comparing names typed any way."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def check_paging(limit: int, offset: int) -> None:

@@ -9,10 +9,7 @@ itself stays in ``engine/events.py``, ``engine/case.py`` and ``engine/store/tabl
 from __future__ import annotations
 
 from engine.store.exceptions import InputError
-from engine.store.listings import fold
-from engine.store.tables import TASK_STATUS_TITLES
-
-TASK_STATUS = TASK_STATUS_TITLES
+from engine.text import fold
 
 #: ``--status`` words of ``parcours tasks`` (accents optional) → stored status or ``open``
 TASK_STATUS_OPTIONS = {"ouvertes": "open", "a-faire": "requested", "prises": "accepted",
@@ -52,7 +49,11 @@ def history(kind: str) -> str:
 
 
 def task_status(status: str) -> str:
-    return TASK_STATUS.get(status, status)
+    """A task's status in French (``engine.store.tables`` is imported only when needed: the
+    command line's parser must stay light)."""
+    from engine.store.tables import TASK_STATUS_TITLES
+
+    return TASK_STATUS_TITLES.get(status, status)
 
 
 def choice(text: str | None, options: dict[str, str], codes: tuple[str, ...],

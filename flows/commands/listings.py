@@ -244,10 +244,13 @@ def tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_paging(parser: argparse.ArgumentParser, limit: int | None = None) -> None:
-    from engine.store.listings import DEFAULT_LIMIT
+#: rows of a listing page at a terminal (the parser must not import ``engine.store.listings``:
+#: ``parcours validate`` stays light)
+PAGE = 50
 
-    parser.add_argument("--limit", type=int, default=limit or DEFAULT_LIMIT,
+
+def add_paging(parser: argparse.ArgumentParser, limit: int = PAGE) -> None:
+    parser.add_argument("--limit", type=int, default=limit,
                         help="lignes affichées au plus (défaut : %(default)s)")
     parser.add_argument("--offset", type=int, default=0,
                         help="sauter ce nombre de lignes (page suivante)")
