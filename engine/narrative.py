@@ -199,14 +199,15 @@ class _Sentences:
             return " par un professionnel"
         return ""
 
-    def to(self, pid: Any) -> str:
-        """``au Dr Paul Martin`` / ``à Anne Bernard (infirmier·ère)``."""
+    def to(self, pid: Any, role: str = "") -> str:
+        """``au Dr Paul Martin (Médecin traitant)`` / ``à Anne Bernard (infirmier·ère)``:
+        the role in the pathway if given, else the profession."""
         who = self.person(pid)
         if who is None:
             return "à la coordination"
         if who.profession == "medecin":
-            return f"au Dr {who.name}"
-        return f"à {who.name} ({people.profession_fr(who.profession)})"
+            return f"au Dr {who.name}" + (f" ({role})" if role else "")
+        return f"à {who.name} ({role or people.profession_fr(who.profession)})"
 
     # -- the sentences, one per kind ----------------------------------------------------------
 
@@ -227,7 +228,7 @@ class _Sentences:
         if d.get("unassigned_role"):
             return (f"{task} confiée à la coordination{due} : personne ne tient le rôle "
                     f"{_quoted(role)} dans l'équipe de soins")
-        return f"{task} demandée {self.to(d.get('assignee_id'))}{due} ({role})"
+        return f"{task} demandée {self.to(d.get('assignee_id'), role)}{due}"
 
     def task_completed(self, line: Line) -> str:
         d = line.data
@@ -284,13 +285,13 @@ class _Sentences:
         title, unit = self.observation(line.case_id, str(d.get("code", "")))
         unit = str(d.get("unit") or unit or "")
         value = f"{number_fr(d.get('value'))}{' ' + unit if unit else ''}"
-        return f"{title} {value} enregistré(e){self.by(line)}"
+        return f"{title} {value} enregistrée{self.by(line)}"
 
     def observation_corrected(self, line: Line) -> str:
         d = line.data
         title, unit = self.observation(line.case_id, str(d.get("code", "")))
         unit = str(d.get("unit") or unit or "")
-        return (f"{title} corrigé(e) : {number_fr(d.get('avant'))} → "
+        return (f"{title} corrigée : {number_fr(d.get('avant'))} → "
                 f"{number_fr(d.get('apres'))}{' ' + unit if unit else ''}{self.by(line)}")
 
     def hospital(self, line: Line) -> str:
@@ -367,6 +368,20 @@ SENTENCES: dict[str, Callable[[_Sentences, Line], str]] = {
 }
 
 
+#: Kinds written *because of* the line before them (same case, same times): they join
+#: its entry. Any other line starts an entry of its own.
+CONSEQUENCES = frozenset({TRANSITION, TASK_CREATED, TaskCancelled.kind, NOTIFICATION,
+                          FACT_SET, CASE_CLOSED, GUARD_FAILED, HospitalEventUndone.kind})
+
+
+def _joins(line: Line, group: list[Line]) -> bool:
+    if not group or (line.case_id, line.at, line.recorded_at) != \
+            (group[0].case_id, group[0].at, group[0].recorded_at):
+        return False
+    return line.kind in CONSEQUENCES or (line.kind == TASK_COMPLETED
+                                         and bool(line.data.get("by_event")))
+
+
 def sentence(line: Line, ctx: Context) -> str:
     writer = _Sentences(ctx)
     render = SENTENCES.get(line.kind, _S.generic)
@@ -390,8 +405,7 @@ def entries(lines: Iterable[Line], ctx: Context) -> list[TimelineEntry]:
             group.clear()
 
     for line in lines:
-        if group and (line.case_id, line.at, line.recorded_at) != \
-                (group[0].case_id, group[0].at, group[0].recorded_at):
+        if not _joins(line, group):
             flush()
         group.append(line)
     flush()
