@@ -183,6 +183,17 @@ class _Sentences:
                     return spec.title, spec.unit or ""
         return f"résultat {code}", ""
 
+    def event(self, case_id: int, data: Mapping[str, Any]) -> str:
+        """The event that closed a task: « le résultat HbA1c », « l'événement … »."""
+        name = str(data.get("by_event"))
+        key = events.key_of(name, events.OBSERVATION)
+        pathway = self.pathway(case_id)
+        if key is not None:
+            spec = pathway.definition.observations.get(key) if pathway else None
+            return f"le résultat {spec.title if spec else key}"
+        defined = pathway.definition.events.get(name) if pathway else None
+        return f"l'événement {_quoted(defined.title if defined else name)}"
+
     def person(self, pid: Any) -> Person | None:
         return self.ctx.people.get(pid) if isinstance(pid, int) else None
 
@@ -233,7 +244,7 @@ class _Sentences:
     def task_completed(self, line: Line) -> str:
         d = line.data
         if d.get("by_event"):
-            return f"{self.task(line.case_id, d)} close par l'événement {d['by_event']}"
+            return f"{self.task(line.case_id, d)} close par {self.event(line.case_id, d)}"
         return f"{self.task(line.case_id, d)} terminée{self.by(line)}"
 
     def task_cancelled(self, line: Line) -> str:
