@@ -282,7 +282,8 @@ class _Sentences:
 
     def hospital_event_undone(self, line: Line) -> str:
         event = str(line.data.get("event") or "")
-        what = {events.ADMISSION: "admission", events.DISCHARGE: "sortie"}.get(event, event)
+        what = {events.ADMISSION: "hospitalisation", events.DISCHARGE: "sortie"}.get(event,
+                                                                                  event)
         return (f"{what} annulée par l'établissement : retour à l'étape "
                 f"{self.state(line.case_id, line.to_state)}")
 

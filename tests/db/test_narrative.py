@@ -76,7 +76,7 @@ SAMPLES: dict[str, tuple[narrative.Line, str]] = {
                             "parcours » (motif : déménagement)"),
     HospitalEventUndone.kind: (_line(HospitalEventUndone.kind, {"event": events.ADMISSION},
                                      to_state="inclusion"),
-                               "admission annulée par l'établissement : retour à l'étape "
+                               "hospitalisation annulée par l'établissement : retour à l'étape "
                                "« Inclusion »"),
     narrative.ADVANCE_FAILED: (_line("advance_failed", {"retry_at": "2026-01-05T09:00:00+00:00"}),
                                "échec du traitement automatique du dossier ; nouvel essai "
