@@ -7,7 +7,8 @@ accent- and case-insensitive through ``engine.store.search`` and answered by ind
 (a prefix range on the folded names, equality on the INS, the local id and the birth
 date): nothing scans the patient table per keystroke.
 
-A deactivated professional cannot sign in (``worklist.viewer`` ignores inactive ones) and
+A deactivated professional cannot sign in (``worklist.viewer`` ignores inactive ones, no
+link is sent to them and the links sent before are spent) and
 receives no new task (``batch`` gives a role only to active holders). Their open tasks are
 *released*: no assignee any more, status back to ``requested``, a ``task_released`` history
 line each, and their pending messages about those tasks withdrawn. The coordinator's
@@ -40,6 +41,7 @@ from engine.store.tables import (
     OutboxRow,
     Patient,
     Professional,
+    SignInToken,
     TaskRow,
 )
 
@@ -379,6 +381,11 @@ def deactivate(session: Session, professional_id: int, by: int, now: datetime) -
                 col(Professional.id) != professional_id)) == 0:
         raise InputError("c'est la seule coordination active : ajoutez-en une autre d'abord")
     pro.active = False
+    # a sign-in link sent before cannot be used any more (an open session ends by itself:
+    # ``worklist.viewer`` ignores inactive professionals)
+    session.execute(update(SignInToken).where(
+        col(SignInToken.professional_id) == professional_id,
+        col(SignInToken.used_at).is_(None)).values(used_at=now))
     tasks = list(session.scalars(
         select(TaskRow).join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
         .where(col(TaskRow.assignee_id) == professional_id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -174,17 +175,24 @@ def test_professionals_add_deactivate_reactivate(web: Web) -> None:
     assert added.status_code == 200 and "Élise Noël est enregistré(e)" in added.text
     nurse_page = client.get(f"/coordination/professionals/{NURSE}").text
     assert "Tâches ouvertes (1, dont 0 en retard)" in nurse_page
+    nurse_session = web.signed_in(NURSE)
+    assert nurse_session.get("/tasks").status_code == 200
+    link = web.client()
+    with transaction(web.engine) as db:
+        token = signin.issue(db, NURSE, web.clock.now(), timedelta(minutes=15))
     off = client.post(f"/coordination/professionals/{NURSE}/desactiver", data={"csrf": csrf})
     assert off.status_code == 200 and "1 tâche(s) ouverte(s) reviennent" in off.text
-    nurse = web.client()
-    with transaction(web.engine) as db:
-        token = signin.issue(db, NURSE, web.clock.now(), __import__("datetime").timedelta(
-            minutes=15))
-    page = nurse.get(f"/connexion/lien?p={NURSE}&t={token}")
-    used = nurse.post("/connexion/lien", data={"csrf": csrf_of(page.text), "p": str(NURSE),
-                                               "t": token, "suite": "/tasks"})
-    assert used.status_code != 303 or nurse.get("/tasks").status_code == 303
-    assert nurse.get("/tasks").status_code == 303  # not signed in
+    # deactivated: the open session ends, the link sent before is spent, no new link
+    assert nurse_session.get("/tasks").status_code == 303
+    page = link.get(f"/connexion/lien?p={NURSE}&t={token}")
+    used = link.post("/connexion/lien", data={"csrf": csrf_of(page.text), "p": str(NURSE),
+                                              "t": token, "suite": "/tasks"})
+    assert used.status_code == 400 and "plus valable" in used.text
+    sent = len(web.channel.sent)
+    form = link.get("/connexion")
+    link.post("/connexion", data={"csrf": csrf_of(form.text),
+                                  "adresse": "anne.bernard@example.fr"})
+    assert len(web.channel.sent) == sent
     self_off = client.post(f"/coordination/professionals/{COORDINATOR}/desactiver",
                            data={"csrf": csrf})
     assert self_off.status_code == 409 and "vous-même" in self_off.text
@@ -193,6 +201,10 @@ def test_professionals_add_deactivate_reactivate(web: Web) -> None:
     again = web.client()
     sign_in(again, web, NURSE)
     assert again.get("/tasks").status_code == 200
+    form = link.get("/connexion")  # active again: the same request sends a link
+    link.post("/connexion", data={"csrf": csrf_of(form.text),
+                                  "adresse": "anne.bernard@example.fr"})
+    assert len(web.channel.sent) == sent + 1
 
 
 @pytest.mark.parametrize("path,header", [
