@@ -7,13 +7,16 @@ the folded family and given names in two indexed columns (``search_family``,
 ``search_given``), filled by the columns' defaults on every insert (ORM or Core, one row or
 many) and kept in step by an ORM hook on update; a search word is then a *prefix range*
 (``key >= 'hel' AND key < 'hel\\uffff'``) that a plain B-tree index answers on both
-databases, without ``unaccent`` or a collation of the server.
+databases, without ``unaccent`` or a locale of the server (the columns are in the ``C``
+collation on PostgreSQL).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from typing import Any
+
+from sqlalchemy import String
 
 #: Above every character a folded key can hold: the end of a prefix range.
 PREFIX_END = "\uffff"
@@ -27,6 +30,13 @@ def fold(text: str | None) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
     return " ".join("".join(c if c.isalnum() else " " for c in plain).split())
+
+
+def folded(length: int) -> Any:
+    """The type of a folded column: on PostgreSQL in the byte-order ``C`` collation, so that
+    a prefix range is exact whatever the database's locale (``fr_FR`` orders and compares
+    ignoring spaces and hyphens, and ``\uffff`` may sort anywhere); SQLite compares bytes."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 def prefix_range(column: Any, word: str) -> Any:

@@ -1,12 +1,12 @@
 """Coordinator's patient search: the folded family and given names (no accents, lower
-case) in two indexed columns, and an index on the birth date; existing rows are filled.
+case; byte order ``C`` collation on PostgreSQL) in two indexed columns, and an index on
+the birth date; existing rows are filled.
 
 Revision ID: 0009_coordpeople
 Revises: 0008
 Create Date: 2026-12-02 14:15:00
 """
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 from engine.store.search import fold
@@ -19,8 +19,10 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('patient', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('search_family', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True))
-        batch_op.add_column(sa.Column('search_given', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        batch_op.add_column(sa.Column('search_family', sa.String(length=120).with_variant(
+            sa.String(length=120, collation='C'), 'postgresql'), nullable=True))
+        batch_op.add_column(sa.Column('search_given', sa.String(length=200).with_variant(
+            sa.String(length=200, collation='C'), 'postgresql'), nullable=True))
     patient = sa.table('patient', sa.column('id', sa.Integer), sa.column('family_name', sa.String),
                        sa.column('given_names', sa.String), sa.column('search_family', sa.String),
                        sa.column('search_given', sa.String))
