@@ -175,6 +175,8 @@ def test_professionals_add_deactivate_reactivate(web: Web) -> None:
     assert added.status_code == 200 and "Élise Noël est enregistré(e)" in added.text
     nurse_page = client.get(f"/coordination/professionals/{NURSE}").text
     assert "Tâches ouvertes (1, dont 0 en retard)" in nurse_page
+    assert "Canaux, dans l&#39;ordre" in nurse_page and "ceux du territoire" in nurse_page
+    assert "Silence : SMS" in nurse_page
     nurse_session = web.signed_in(NURSE)
     assert nurse_session.get("/tasks").status_code == 200
     link = web.client()

@@ -15,8 +15,10 @@ from engine.store.db import transaction
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.imports import PROFESSIONS
 from notifications import kinds
+from notifications.channels.registry import LABELS as CHANNEL_LABELS
+from notifications.profile import DAYS_FR, MODES, NEW_TASKS, read_preferences
 from web.auth.guard import coordinator
-from web.context import context_of
+from web.context import WebContext, context_of
 from web.exceptions import NotVisible
 from web.pages import render
 from web.routes.coord_patients import _form, csv_response
@@ -81,6 +83,32 @@ async def add(request: Request) -> Response:
         "connecter avec son adresse et recevra ses tâches."))
 
 
+def preferences_fr(ctx: WebContext, professional_id: int) -> list[tuple[str, str]]:
+    """The notification preferences in force, in French (defaults filled in)."""
+    page = read_preferences(ctx.engine, professional_id, ctx.notify_settings)
+    prefs = page.preferences
+    reachable = {c.name: c.reachable for c in page.channels}
+    channels = ", ".join(CHANNEL_LABELS.get(c, c) + ("" if reachable.get(c, True)
+                                                     else " (adresse manquante)")
+                         for c in prefs.channels)
+    rows = [("Canaux, dans l'ordre", channels), ("Envoi", MODES[prefs.mode]),
+            ("Nouvelles tâches", NEW_TASKS[prefs.new_tasks]),
+            ("Récapitulatif quotidien", f"à {prefs.digest_time:%H:%M}")]
+    for channel, quiet in prefs.quiet_hours.items():
+        label = f"Silence : {CHANNEL_LABELS.get(channel, channel)}"
+        if quiet is None:
+            rows.append((label, "aucun (à toute heure)"))
+            continue
+        text = f"de {quiet.start:%H:%M} à {quiet.end:%H:%M}" if quiet.start != quiet.end \
+            else "aucune heure"
+        if quiet.days:
+            text += ", et le " + ", ".join(DAYS_FR[d - 1] for d in quiet.days)
+        rows.append((label, text))
+    rows.append(("Réglages", "choisis par le professionnel" if page.stored
+                 else "ceux du territoire, par défaut"))
+    return rows
+
+
 def show_professional(request: Request, professional_id: int, *, outcome: str = "",
                       error: str = "", status: int = 200) -> Response:
     coordinator(request)
@@ -92,6 +120,7 @@ def show_professional(request: Request, professional_id: int, *, outcome: str = 
             raise NotVisible() from exc
     now = ctx.now()
     return render(request, "coord_professional.html", status=status, d=detail,
+                  preferences=preferences_fr(ctx, professional_id),
                   overdue=sum(1 for t, _, _ in detail.open_tasks if t.due_at < now),
                   profession_fr=people.profession_fr, outcome=outcome, error=error,
                   status_fr=STATUS_FR, label=kinds.label)
