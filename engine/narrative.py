@@ -31,7 +31,7 @@ from sqlmodel import col
 from engine import events
 from engine.case import HospitalEventUndone, TaskCancelled
 from engine.clock import PARIS, ensure_aware
-from engine.pathway.compiler import CompiledPathway
+from engine.pathway.compiler import ALWAYS, CompiledPathway
 from engine.store import people, registry, results, task_actions
 from engine.store.tables import (
     CaseEvent,
@@ -229,7 +229,19 @@ class _Sentences:
                 f"étape {self.state(line.case_id, line.to_state)}")
 
     def transition(self, line: Line) -> str:
-        return f"passage à l'étape {self.state(line.case_id, line.to_state)}"
+        text = f"passage à l'étape {self.state(line.case_id, line.to_state)}"
+        why = self.why(line.case_id, str(line.data.get("transition") or ""))
+        return f"{text} ({why})" if why else text
+
+    def why(self, case_id: int, tid: str) -> str:
+        """The author's ``description`` of a transition (``state#index``), if any."""
+        pathway = self.pathway(case_id)
+        source, _, index = tid.rpartition("#")
+        if pathway is None or not index.isdigit():
+            return ""
+        node = pathway.tree.nodes.get("" if source == ALWAYS else source)
+        specs = node.state.transitions if node is not None else []
+        return (specs[int(index)].description or "") if int(index) < len(specs) else ""
 
     def task_created(self, line: Line) -> str:
         d = line.data

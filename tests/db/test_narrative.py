@@ -272,3 +272,22 @@ def test_lines_written_together_make_one_entry_and_others_do_not() -> None:
     assert [len(e.sentences) for e in result] == [3, 1]
     assert result[0].text.startswith("HbA1c 8 % enregistrée par Anne Bernard, infirmier·ère "
                                       "; passage à l'étape « revue » ; « Revoir le traitement")
+
+
+def test_a_transition_reads_with_its_authors_description() -> None:
+    from engine.pathway.loader import load_text
+
+    source = EXAMPLE.read_text(encoding="utf-8")
+    marked = source.replace("                to: revue\n",
+                            "                to: revue\n"
+                            "                description: cible dépassée\n", 1)
+    assert marked != source
+    pathway = load_text(marked, "exemple.yaml")
+    tid = next(t.id for t in pathway.transitions.values()
+               if (t.target or "").endswith("revue"))
+    ctx = narrative.Context(pathways={7: pathway})
+    line = _line("transition", {"transition": tid}, to_state="revue")
+    assert narrative.entries([line], ctx)[0].text == \
+        "Passage à l'étape « revue » (cible dépassée)"
+    other = _line("transition", {"transition": "nowhere#9"}, to_state="revue")
+    assert narrative.entries([other], ctx)[0].text == "Passage à l'étape « revue »"
