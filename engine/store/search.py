@@ -50,6 +50,16 @@ def _from_parameters(name: str) -> Any:
     return default
 
 
+def _from_row(name: str) -> Any:
+    def derive(row: dict[str, Any]) -> str:
+        return fold(row.get(name))
+    return derive
+
+
 #: Column defaults of ``Patient.search_family`` / ``search_given``.
 FAMILY_DEFAULT = _from_parameters("family_name")
 GIVEN_DEFAULT = _from_parameters("given_names")
+#: The same, for the bulk paths that bypass column defaults (``COPY`` on PostgreSQL): a
+#: column whose ``info`` has ``derive`` is computed from the row by ``bulk.insert_rows``.
+FAMILY_DERIVED = {"derive": _from_row("family_name")}
+GIVEN_DERIVED = {"derive": _from_row("given_names")}

@@ -12,7 +12,14 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
-from engine.store.search import FAMILY_DEFAULT, GIVEN_DEFAULT, fold, folded
+from engine.store.search import (
+    FAMILY_DEFAULT,
+    FAMILY_DERIVED,
+    GIVEN_DEFAULT,
+    GIVEN_DERIVED,
+    fold,
+    folded,
+)
 from engine.store.types import JsonType, UTCDateTime
 
 #: FHIR Task statuses (https://hl7.org/fhir/valueset-task-status.html) used here, plus
@@ -60,10 +67,12 @@ class Patient(SQLModel, table=True):
 
     # -- coordinator's search (issue 13, migration 0009): folded names (engine.store.search)
     search_family: str | None = Field(
-        default=None, sa_type=folded(120), sa_column_kwargs={"default": FAMILY_DEFAULT},
+        default=None, sa_type=folded(120),
+        sa_column_kwargs={"default": FAMILY_DEFAULT, "info": FAMILY_DERIVED},
         description="family name folded (no accents, lower case): filled on insert")
     search_given: str | None = Field(
-        default=None, sa_type=folded(200), sa_column_kwargs={"default": GIVEN_DEFAULT},
+        default=None, sa_type=folded(200),
+        sa_column_kwargs={"default": GIVEN_DEFAULT, "info": GIVEN_DERIVED},
         description="given names folded (no accents, lower case): filled on insert")
 
 

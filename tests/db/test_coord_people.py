@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, insert, select, text
 
 from engine import narrative
 from engine.store import people
+from engine.store.bulk import insert_rows
 from engine.store.db import transaction
 from engine.store.exceptions import InputError
 from engine.store.service import CaseService
@@ -59,6 +60,11 @@ def test_names_are_folded_on_insert_orm_and_core(engine: Engine, service: CaseSe
         conn.execute(insert(PATIENT_TABLE), [
             {"family_name": "Éléonore", "given_names": "ÇA Va", "birth_date": date(1970, 1, 1),
              "sex": "M", "created_at": T0, "conditions": [], "condition_onsets": {}}])
+    with transaction(engine) as db:  # the bulk path (COPY on PostgreSQL)
+        insert_rows(db, PATIENT_TABLE, [
+            {"family_name": "Bâton", "given_names": "Zoé", "birth_date": date(1971, 1, 1),
+             "sex": "F", "created_at": T0, "conditions": [], "condition_onsets": {}}],
+            with_ids=True)
     with transaction(engine) as db:
         rows = {p.family_name: (p.search_family, p.search_given)
                 for p in db.scalars(select(Patient))}
@@ -67,6 +73,7 @@ def test_names_are_folded_on_insert_orm_and_core(engine: Engine, service: CaseSe
         patient.family_name = "Lefèvre"
     assert rows["Lefèvre-Œuf"] == ("lefevre oeuf", "helene marie")
     assert rows["Éléonore"] == ("eleonore", "ca va")
+    assert rows["Bâton"] == ("baton", "zoe")
     assert rows["Durand"] == ("durand", "marie")  # the CSV import
     with transaction(engine) as db:
         assert db.get(Patient, helene).search_family == "lefevre"  # type: ignore[union-attr]
