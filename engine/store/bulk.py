@@ -42,11 +42,22 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     return list(rows)
 
 
+def _derived(table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """Rows with the columns derived from them (``info["derive"]``, e.g. the folded names
+    of a patient) when they do not carry them: ``COPY`` runs no column default."""
+    derived = [(c.name, c.info["derive"]) for c in table.columns
+               if "derive" in c.info and c.name not in rows[0]]
+    if not derived:
+        return rows
+    return [{**row, **{name: derive(row) for name, derive in derived}} for row in rows]
+
+
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
                 *, with_ids: bool = False) -> list[int]:
     """Insert ``rows`` (dicts with the same keys); returns their ids when asked."""
     if not rows:
         return []
+    rows = _derived(table, rows)
     if not _is_pg(session):
         if with_ids:
             result = session.execute(insert(table).returning(

@@ -88,6 +88,18 @@ class EnrolReport:
         self.case_ids.extend(other.case_ids)
 
 
+@dataclass(frozen=True)
+class Eligibility:
+    """A pathway's eligibility rule for one patient, evaluated now."""
+
+    #: None: the pathway has no eligibility rule (entered by the coordinator's decision)
+    eligible: bool | None
+    rule: str | None
+    #: the patient's open case in that pathway, if any (enrolment is then refused)
+    open_case: int | None
+    title: str
+
+
 @dataclass
 class AdvanceReport:
     batches: int = 0
@@ -223,6 +235,26 @@ class CaseService:
         writer.flush()
         return Applied(case_ids=[row.id or 0], counts=writer.counts,
                        message=f"dossier {row.id} ouvert dans {version.key} v{version.version}")
+
+    def eligibility(self, patient_ref: str | int, pathway_key: str,
+                    now: datetime) -> Eligibility:
+        """Would ``enroll`` accept this patient now? The same check, nothing written."""
+        def work(session: Session) -> Eligibility:
+            patient = find_patient(session, patient_ref)
+            version = registry.latest(session, pathway_key)
+            pathway = registry.compiled(version)
+            open_case = session.scalar(select(col(CaseRow.id)).where(
+                col(CaseRow.patient_id) == patient.id, col(CaseRow.pathway_key) == version.key,
+                col(CaseRow.closed_at).is_(None)))
+            rule = pathway.definition.eligibility
+            if rule is None:
+                return Eligibility(None, None, open_case, pathway.definition.title)
+            batch = Batch({})
+            load_patients(session, batch, {patient.id or 0}, as_of(now))
+            subject = subject_of(patient, pathway, batch.observations)
+            return Eligibility(self.runtime(pathway).is_eligible(subject, now), str(rule),
+                               open_case, pathway.definition.title)
+        return self._unit(work)
 
     def enroll_many(self, patient_ids: list[int], pathway_key: str, now: datetime, *,
                     batch_size: int = 1000, check_eligibility: bool = True,
