@@ -80,7 +80,7 @@ def _is_json(table: Table, column: str) -> bool:
 
 def update_from_values(session: Session, table: Table, rows: Sequence[dict[str, Any]],
                        keys: dict[str, str], types: dict[str, str],
-                       extra_set: str = "") -> int:
+                       extra_set: str = "", extra_where: str = "") -> int:
     """PostgreSQL: one ``UPDATE … FROM unnest(arrays…)`` for many rows; returns rows updated.
 
     ``keys`` maps parameter names to the column they must match (``b_id`` → ``id``);
@@ -94,7 +94,8 @@ def update_from_values(session: Session, table: Table, rows: Sequence[dict[str, 
     sets = [f'"{c}" = v."{c}"' + ("::jsonb" if types[c] == "jsonb" else "") for c in params]
     if extra_set:
         sets.append(extra_set)
-    where = " AND ".join(f't."{col}" = v."{k}"' for k, col in keys.items())
+    where = " AND ".join([f't."{col}" = v."{k}"' for k, col in keys.items()]
+                         + ([extra_where] if extra_where else []))
     names = ", ".join(f'"{c}"' for c in order)
     sql = (f'UPDATE "{table.name}" AS t SET {", ".join(sets)} FROM unnest({arrays}) '
            f"AS v({names}) WHERE {where}")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -43,7 +43,8 @@ from sqlmodel import col
 from engine import events
 from engine.store.db import is_transient, transaction
 from engine.store.exceptions import InputError
-from engine.store.service import Applied, CaseService
+from engine.store.bulk import update_from_values
+from engine.store.service import Applied, CaseService, observation_catalogue
 from engine.store.tables import INBOX_TABLE, InboxRow
 from engine.store.writer import SYSTEM, Actor
 
@@ -197,10 +198,104 @@ def _count_attempt(engine: Engine, row_id: int, error: str) -> None:
             attempts=_INBOX.c.attempts + 1, error=error))
 
 
-def drain(service: CaseService, now: datetime, limit: int) -> DrainReport:
-    """Apply up to ``limit`` pending events in order; see the module docstring."""
+def drain(service: CaseService, now: datetime, limit: int, *,
+          batched: bool = True) -> DrainReport:
+    """Apply up to ``limit`` pending events in order; see the module docstring.
+
+    ``batched`` (the default): the events are applied in slices, each slice one
+    transaction with a savepoint per event (``_apply_slice``); the results are the
+    same as one transaction per event (``batched=False``), which remains the path of
+    messages read again and of an event whose slice could not be committed."""
+    rows = pending(service.engine, now, limit)
+    if not batched:
+        return _drain_one_by_one(service, rows, now)
     report = DrainReport()
-    for row in pending(service.engine, now, limit):
+    start = 0
+    while start < len(rows):
+        end = start
+        while end < len(rows) and end - start < SLICE and rows[end].kind != events.MESSAGE:
+            end += 1
+        done = _apply_slice(service, rows[start:end], now, report) if end > start else 0
+        if end > start and done == end - start:
+            start = end
+            continue
+        # a message to read again, an event that failed transiently inside the slice (its
+        # savepoint rolled back, the events before it committed) or a slice that could not
+        # commit: the next event alone, in its own transaction with the service's retries
+        start += done
+        alone = _drain_one_by_one(service, rows[start:start + 1], now)
+        report.merge(alone)
+        if alone.stopped is not None:
+            return report
+        start += 1
+    return report
+
+
+#: events applied in one transaction (each in its own savepoint)
+SLICE = 200
+
+
+def _apply_slice(service: CaseService, rows: list[InboxRow], now: datetime,
+                 report: DrainReport) -> int:
+    """Apply ``rows`` in one transaction, a savepoint each; returns how many were handled.
+
+    Stops before a row that failed transiently (the caller retries it alone). If the
+    transaction itself cannot commit, nothing of the slice is kept and the caller
+    applies its rows one by one: the outcome is the same as one transaction each."""
+    part = DrainReport()
+    outcomes: list[dict[str, Any]] = []
+    try:
+        with transaction(service.engine) as session, service.shared(session):
+            session.info["catalogue"] = observation_catalogue(session)
+            for row in rows:
+                try:
+                    result = apply_row(service, row, now)
+                except Exception as exc:
+                    if is_transient(exc):
+                        break
+                    error = f"{type(exc).__name__}: {exc}"[:2000]
+                    outcomes.append({"b_id": row.id, "status": "failed", "error": error})
+                    part.failed.append(FailedEvent(row.id or 0, row.kind, row.case_id,
+                                                   row.task_id, type(exc).__name__))
+                else:
+                    if result.duplicate:
+                        part.duplicates += 1
+                        outcomes.append({"b_id": row.id, "status": "duplicate", "error": None})
+                    else:
+                        part.applied[row.kind] += 1
+                        part.case_ids.update(result.case_ids)
+                        outcomes.append({"b_id": row.id, "status": "applied", "error": None})
+                finally:
+                    session.expunge_all()   # no stale objects for the next event; flat memory
+                part.seen += 1
+            _record_many(session, outcomes, now)
+    except Exception:  # nothing of the slice was kept: the caller goes on event by event
+        return 0
+    report.merge(part)
+    return len(outcomes)
+
+
+def _record_many(session: Session, outcomes: list[dict[str, Any]], now: datetime) -> None:
+    """The outcomes of a slice, in one statement."""
+    if not outcomes:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        update_from_values(session, _INBOX, [{**o, "processed_at": now} for o in outcomes],
+                           {"b_id": "id"}, {"b_id": "int", "status": "text", "error": "text",
+                                            "processed_at": "timestamptz"},
+                           extra_set='"attempts" = t."attempts" + 1',
+                           extra_where="t.\"status\" = 'pending'")
+        return
+    session.execute(update(_INBOX).where(_INBOX.c.id == bindparam("b_id"),
+                                         _INBOX.c.status == "pending").values(
+        processed_at=now, attempts=_INBOX.c.attempts + 1), outcomes)
+
+
+def _drain_one_by_one(service: CaseService, rows: list[InboxRow],
+                      now: datetime) -> DrainReport:
+    """One transaction per event, and one for its outcome."""
+    report = DrainReport()
+    for row in rows:
         report.seen += 1
         try:
             result = apply_row(service, row, now)

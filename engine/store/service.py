@@ -13,8 +13,10 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -117,6 +119,22 @@ class CaseService:
         self.settings = settings or Settings()
         self.parameters = parameters or {}
         self._runtimes: dict[str, Runtime] = {}
+        #: a transaction shared by several operations (``shared``), in this thread only
+        self._shared: ContextVar[Session | None] = ContextVar(f"shared-{id(self)}",
+                                                               default=None)
+
+    @contextmanager
+    def shared(self, session: Session) -> Iterator[Session]:
+        """Run the operations called inside in ``session``'s transaction, each in a savepoint.
+
+        An operation that fails rolls back its savepoint only (it wrote nothing) and raises
+        as usual, without retries: the caller decides (the inbox drain falls back to one
+        transaction per event). Used to apply a slice of inbound events in one commit."""
+        token = self._shared.set(session)
+        try:
+            yield session
+        finally:
+            self._shared.reset(token)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -132,6 +150,11 @@ class CaseService:
         return runtime
 
     def _unit(self, work: Callable[[Session], T]) -> T:
+        shared = self._shared.get()
+        if shared is not None:
+            with shared.begin_nested():
+                return work(shared)
+
         def attempt() -> T:
             with transaction(self.engine) as session:
                 return work(session)
@@ -309,7 +332,7 @@ class CaseService:
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
             check_within_life(patient, at, "l'observation")
-            catalogue = observation_catalogue(session)
+            catalogue = session.info.get("catalogue") or observation_catalogue(session)
             spec = catalogue.get(code) or next(
                 (s for s in catalogue.values() if s["key"] == code), None)
             if spec is None and keep_unknown:
