@@ -41,9 +41,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from engine import events
+from engine.store import runs
+from engine.store.bulk import update_from_values
 from engine.store.db import is_transient, transaction
 from engine.store.exceptions import InputError
-from engine.store.bulk import update_from_values
 from engine.store.service import Applied, CaseService, observation_catalogue
 from engine.store.tables import INBOX_TABLE, InboxRow
 from engine.store.writer import SYSTEM, Actor
@@ -237,42 +238,102 @@ SLICE = 200
 
 def _apply_slice(service: CaseService, rows: list[InboxRow], now: datetime,
                  report: DrainReport) -> int:
-    """Apply ``rows`` in one transaction, a savepoint each; returns how many were handled.
+    """Apply ``rows`` in one transaction; returns how many were handled.
 
-    Stops before a row that failed transiently (the caller retries it alone). If the
-    transaction itself cannot commit, nothing of the slice is kept and the caller
-    applies its rows one by one: the outcome is the same as one transaction each."""
+    Consecutive observations and hospital events are applied together in memory
+    (``engine.store.runs``) and written in bulk in a savepoint; should that write
+    fail, they are applied again one per savepoint. Other events go through the case
+    service, each in its own savepoint. Stops before a row that failed transiently (the
+    caller retries it alone). If the transaction itself cannot commit, nothing of the
+    slice is kept and the caller applies its rows one by one: the outcome is the same
+    as one transaction each."""
     part = DrainReport()
     outcomes: list[dict[str, Any]] = []
     try:
         with transaction(service.engine) as session, service.shared(session):
-            session.info["catalogue"] = observation_catalogue(session)
-            for row in rows:
-                try:
-                    result = apply_row(service, row, now)
-                except Exception as exc:
-                    if is_transient(exc):
+            session.info["now"] = now
+            catalogue = session.info["catalogue"] = observation_catalogue(session)
+            i, stopped = 0, False
+            while i < len(rows) and not stopped:
+                j = i
+                while j < len(rows) and runs.fast(rows[j], catalogue):
+                    j += 1
+                if j > i and _run(service, session, rows[i:j], now, catalogue, part,
+                                  outcomes):
+                    i = j
+                    continue
+                for row in rows[i:max(j, i + 1)]:
+                    if not _one(service, session, row, now, part, outcomes):
+                        stopped = True   # commit what came before it, stop there
                         break
-                    error = f"{type(exc).__name__}: {exc}"[:2000]
-                    outcomes.append({"b_id": row.id, "status": "failed", "error": error})
-                    part.failed.append(FailedEvent(row.id or 0, row.kind, row.case_id,
-                                                   row.task_id, type(exc).__name__))
-                else:
-                    if result.duplicate:
-                        part.duplicates += 1
-                        outcomes.append({"b_id": row.id, "status": "duplicate", "error": None})
-                    else:
-                        part.applied[row.kind] += 1
-                        part.case_ids.update(result.case_ids)
-                        outcomes.append({"b_id": row.id, "status": "applied", "error": None})
-                finally:
-                    session.expunge_all()   # no stale objects for the next event; flat memory
-                part.seen += 1
+                i = max(j, i + 1)
             _record_many(session, outcomes, now)
     except Exception:  # nothing of the slice was kept: the caller goes on event by event
         return 0
     report.merge(part)
     return len(outcomes)
+
+
+def _run(service: CaseService, session: Session, rows: list[InboxRow], now: datetime,
+         catalogue: dict[str, dict[str, Any]], part: DrainReport,
+         outcomes: list[dict[str, Any]]) -> bool:
+    """Rows applied in memory and written in bulk; False (nothing kept) if the write failed."""
+    mine = DrainReport()
+    results: list[dict[str, Any]] = []
+    try:
+        with session.begin_nested():
+            run = runs.Run(service, session, rows, now, catalogue)
+            for row in rows:
+                try:
+                    result = run.apply(row)
+                except Exception as exc:
+                    _refused(row, exc, mine, results)
+                else:
+                    _done(row, result, mine, results)
+            run.flush()
+    except Exception:
+        session.expunge_all()
+        return False
+    part.merge(mine)
+    outcomes.extend(results)
+    return True
+
+
+def _one(service: CaseService, session: Session, row: InboxRow, now: datetime,
+         part: DrainReport, outcomes: list[dict[str, Any]]) -> bool:
+    """One row through the case service, in its own savepoint; False if transient."""
+    try:
+        result = apply_row(service, row, now)
+    except Exception as exc:
+        if is_transient(exc):
+            return False
+        _refused(row, exc, part, outcomes)
+    else:
+        _done(row, result, part, outcomes)
+    finally:
+        session.expunge_all()   # no stale objects for the next event; flat memory
+    return True
+
+
+def _refused(row: InboxRow, exc: Exception, report: DrainReport,
+             outcomes: list[dict[str, Any]]) -> None:
+    report.seen += 1
+    outcomes.append({"b_id": row.id, "status": "failed",
+                     "error": f"{type(exc).__name__}: {exc}"[:2000]})
+    report.failed.append(FailedEvent(row.id or 0, row.kind, row.case_id, row.task_id,
+                                     type(exc).__name__))
+
+
+def _done(row: InboxRow, result: Applied, report: DrainReport,
+          outcomes: list[dict[str, Any]]) -> None:
+    report.seen += 1
+    if result.duplicate:
+        report.duplicates += 1
+        outcomes.append({"b_id": row.id, "status": "duplicate", "error": None})
+    else:
+        report.applied[row.kind] += 1
+        report.case_ids.update(result.case_ids)
+        outcomes.append({"b_id": row.id, "status": "applied", "error": None})
 
 
 def _record_many(session: Session, outcomes: list[dict[str, Any]], now: datetime) -> None:

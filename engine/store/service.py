@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -163,7 +163,7 @@ class CaseService:
     def _idempotent(self, event_id: str | None, kind: str, now: datetime,
                     work: Callable[[Session], Applied]) -> Applied:
         event_id = event_id or str(uuid.uuid4())
-        lengths.check(EventReceipt.__table__, {"event_id": event_id})  # type: ignore[attr-defined]
+        check_event_id(event_id)
 
         def guarded(session: Session) -> Applied:
             session.info["now"] = now
@@ -320,29 +320,19 @@ class CaseService:
         ``keep_unknown``: a code no pathway reads is stored and drives nothing (interfaces)
         instead of being refused (people); ``correction`` replaces the earlier value of the
         same result (see ``engine.store.results``); ``interpretation``: abnormal flags."""
-        if at > now + FUTURE_TOLERANCE:
-            raise InputError(f"la date de l'observation {at:%d/%m/%Y %H:%M} est dans le futur "
-                             f"(maintenant : {now:%d/%m/%Y %H:%M}) ; enregistrez une "
-                             "observation une fois réalisée")
-        if at.year < EARLIEST_YEAR:
-            raise InputError(f"la date de l'observation ({at:%d/%m/%Y}) est impossible : "
-                             f"avant {EARLIEST_YEAR}")
-        lengths.check(OBSERVATION_TABLE, {"unit": unit, "source": source, "code": code})
+        check_observation(at, now, code, unit, source)
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
             check_within_life(patient, at, "l'observation")
             catalogue = session.info.get("catalogue") or observation_catalogue(session)
-            spec = catalogue.get(code) or next(
-                (s for s in catalogue.values() if s["key"] == code), None)
+            spec = spec_of(catalogue, code)
             if spec is None and keep_unknown:
                 return Applied(message=results.store_unknown(
                     session, patient, code, value, unit, at, now, source, interpretation,
                     correction))
             if spec is None:
-                known = ", ".join(f"{c} ({s['key']})" for c, s in sorted(catalogue.items()))
-                raise InputError(f"code d'observation inconnu {code!r} ; codes connus : "
-                                 f"{known or 'aucun (publiez d’abord un parcours)'}")
+                raise unknown_code(code, catalogue)
             parsed, conversion = in_declared_unit(spec, value, unit)
             stored_unit = spec["unit"] or unit
             cases = self._open_cases(session, patient.id or 0)
@@ -374,16 +364,7 @@ class CaseService:
     def hospital_event(self, patient_ref: str | int, kind: str, at: datetime, now: datetime, *,
                        data: Mapping[str, Any] | None = None, actor: Actor = SYSTEM,
                        event_id: str | None = None) -> Applied:
-        if not events.is_hospital(kind):
-            raise InputError(f"événement hospitalier inconnu {kind!r} ; possibles : "
-                             f"{', '.join(events.HOSPITAL_EVENTS)}")
-        if at > now + FUTURE_TOLERANCE:
-            raise InputError(f"la date de l'événement {kind} ({at:%d/%m/%Y %H:%M}) est dans le "
-                             "futur")
-        try:
-            data = hospital.check_data(kind, data or {})
-        except InvalidEventDataError as exc:
-            raise InputError(str(exc)) from exc
+        data = check_hospital_event(kind, at, now, data)
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
@@ -598,7 +579,14 @@ def _obs_key(pathway: CompiledPathway, code: str) -> str | None:
     return next((k for k, o in pathway.definition.observations.items() if o.code == code), None)
 
 
-def check_within_life(patient: Patient, at: datetime, what: str) -> None:
+class Born(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def birth_date(self) -> date | None: ...
+
+
+def check_within_life(patient: Born, at: datetime, what: str) -> None:
     """Refuse a clinical event dated before the patient's birth (Europe/Paris calendar)."""
     day = at.astimezone(PARIS).date()
     if patient.birth_date is not None and day < patient.birth_date:
@@ -613,9 +601,57 @@ def find_patient(session: Session, ref: str | int) -> Patient:
     if patient is None and text.isdigit() and len(text) < 10:
         patient = session.get(Patient, int(text))
     if patient is None:
-        raise NotFoundError("patient", ref, " ; donnez l'identifiant interne, l'INS ou "
-                                            "l'identifiant local (voir parcours patients import)")
+        raise unknown_patient(ref)
     return patient
+
+
+def unknown_patient(ref: object) -> NotFoundError:
+    return NotFoundError("patient", ref, " ; donnez l'identifiant interne, l'INS ou "
+                                         "l'identifiant local (voir parcours patients import)")
+
+
+def check_observation(at: datetime, now: datetime, code: str, unit: str | None,
+                      source: str | None) -> None:
+    """What an observation must satisfy before the database is read (else ``InputError``)."""
+    if at > now + FUTURE_TOLERANCE:
+        raise InputError(f"la date de l'observation {at:%d/%m/%Y %H:%M} est dans le futur "
+                         f"(maintenant : {now:%d/%m/%Y %H:%M}) ; enregistrez une "
+                         "observation une fois réalisée")
+    if at.year < EARLIEST_YEAR:
+        raise InputError(f"la date de l'observation ({at:%d/%m/%Y}) est impossible : "
+                         f"avant {EARLIEST_YEAR}")
+    lengths.check(OBSERVATION_TABLE, {"unit": unit, "source": source, "code": code})
+
+
+def check_hospital_event(kind: str, at: datetime, now: datetime,
+                         data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The checked data of a hospital event (else ``InputError``), before any read."""
+    if not events.is_hospital(kind):
+        raise InputError(f"événement hospitalier inconnu {kind!r} ; possibles : "
+                         f"{', '.join(events.HOSPITAL_EVENTS)}")
+    if at > now + FUTURE_TOLERANCE:
+        raise InputError(f"la date de l'événement {kind} ({at:%d/%m/%Y %H:%M}) est dans le "
+                         "futur")
+    try:
+        return hospital.check_data(kind, data or {})
+    except InvalidEventDataError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def check_event_id(event_id: str) -> None:
+    lengths.check(EventReceipt.__table__, {"event_id": event_id})  # type: ignore[attr-defined]
+
+
+def spec_of(catalogue: Mapping[str, dict[str, Any]], code: str) -> dict[str, Any] | None:
+    """The definition of an observation code (or key) in the catalogue, None if unknown."""
+    return catalogue.get(code) or next((s for s in catalogue.values() if s["key"] == code),
+                                       None)
+
+
+def unknown_code(code: str, catalogue: Mapping[str, dict[str, Any]]) -> InputError:
+    known = ", ".join(f"{c} ({s['key']})" for c, s in sorted(catalogue.items()))
+    return InputError(f"code d'observation inconnu {code!r} ; codes connus : "
+                      f"{known or 'aucun (publiez d’abord un parcours)'}")
 
 
 def observation_catalogue(session: Session) -> dict[str, dict[str, Any]]:
