@@ -67,7 +67,7 @@ def receive(engine: object, patients: int, count: int) -> None:
         if len(rows) == 5000 or n == count - 1:
             with transaction(engine) as session:  # type: ignore[arg-type]
                 insert_rows(session, INBOX_TABLE, rows)
-                insert_rows(session, EventReceipt.__table__, receipts)  # type: ignore[arg-type]
+                insert_rows(session, EventReceipt.__table__, receipts)  # type: ignore[attr-defined]
             rows, receipts = [], []
 
 
