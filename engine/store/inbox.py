@@ -42,7 +42,7 @@ from sqlmodel import col
 
 from engine import events
 from engine.store import runs
-from engine.store.bulk import update_from_values
+from engine.store.bulk import collector_paused, update_from_values
 from engine.store.db import is_transient, transaction
 from engine.store.exceptions import InputError
 from engine.store.service import Applied, CaseService, observation_catalogue
@@ -250,7 +250,8 @@ def _apply_slice(service: CaseService, rows: list[InboxRow], now: datetime,
     part = DrainReport()
     outcomes: list[dict[str, Any]] = []
     try:
-        with transaction(service.engine) as session, service.shared(session):
+        with collector_paused(), transaction(service.engine) as session, \
+                service.shared(session):
             session.info["now"] = now
             catalogue = session.info["catalogue"] = observation_catalogue(session)
             i, stopped = 0, False

@@ -35,7 +35,7 @@ from engine.runtime import Runtime
 from engine.settings import Settings
 from engine.store import lengths, registry, results, task_actions
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
-from engine.store.bulk import in_ids
+from engine.store.bulk import collector_paused, in_ids
 from engine.store.claims import claim_due
 from engine.store.db import is_id, transaction, with_retries
 from engine.store.exceptions import InputError, NotFoundError
@@ -501,19 +501,20 @@ class CaseService:
             ids = claim_due(session, now, size, case_ids)
             if not ids:
                 return [], {}, {}, {}
-            batch = load_batch(session, ids, as_of(now))
-            writer = Writer(session, batch, now)
-            failures = {}
-            for case_id in ids:
-                try:
-                    outcome = self.runtime(batch.pathway(case_id)).advance(
-                        batch.case(case_id), batch.subject(case_id), now)
-                except ParcoursError as exc:
-                    failures[case_id] = str(exc)
-                    continue
-                writer.record(case_id, outcome)
-            self._postpone(session, writer, failures, now)
-            writer.flush()
+            with collector_paused():
+                batch = load_batch(session, ids, as_of(now))
+                writer = Writer(session, batch, now)
+                failures = {}
+                for case_id in ids:
+                    try:
+                        outcome = self.runtime(batch.pathway(case_id)).advance(
+                            batch.case(case_id), batch.subject(case_id), now)
+                    except ParcoursError as exc:
+                        failures[case_id] = str(exc)
+                        continue
+                    writer.record(case_id, outcome)
+                self._postpone(session, writer, failures, now)
+                writer.flush()
             return ids, writer.counts, failures, _moves(batch, writer)
         ids, counts, failures, moves = self._unit(work)
         if ids:
