@@ -129,22 +129,47 @@ def enqueue(session: Session, kind: str, *, effective_at: datetime, received_at:
 
     An interface's message is recorded as received with the status it already has
     (``applied``: its events are rows of their own; ``failed``: refused, with ``error``)."""
+    values = row_of(kind, effective_at=effective_at, received_at=received_at,
+                    event_id=event_id, patient_ref=patient_ref, case_id=case_id,
+                    task_id=task_id, payload=payload, source=source, actor=actor,
+                    status=status, error=error, processed_at=processed_at)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(_INBOX).values(**values).on_conflict_do_nothing(
+        index_elements=["event_id"]).returning(_INBOX.c.id)
+    new_id = session.execute(stmt).scalar()
+    if new_id is not None:
+        return Received(new_id, values["event_id"], True)
+    existing = session.scalar(select(col(InboxRow.id)).where(
+        col(InboxRow.event_id) == values["event_id"]))
+    return Received(existing or 0, values["event_id"], False)
+
+
+def row_of(kind: str, *, effective_at: datetime, received_at: datetime,
+           event_id: str | None = None, patient_ref: str | int | None = None,
+           case_id: int | None = None, task_id: int | None = None,
+           payload: Mapping[str, Any] | None = None, source: str | None = None,
+           actor: Actor = SYSTEM, status: str = "pending", error: str | None = None,
+           processed_at: datetime | None = None) -> dict[str, Any]:
+    """The inbox row of an inbound event, checked (``InputError`` when it is malformed)."""
     ref = None if patient_ref is None else str(patient_ref).strip()
     data = dict(payload or {})
     validate(kind, ref, case_id, task_id, data)
-    event_id = event_id or f"inbox:{uuid.uuid4()}"
+    return {"event_id": event_id or f"inbox:{uuid.uuid4()}", "kind": kind, "patient_ref": ref,
+            "case_id": case_id, "task_id": task_id, "payload": data,
+            "effective_at": effective_at, "received_at": received_at, "source": source,
+            "actor_kind": actor.kind, "actor_id": actor.id, "status": status, "attempts": 0,
+            "error": None if error is None else error[:2000], "processed_at": processed_at}
+
+
+def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows of ``row_of`` in one statement (idempotent by event id); returns the ids of
+    those it created, by event id (a row already received is left out)."""
+    if not rows:
+        return {}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(_INBOX).values(
-        event_id=event_id, kind=kind, patient_ref=ref, case_id=case_id, task_id=task_id,
-        payload=data, effective_at=effective_at, received_at=received_at, source=source,
-        actor_kind=actor.kind, actor_id=actor.id, status=status, attempts=0,
-        error=None if error is None else error[:2000], processed_at=processed_at,
-    ).on_conflict_do_nothing(index_elements=["event_id"]).returning(_INBOX.c.id)
-    new_id = session.execute(stmt).scalar()
-    if new_id is not None:
-        return Received(new_id, event_id, True)
-    existing = session.scalar(select(col(InboxRow.id)).where(col(InboxRow.event_id) == event_id))
-    return Received(existing or 0, event_id, False)
+    stmt = dialect.insert(_INBOX).values(rows).on_conflict_do_nothing(
+        index_elements=["event_id"]).returning(_INBOX.c.id, _INBOX.c.event_id)
+    return {event_id: row_id for row_id, event_id in session.execute(stmt)}
 
 
 # -- applying ----------------------------------------------------------------------------------

@@ -81,10 +81,10 @@ def now_of(args: argparse.Namespace) -> datetime:
     return args.now or SystemClock().now()
 
 
-def engine_of(settings: Settings) -> Engine:
+def engine_of(settings: Settings, *, pre_ping: bool = True) -> Engine:
     from engine.store.db import make_engine
 
-    return make_engine(settings.database_url, echo=settings.echo_sql)
+    return make_engine(settings.database_url, echo=settings.echo_sql, pre_ping=pre_ping)
 
 
 def service(args: argparse.Namespace) -> CaseService:
