@@ -3,10 +3,14 @@
 Observations, admissions, discharges, task completions and pathway events
 arrive from the CLI, imports and (later) the web and interfaces. ``enqueue``
 records each one in the ``inbox`` table and returns at once; the same event
-id received twice is kept once. ``drain`` applies pending events through the
-case service in the order they were received, each in its own transaction
-and idempotent by its event id (an ``event_receipt`` row), then records the
-outcome on the inbox row:
+id received twice is kept once. ``drain`` applies pending events in the order
+they were received, idempotent by their event id (an ``event_receipt`` row),
+and records each outcome on its inbox row. Events are applied in slices of
+``SLICE``, one transaction each, with the result of one transaction per event:
+consecutive observations and hospital events are applied in memory over one
+batch load and written in bulk (``engine.store.runs``), the others through the
+case service, each in a savepoint; a refused event writes nothing. The
+outcomes of a slice are recorded in one statement:
 
 ``applied``     the event changed its cases
 ``duplicate``   its id had already been applied (a resend, or a crash between
@@ -15,8 +19,10 @@ outcome on the inbox row:
                 bug: the row keeps the error for the coordinator, who can fix
                 the data and ``retry`` it. Nothing is ever dropped.
 
-A *transient* database error (after the service's own retries) leaves the
-row pending and stops the drain, so that no later event of the same patient
+A *transient* database error inside a slice commits the events before it;
+that event is then applied alone in its own transaction, with the service's
+retries (as is a slice that could not commit, event by event). A transient
+error there (after the retries) leaves the row pending and stops the drain, so that no later event of the same patient
 overtakes it. Order across processes: on PostgreSQL one drainer at a time
 holds an advisory lock (``drain_lock``); others return at once. On SQLite
 (one process) a drain is simply sequential.
