@@ -22,10 +22,11 @@ outcomes of a slice are recorded in one statement:
 A *transient* database error inside a slice commits the events before it;
 that event is then applied alone in its own transaction, with the service's
 retries (as is a slice that could not commit, event by event). A transient
-error there (after the retries) leaves the row pending and stops the drain, so that no later event of the same patient
-overtakes it. Order across processes: on PostgreSQL one drainer at a time
-holds an advisory lock (``drain_lock``); others return at once. On SQLite
-(one process) a drain is simply sequential.
+error there (after the retries) leaves the row pending and stops the drain,
+so that no later event of the same patient overtakes it. Order across
+processes: on PostgreSQL one drainer at a time holds an advisory lock
+(``drain_lock``); others return at once. On SQLite (one process) a drain is
+simply sequential.
 
 Error texts stay in the application database; reports carry ids and error
 types only (they end up in Prefect).
