@@ -39,15 +39,19 @@ def make_engine(url: str, *, echo: bool = False, pre_ping: bool = True) -> Engin
     drops a connection that failed that way."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    import orjson
+
     from engine.store.bulk import dumps
 
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
-                               json_serializer=dumps, hide_parameters=True)
+                               json_serializer=dumps, json_deserializer=orjson.loads,
+                               hide_parameters=True)
         _sqlite_setup(engine)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=pre_ping, pool_size=5, max_overflow=5,
-                         json_serializer=dumps, hide_parameters=True)
+                         json_serializer=dumps, json_deserializer=orjson.loads,
+                         hide_parameters=True)
 
 
 def _sqlite_setup(engine: Engine) -> None:
