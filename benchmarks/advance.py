@@ -177,8 +177,8 @@ def main() -> int:
                  f"{r['rate'] / r['raw_rate']:.2f}") if "raw_rate" in r else ""
         print(f"{db:<10} {r['cases']:>7} cases in {r['seconds']:6.1f} s = "
               f"{r['rate']:7.0f} cases/s ({r['cpu']:.1f} s CPU in this process: "
-              f"{r['cases'] / r['cpu']:.0f} cases per CPU second), peak RSS {r['peak_rss_mib']:.0f} MiB; rows: "
-              f"{r['counts']}{ratio}")
+              f"{r['cases'] / r['cpu']:.0f} cases per CPU second), "
+              f"peak RSS {r['peak_rss_mib']:.0f} MiB; rows: {r['counts']}{ratio}")
     return 0
 
 
