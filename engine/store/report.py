@@ -109,11 +109,11 @@ def monthly_report(session: Session, pathway: str, month: date,
 
 def _readmissions(session: Session, pathway: str, start: datetime, end: datetime
                   ) -> tuple[int, int | None]:
-    admitted = set(session.execute(
+    admitted = {(patient, at) for patient, at in session.execute(
         select(col(CaseRow.patient_id), col(CaseEvent.at))
         .join(CaseRow, col(CaseRow.id) == col(CaseEvent.case_id))
         .where(col(CaseRow.pathway_key) == pathway, col(CaseEvent.kind) == events.ADMISSION,
-               col(CaseEvent.at) >= start, col(CaseEvent.at) < end)).tuples())
+               col(CaseEvent.at) >= start, col(CaseEvent.at) < end))}
     hospital_seen = admitted or session.scalar(
         select(col(CaseEvent.id)).join(CaseRow, col(CaseRow.id) == col(CaseEvent.case_id))
         .where(col(CaseRow.pathway_key) == pathway,
