@@ -61,6 +61,8 @@ ADVANCE_FAILED = "advance_failed"
 FAILED, PENDING, DISCARDED, DEAD = "failed", "pending", "discarded", "dead"
 REASON_MAX = 500
 LIMIT = 500
+#: rows of a CSV download of a list (the page shows ``LIMIT``)
+CSV_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ def _name(given: str | None, family: str | None) -> str:
     return f"{given} {family.upper()}" if family else ""
 
 
-def _tasks(session: Session, *where: Any, order: Any = None) -> list[QueueTask]:
+def _tasks(session: Session, *where: Any, order: Any = None, limit: int = LIMIT
+           ) -> list[QueueTask]:
     # aliased SQLModel classes are typed as the class itself: Any keeps mypy out of it
     assignee: Any = aliased(Professional)
     decliner: Any = aliased(Professional)
@@ -108,26 +111,41 @@ def _tasks(session: Session, *where: Any, order: Any = None) -> list[QueueTask]:
              .outerjoin(decliner, decliner.id == col(TaskRow.declined_by))
              .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), *where)
              .order_by(*(order if order is not None else (col(TaskRow.due_at),)),
-                       col(TaskRow.id)).limit(LIMIT))
+                       col(TaskRow.id)).limit(limit))
     return [QueueTask(t.id or 0, t.title, t.role, t.due_at, t.status, t.case_id, key, pid,
                       _name(pg, pf), t.assignee_id, _name(ag, af), _name(dg, df),
                       t.decline_reason or "")
             for t, key, pid, pg, pf, ag, af, dg, df in session.execute(query)]
 
 
-def overdue_tasks(session: Session, now: datetime) -> list[QueueTask]:
-    """Open tasks past due, by assignee's family name then due date."""
-    assignee: Any = aliased(Professional)
-    query_order = (select(assignee.family_name).where(assignee.id == col(TaskRow.assignee_id))
-                   .scalar_subquery(), col(TaskRow.due_at))
-    return _tasks(session, col(TaskRow.due_at) < now, order=query_order)
+def overdue_tasks(session: Session, now: datetime, limit: int = LIMIT) -> list[QueueTask]:
+    """The most overdue open tasks (``LIMIT`` of them), oldest due date first: read through
+    the ``(status, due_at)`` index, so a territory with 100 000 late tasks still answers
+    fast; ``overdue_counts`` gives every professional's total."""
+    return _tasks(session, col(TaskRow.due_at) < now, limit=limit)
+
+
+def overdue_counts(session: Session, now: datetime) -> list[tuple[int | None, str, int]]:
+    """(professional id, name, overdue open tasks) for every assignee, by name."""
+    counts = (select(col(TaskRow.assignee_id).label("who"), func.count().label("n"))
+              .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), col(TaskRow.due_at) < now)
+              .group_by(col(TaskRow.assignee_id)).subquery())
+    rows = session.execute(
+        select(counts.c.who, col(Professional.given_names), col(Professional.family_name),
+               counts.c.n)
+        .outerjoin(Professional, col(Professional.id) == counts.c.who)
+        .order_by(col(Professional.family_name), col(Professional.given_names)))
+    return [(who, _name(g, f) or "Personne", n) for who, g, f, n in rows]
 
 
 def by_professional(tasks: list[QueueTask]) -> list[tuple[str, list[QueueTask]]]:
-    groups: dict[str, list[QueueTask]] = {}
+    """Tasks grouped by their assignee's name, names in alphabetical order of family name."""
+    groups: dict[tuple[str, str], list[QueueTask]] = {}
     for task in tasks:
-        groups.setdefault(task.assignee_name or "Personne", []).append(task)
-    return list(groups.items())
+        name = task.assignee_name or "Personne"
+        family = name.split(" ")[-1] if task.assignee_name else "~"
+        groups.setdefault((family, name), []).append(task)
+    return [(name, items) for (_, name), items in sorted(groups.items())]
 
 
 def vacant_role_tasks(session: Session) -> list[QueueTask]:

@@ -59,7 +59,8 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
     with transaction(ctx.engine) as db:
         overdue = queue.overdue_tasks(db, now)
         values = {
-            "groups": queue.by_professional(overdue),
+            "groups": queue.by_professional(overdue), "overdue_total": queue.overdue_counts(
+                db, now), "limit": queue.LIMIT,
             "late": {t.task_id: days_late(t.due_at, today, ctx.zone) for t in overdue},
             "vacant": queue.vacant_role_tasks(db), "declined": queue.declined_tasks(db),
             "refused": queue.refused_events(db), "undelivered": queue.undelivered(db),
@@ -208,7 +209,7 @@ def queue_csv(request: Request, liste: str) -> Response:
     headers: list[str]
     with transaction(ctx.engine) as db:
         if liste in ("retards", "roles-vacants", "refusees"):
-            tasks = {"retards": lambda: queue.overdue_tasks(db, ctx.now()),
+            tasks = {"retards": lambda: queue.overdue_tasks(db, ctx.now(), queue.CSV_LIMIT),
                      "roles-vacants": lambda: queue.vacant_role_tasks(db),
                      "refusees": lambda: queue.declined_tasks(db)}[liste]()
             headers, rows = TASK_HEADERS, _task_rows(tasks)
