@@ -39,6 +39,7 @@ from engine.store.tables import (
     INBOX_TABLE,
     OPEN_TASK_STATUSES,
     OUTBOX_TABLE,
+    PROFESSIONAL_TABLE,
     CaseEvent,
     CaseRow,
     InboxRow,
@@ -282,12 +283,19 @@ def discard_inbound(session: Session, row_id: int, reason: str, by: int,
                  {"inbox_id": row_id, "reason": reason})
 
 
-#: the professional's column holding the address of each channel
-ADDRESS_OF = {"email": "email", "mssante": "mssante", "sms": "phone"}
+#: the professional's columns holding an address (the web maps each channel to one)
+EMAIL_COLUMN: str = PROFESSIONAL_TABLE.c.email.key
+MSSANTE_COLUMN: str = PROFESSIONAL_TABLE.c.mssante.key
+PHONE_COLUMN: str = PROFESSIONAL_TABLE.c.phone.key
+ADDRESS_COLUMNS = (EMAIL_COLUMN, MSSANTE_COLUMN, PHONE_COLUMN)
 
 
-def fix_address_and_resend(session: Session, row_id: int, address: str, by: int,
-                           now: datetime) -> OutboxRow:
+def fix_address_and_resend(session: Session, row_id: int, column: str, address: str,
+                           by: int, now: datetime) -> OutboxRow:
+    """Correct the recipient's address in ``column`` (unchanged when ``address`` is empty)
+    and put the undelivered message back in the queue for the next dispatch."""
+    if column not in ADDRESS_COLUMNS:
+        raise ValueError(f"not an address column: {column!r}")
     row = session.scalars(select(OutboxRow).where(col(OutboxRow.id) == row_id)
                           .with_for_update()).first()
     if row is None:
@@ -297,7 +305,6 @@ def fix_address_and_resend(session: Session, row_id: int, address: str, by: int,
     if row.recipient_id is None:
         raise InputError("ce message n'a pas de destinataire : attribuez d'abord la tâche")
     pro = _active(session, row.recipient_id)
-    column = ADDRESS_OF.get(row.channel or "email", "email")
     address = address.strip()
     if address:
         _check_address(column, address)
@@ -313,7 +320,7 @@ def fix_address_and_resend(session: Session, row_id: int, address: str, by: int,
 
 
 def _check_address(column: str, address: str) -> None:
-    if column == "phone":
+    if column == PHONE_COLUMN:
         digits = address.replace(" ", "").replace(".", "")
         if not (digits.startswith(("0", "+33")) and digits.lstrip("+").isdigit()
                 and 10 <= len(digits) <= 12):
@@ -323,7 +330,7 @@ def _check_address(column: str, address: str) -> None:
     if not local or "." not in domain or " " in address or len(address) > 254:
         raise InputError("adresse : une adresse de messagerie complète, par exemple "
                          "prenom.nom@exemple.fr")
-    if column == "mssante" and not domain.endswith("mssante.fr"):
+    if column == MSSANTE_COLUMN and not domain.endswith("mssante.fr"):
         raise InputError("adresse MSSanté : elle se termine par mssante.fr")
 
 

@@ -16,12 +16,14 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from engine import events
 from engine.store import queue, worklist
 from engine.store.db import transaction
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.service import AdvanceReport
 from engine.store.tables import Professional
 from notifications import kinds
+from notifications.channels import registry
 from web.auth.guard import coordinator
 from web.auth.sessions import check_csrf
 from web.context import context_of
@@ -32,11 +34,23 @@ from web.views import STATUS_FR
 
 router = APIRouter()
 PAGE = "/coordination/a-traiter"
+#: the professional's column where each channel's address is kept
+ADDRESS_OF = {registry.EMAIL: queue.EMAIL_COLUMN, registry.MSSANTE: queue.MSSANTE_COLUMN,
+              registry.SMS: queue.PHONE_COLUMN}
+
+
+def address_column(channel: str | None) -> str:
+    return ADDRESS_OF.get(channel or registry.EMAIL, queue.EMAIL_COLUMN)
 _CLASS_PREFIX = re.compile(r"^[A-Za-z_.]*(Error|Exception)\s*:\s*")
 #: inbox kinds as the coordinator reads them
-INBOX_KIND_FR = {"observation": "résultat d'observation", "admission": "admission",
-                 "discharge": "sortie d'hospitalisation", "task_completed": "tâche terminée",
-                 "event": "événement de parcours", "message": "message d'interface"}
+INBOX_KIND_FR = {events.OBSERVATION: "résultat d'observation",
+                 events.ADMISSION: "entrée à l'hôpital",
+                 events.DISCHARGE: "sortie d'hospitalisation",
+                 events.ADMISSION_CANCELLED: "annulation d'admission",
+                 events.DISCHARGE_CANCELLED: "annulation de sortie",
+                 events.TASK_COMPLETED: "tâche terminée",
+                 events.PATHWAY_EVENT: "événement de parcours",
+                 events.MESSAGE: "message d'interface"}
 DONE = {
     "role": "Tâche {id} : le professionnel rejoint l'équipe de soins ; ses tâches en attente "
             "de ce rôle lui sont confiées et il est prévenu.",
@@ -71,7 +85,9 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
     outcome = DONE[done].format(id=ident) if done in DONE and ident.isdigit() else ""
     return render(request, "coord_queue.html", status=status, error=error, outcome=outcome,
                   kind_fr=INBOX_KIND_FR, error_fr=error_fr, status_fr=STATUS_FR,
-                  label=kinds.label, address_of=queue.ADDRESS_OF, **values)
+                  label=kinds.label, address_column=address_column,
+                  phone_column=queue.PHONE_COLUMN, mssante_column=queue.MSSANTE_COLUMN,
+                  **values)
 
 
 @router.get(PAGE)
@@ -169,7 +185,11 @@ async def resend(request: Request, row_id: int) -> Response:
 
     def action() -> None:
         with transaction(ctx.engine) as db:
-            queue.fix_address_and_resend(db, row_id, _text(form, "adresse"), by, ctx.now())
+            row = worklist.outbox_row(db, row_id)
+            if row is None:
+                raise NotFoundError("message", row_id)
+            queue.fix_address_and_resend(db, row_id, address_column(row.channel),
+                                         _text(form, "adresse"), by, ctx.now())
     return _act(request, "renvoye", row_id, action, "message")
 
 
