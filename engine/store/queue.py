@@ -61,7 +61,8 @@ ADVANCE_FAILED = "advance_failed"
 #: Inbox and outbox statuses read and written here.
 FAILED, PENDING, DISCARDED, DEAD = "failed", "pending", "discarded", "dead"
 REASON_MAX = 500
-LIMIT = 500
+#: rows of each list on the page (the most urgent first; the CSV has them all)
+LIMIT = 100
 #: rows of a CSV download of a list (the page shows ``LIMIT``)
 CSV_LIMIT = 100_000
 
@@ -149,28 +150,29 @@ def by_professional(tasks: list[QueueTask]) -> list[tuple[str, list[QueueTask]]]
     return [(name, items) for (_, name), items in sorted(groups.items())]
 
 
-def vacant_role_tasks(session: Session) -> list[QueueTask]:
-    return _tasks(session, col(TaskRow.unassigned_role))
+def vacant_role_tasks(session: Session, limit: int = LIMIT) -> list[QueueTask]:
+    return _tasks(session, col(TaskRow.unassigned_role), limit=limit)
 
 
-def declined_tasks(session: Session) -> list[QueueTask]:
-    return _tasks(session, col(TaskRow.status) == "declined")
+def declined_tasks(session: Session, limit: int = LIMIT) -> list[QueueTask]:
+    return _tasks(session, col(TaskRow.status) == "declined", limit=limit)
 
 
-def refused_events(session: Session) -> list[InboxRow]:
+def refused_events(session: Session, limit: int = LIMIT) -> list[InboxRow]:
     return list(session.scalars(select(InboxRow).where(col(InboxRow.status) == FAILED)
-                                .order_by(col(InboxRow.id)).limit(LIMIT)))
+                                .order_by(col(InboxRow.id)).limit(limit)))
 
 
-def undelivered(session: Session) -> list[tuple[OutboxRow, Professional | None]]:
+def undelivered(session: Session, limit: int = LIMIT
+                ) -> list[tuple[OutboxRow, Professional | None]]:
     rows = session.execute(
         select(OutboxRow, Professional)
         .outerjoin(Professional, col(Professional.id) == col(OutboxRow.recipient_id))
-        .where(col(OutboxRow.status) == DEAD).order_by(col(OutboxRow.id)).limit(LIMIT)).all()
+        .where(col(OutboxRow.status) == DEAD).order_by(col(OutboxRow.id)).limit(limit)).all()
     return [(row, pro) for row, pro in rows]
 
 
-def failed_timers(session: Session) -> list[FailedTimers]:
+def failed_timers(session: Session, limit: int = LIMIT) -> list[FailedTimers]:
     """Open cases whose newest history line is a failed advance (partial index)."""
     newer: Any = aliased(CaseEvent)
     failed = CaseEvent
@@ -182,7 +184,7 @@ def failed_timers(session: Session) -> list[FailedTimers]:
              .where(col(failed.kind) == ADVANCE_FAILED, col(CaseRow.closed_at).is_(None),
                     ~select(newer.id).where(newer.case_id == col(failed.case_id),
                                             newer.id > col(failed.id)).exists())
-             .order_by(col(failed.at)).limit(LIMIT))
+             .order_by(col(failed.at)).limit(limit))
     return [FailedTimers(cid, key, pid, _name(g, f), at, str((data or {}).get("error", "")))
             for cid, at, data, key, pid, g, f in session.execute(query)]
 
@@ -198,7 +200,7 @@ def counts(session: Session, now: datetime) -> dict[str, int]:
     dead = session.scalar(select(func.count()).where(col(OutboxRow.status) == DEAD))
     return {"overdue": overdue, "vacant": vacant, "declined": declined,
             "refused": refused or 0, "undelivered": dead or 0,
-            "timers": len(failed_timers(session))}
+            "timers": len(failed_timers(session, CSV_LIMIT))}
 
 
 # -- fixes ------------------------------------------------------------------------------------

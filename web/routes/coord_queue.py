@@ -80,6 +80,7 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
             "refused": queue.refused_events(db), "undelivered": queue.undelivered(db),
             "timers": queue.failed_timers(db), "professionals": worklist.professionals(db),
             "titles": worklist.pathway_titles(db)}
+        values["totals"] = queue.counts(db, now)
     done = request.query_params.get("fait", "")
     ident = request.query_params.get("id", "")
     outcome = DONE[done].format(id=ident) if done in DONE and ident.isdigit() else ""
@@ -230,8 +231,8 @@ def queue_csv(request: Request, liste: str) -> Response:
     with transaction(ctx.engine) as db:
         if liste in ("retards", "roles-vacants", "refusees"):
             tasks = {"retards": lambda: queue.overdue_tasks(db, ctx.now(), queue.CSV_LIMIT),
-                     "roles-vacants": lambda: queue.vacant_role_tasks(db),
-                     "refusees": lambda: queue.declined_tasks(db)}[liste]()
+                     "roles-vacants": lambda: queue.vacant_role_tasks(db, queue.CSV_LIMIT),
+                     "refusees": lambda: queue.declined_tasks(db, queue.CSV_LIMIT)}[liste]()
             headers, rows = TASK_HEADERS, _task_rows(tasks)
             if liste == "refusees":
                 headers = [*headers, "Refusée par", "Motif"]
@@ -241,16 +242,17 @@ def queue_csv(request: Request, liste: str) -> Response:
             headers = ["N° événement", "Type", "Reçu le", "Date de l'événement", "Source",
                        "Erreur"]
             rows = [[r.id, INBOX_KIND_FR.get(r.kind, r.kind), r.received_at, r.effective_at,
-                     r.source, error_fr(r.error)] for r in queue.refused_events(db)]
+                     r.source, error_fr(r.error)]
+                    for r in queue.refused_events(db, queue.CSV_LIMIT)]
         elif liste == "messages":
             headers = ["N° message", "Type", "Destinataire", "Canal", "Tentatives",
                        "Dernière erreur"]
             rows = [[m.id, kinds.label(m.kind), _pro_name(p), m.channel, m.attempts,
-                     m.last_error] for m, p in queue.undelivered(db)]
+                     m.last_error] for m, p in queue.undelivered(db, queue.CSV_LIMIT)]
         elif liste == "minuteries":
             headers = ["N° dossier", "Parcours", "Patient", "N° patient", "Échec le", "Erreur"]
             rows = [[f.case_id, f.pathway_key, f.patient_name, f.patient_id, f.at, f.error]
-                    for f in queue.failed_timers(db)]
+                    for f in queue.failed_timers(db, queue.CSV_LIMIT)]
         else:
             raise NotVisible()
     return csv_response(f"a-traiter-{liste}", headers, rows, zone=ctx.zone, day=ctx.today())
