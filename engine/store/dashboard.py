@@ -2,8 +2,10 @@
 
 - Cases by state come from ``case_state`` (one row per active state of each open case,
   kept by triggers: migration 0009), read through its ``(pathway_key, state, case_id)``
-  index: no case's JSON is read. A case in a parallel state has one row per region; the
-  dashboard says "région X : n dossiers dans l'état Y", and counts cases once.
+  index: no case's JSON is read. Open cases by pathway, and the pathway of each open
+  task, come from a partial index on the open cases' ``(id, pathway_key)``. A case in a
+  parallel state has one row per region; the dashboard says "région X : n dossiers dans
+  l'état Y", and counts cases once.
 - Tasks: open and overdue by pathway and by role; by month of the last twelve (created,
   completed, overdue: due that month and done late or still open past due).
 
@@ -89,10 +91,11 @@ def state_counts(session: Session) -> dict[str, Counter[str]]:
 
 
 def open_case_counts(session: Session) -> dict[str, int]:
-    """pathway → open cases (each counted once, however many regions it is in)."""
+    """pathway → open cases (each counted once, however many regions it is in), from the
+    partial index on open cases."""
     return {key: n for key, n in session.execute(
-        select(col(CaseStateRow.pathway_key), func.count(func.distinct(col(CaseStateRow.case_id))))
-        .group_by(col(CaseStateRow.pathway_key)))}
+        select(col(CaseRow.pathway_key), func.count()).where(col(CaseRow.closed_at).is_(None))
+        .group_by(col(CaseRow.pathway_key)))}
 
 
 def region_of(pathway: CompiledPathway, state: str) -> str | None:
@@ -133,7 +136,8 @@ def board(session: Session, now: datetime, today: date, pathway: str | None = No
             select(col(CaseRow.pathway_key), func.count(), func.count().filter(
                 col(TaskRow.due_at) < now))
             .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
-            .where(open_, *task_filter).group_by(col(CaseRow.pathway_key))):
+            .where(open_, col(CaseRow.closed_at).is_(None), *task_filter)
+            .group_by(col(CaseRow.pathway_key))):
         if key in boards:
             boards[key].open_tasks, boards[key].overdue_tasks = n_open, n_late
     return Dashboard(list(boards.values()), role_counts(session, now, pathway),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
@@ -98,8 +98,17 @@ def _name(given: str | None, family: str | None) -> str:
     return f"{given} {family.upper()}" if family else ""
 
 
-def _tasks(session: Session, *where: Any, order: Any = None, limit: int = LIMIT
-           ) -> list[QueueTask]:
+def _tasks(session: Session, *where: Any, limit: int = LIMIT) -> list[QueueTask]:
+    """Open tasks matching ``where`` (conditions on the task only), oldest due date first.
+
+    The ``limit`` ids are chosen on the task table alone, then joined to their case, patient
+    and professionals: joining first makes PostgreSQL join every matching task (10 000
+    overdue ones: 190 ms) to keep a hundred.
+    """
+    order = (col(TaskRow.due_at), col(TaskRow.id))
+    chosen = (select(col(TaskRow.id).label("task_id"))
+              .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), *where)
+              .order_by(*order).limit(limit).subquery())
     # aliased SQLModel classes are typed as the class itself: Any keeps mypy out of it
     assignee: Any = aliased(Professional)
     decliner: Any = aliased(Professional)
@@ -107,13 +116,12 @@ def _tasks(session: Session, *where: Any, order: Any = None, limit: int = LIMIT
                     col(Patient.given_names), col(Patient.family_name),
                     assignee.given_names, assignee.family_name,
                     decliner.given_names, decliner.family_name)
+             .join(chosen, chosen.c.task_id == col(TaskRow.id))
              .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
              .join(Patient, col(Patient.id) == col(CaseRow.patient_id))
              .outerjoin(assignee, assignee.id == col(TaskRow.assignee_id))
              .outerjoin(decliner, decliner.id == col(TaskRow.declined_by))
-             .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), *where)
-             .order_by(*(order if order is not None else (col(TaskRow.due_at),)),
-                       col(TaskRow.id)).limit(limit))
+             .order_by(*order))
     return [QueueTask(t.id or 0, t.title, t.role, t.due_at, t.status, t.case_id, key, pid,
                       _name(pg, pf), t.assignee_id, _name(ag, af), _name(dg, df),
                       t.decline_reason or "")
@@ -181,7 +189,9 @@ def failed_timers(session: Session, limit: int = LIMIT) -> list[FailedTimers]:
                     col(Patient.given_names), col(Patient.family_name))
              .join(CaseRow, col(CaseRow.id) == col(failed.case_id))
              .join(Patient, col(Patient.id) == col(CaseRow.patient_id))
-             .where(col(failed.kind) == ADVANCE_FAILED, col(CaseRow.closed_at).is_(None),
+             # a literal, not a bound value: the partial index's predicate must match it
+             .where(col(failed.kind) == literal_column(f"'{ADVANCE_FAILED}'"),
+                    col(CaseRow.closed_at).is_(None),
                     ~select(newer.id).where(newer.case_id == col(failed.case_id),
                                             newer.id > col(failed.id)).exists())
              .order_by(col(failed.at)).limit(limit))

@@ -111,7 +111,12 @@ class PathwayVersion(SQLModel, table=True):
 class CaseRow(SQLModel, table=True):
     __tablename__ = "pathway_case"
     __table_args__ = (Index("ix_case_due", "next_due_at"),
-                      Index("ix_case_patient", "patient_id", "pathway_key"))
+                      Index("ix_case_patient", "patient_id", "pathway_key"),
+                      # the coordinator's dashboard (migration 0009): open cases by pathway
+                      # and the pathway of an open task, from the index alone
+                      Index("ix_case_open_pathway", "id", "pathway_key",
+                            postgresql_where=text("closed_at IS NULL"),
+                            sqlite_where=text("closed_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     pathway_version_id: int = Field(foreign_key="pathway_version.id")

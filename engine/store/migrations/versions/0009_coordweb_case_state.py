@@ -1,7 +1,8 @@
 """The coordinator's dashboard and work queue: ``case_state``, one row per active state of each open case,
 kept by triggers on ``pathway_case`` so that counting cases by state reads a small index
 instead of every case's JSON; and a partial index on the ``advance_failed`` history lines
-(the queue's cases whose timers failed).
+(the queue's cases whose timers failed) and one on the open cases' ids and pathways (open
+cases by pathway, the pathway of each open task).
 
 The triggers run in the transaction that writes the case, whoever writes it (the bulk
 writer, enrolment, closing, imports): the counts can never drift from the cases. On
@@ -81,6 +82,9 @@ def upgrade() -> None:
     op.create_index('ix_case_state_pathway_state', 'case_state',
                     ['pathway_key', 'state', 'case_id'],
                     unique=False)
+    op.create_index('ix_case_open_pathway', 'pathway_case', ['id', 'pathway_key'],
+                    unique=False, postgresql_where=sa.text("closed_at IS NULL"),
+                    sqlite_where=sa.text("closed_at IS NULL"))
     op.create_index('ix_case_event_advance_failed', 'case_event', ['case_id', 'id'],
                     unique=False, postgresql_where=sa.text("kind = 'advance_failed'"),
                     sqlite_where=sa.text("kind = 'advance_failed'"))
@@ -100,5 +104,6 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER case_state_update")
         op.execute("DROP TRIGGER case_state_insert")
     op.drop_index('ix_case_event_advance_failed', table_name='case_event')
+    op.drop_index('ix_case_open_pathway', table_name='pathway_case')
     op.drop_index('ix_case_state_pathway_state', table_name='case_state')
     op.drop_table('case_state')
