@@ -97,11 +97,12 @@ def test_a_declined_task_is_reassigned_from_the_queue(web: Web) -> None:
     assert missing.status_code == 404  # type: ignore[attr-defined]
 
 
-def _refused_observation(web: Web, value: str) -> int:
+def _refused_observation(web: Web, value: str, unit: str | None = "%") -> int:
+    payload = {"code": "4548-4", "value": value} | ({"unit": unit} if unit else {})
     with transaction(web.engine) as db:
         row = inbox.enqueue(db, "observation", effective_at=NOW, received_at=NOW,
                             patient_ref="195031234567890", source="labo-test",
-                            payload={"code": "4548-4", "value": value, "unit": "%"})
+                            payload=payload)
     report = inbox.drain(web.service, NOW, 10)
     assert len(report.failed) == 1
     return row.id
@@ -133,7 +134,7 @@ def test_a_refused_observation_is_corrected_and_applied(web: Web) -> None:
 
 def test_a_refused_event_is_discarded_with_a_reason(web: Web) -> None:
     web.marie_in_follow_up()
-    row_id = _refused_observation(web, "78")
+    row_id = _refused_observation(web, "78", unit=None)   # interfaces may send no unit
     coordinator = web.signed_in(COORDINATOR)
     no_reason = _post(coordinator, f"{PAGE}/evenements/{row_id}/ecarter", {"motif": "  "})
     assert no_reason.status_code == 400  # type: ignore[attr-defined]
