@@ -78,7 +78,7 @@ def test_a_vacant_role_is_filled_from_the_queue_and_the_task_reaches_the_profess
     assert member.professional_id == NURSE and len(told) == 1
     assert _history(web, queue.ROLE_FILLED) == 1
     after = coordinator.get(done.headers["location"]).text  # type: ignore[attr-defined]
-    assert "rejoint l&#39;équipe de soins" in after
+    assert "Anne BERNARD rejoint l&#39;équipe de soins" in after
     assert f"/taches/{task}/role" not in after
     # the nurse now sees it among her tasks
     assert f"/tasks/{task}" in web.signed_in(NURSE).get("/tasks").text

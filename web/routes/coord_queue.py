@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -21,7 +22,7 @@ from engine.store import queue, worklist
 from engine.store.db import transaction
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.service import AdvanceReport
-from engine.store.tables import Professional
+from engine.store.tables import Professional, TaskRow
 from notifications import kinds
 from notifications.channels import registry
 from web.auth.guard import coordinator
@@ -52,9 +53,9 @@ INBOX_KIND_FR = {events.OBSERVATION: "résultat d'observation",
                  events.PATHWAY_EVENT: "événement de parcours",
                  events.MESSAGE: "message d'interface"}
 DONE = {
-    "role": "Tâche {id} : le professionnel rejoint l'équipe de soins ; ses tâches en attente "
-            "de ce rôle lui sont confiées et il est prévenu.",
-    "reattribuee": "Tâche {id} réattribuée ; le professionnel est prévenu.",
+    "role": "Tâche {id} : {who} rejoint l'équipe de soins ; ses tâches en attente de ce "
+            "rôle lui sont confiées et il ou elle est prévenu(e).",
+    "reattribuee": "Tâche {id} réattribuée à {who}, qui est prévenu(e).",
     "appliquee": "Événement entrant {id} corrigé et appliqué : le dossier a avancé.",
     "ecarte": "Événement entrant {id} écarté ; le motif est gardé.",
     "renvoye": "Message {id} remis en file : il part au prochain envoi.",
@@ -81,9 +82,12 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
             "timers": queue.failed_timers(db), "professionals": worklist.professionals(db),
             "titles": worklist.pathway_titles(db)}
         values["totals"] = queue.counts(db, now)
-    done = request.query_params.get("fait", "")
-    ident = request.query_params.get("id", "")
-    outcome = DONE[done].format(id=ident) if done in DONE and ident.isdigit() else ""
+        done = request.query_params.get("fait", "")
+        ident = request.query_params.get("id", "")
+        outcome = ""
+        if done in DONE and ident.isdigit():
+            who = _assignee(db, ident) if done in ("role", "reattribuee") else ""
+            outcome = DONE[done].format(id=ident, who=who)
     return render(request, "coord_queue.html", status=status, error=error, outcome=outcome,
                   kind_fr=INBOX_KIND_FR, error_fr=error_fr, status_fr=STATUS_FR,
                   label=kinds.label, address_column=address_column,
@@ -256,6 +260,13 @@ def queue_csv(request: Request, liste: str) -> Response:
         else:
             raise NotVisible()
     return csv_response(f"a-traiter-{liste}", headers, rows, zone=ctx.zone, day=ctx.today())
+
+
+def _assignee(db: Session, task_id: str) -> str:
+    """The name of the task's assignee (the confirmation after giving or reassigning it)."""
+    task = db.get(TaskRow, int(task_id)) if len(task_id) < 10 else None
+    pro = db.get(Professional, task.assignee_id) if task and task.assignee_id else None
+    return _pro_name(pro) or "le professionnel"
 
 
 def _pro_name(pro: Professional | None) -> str:
