@@ -243,7 +243,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _event_options(q)
     q.set_defaults(handler=h + "inbox_complete")
     q = isub.add_parser("list", help="lister les événements reçus")
-    q.add_argument("--status", help="pending, applied, duplicate, failed")
+    q.add_argument("--status", help="pending, applied, duplicate, failed, discarded")
     q.add_argument("--limit", type=bounded_int(1, 10_000), default=50)
     add_json(q)
     q.set_defaults(handler=h + "inbox_list")
