@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, event
+from sqlalchemy import Index, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from engine.store.search import (
@@ -137,7 +137,12 @@ class PathwayVersion(SQLModel, table=True):
 class CaseRow(SQLModel, table=True):
     __tablename__ = "pathway_case"
     __table_args__ = (Index("ix_case_due", "next_due_at"),
-                      Index("ix_case_patient", "patient_id", "pathway_key"))
+                      Index("ix_case_patient", "patient_id", "pathway_key"),
+                      # the coordinator's dashboard (migration 0009): open cases by pathway
+                      # and the pathway of an open task, from the index alone
+                      Index("ix_case_open_pathway", "id", "pathway_key",
+                            postgresql_where=text("closed_at IS NULL"),
+                            sqlite_where=text("closed_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     pathway_version_id: int = Field(foreign_key="pathway_version.id")
@@ -154,11 +159,31 @@ class CaseRow(SQLModel, table=True):
     row_version: int = 1
 
 
+class CaseStateRow(SQLModel, table=True):
+    """One row per active state of each open case: the dashboard's counts by state.
+
+    Kept by the database itself, in the writer's transaction: triggers on ``pathway_case``
+    (migration 0009) rewrite a case's rows whenever its ``active_states`` or ``closed_at``
+    change, whoever writes the case (the bulk writer, enrolment, closing, imports). A case in
+    two parallel regions has two rows: "n dossiers dans l'état Y", never extra cases.
+    """
+
+    __tablename__ = "case_state"
+    __table_args__ = (Index("ix_case_state_pathway_state", "pathway_key", "state", "case_id"),)
+    case_id: int = Field(foreign_key="pathway_case.id", primary_key=True, ondelete="CASCADE")
+    state: str = Field(primary_key=True, max_length=200)
+    pathway_key: str = Field(max_length=80)
+
+
 class CaseEvent(SQLModel, table=True):
     """Append-only history of a case."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
+    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),
+                      # the coordinator's queue: cases whose timers failed (migration 0009)
+                      Index("ix_case_event_advance_failed", "case_id", "id",
+                            postgresql_where=text("kind = 'advance_failed'"),
+                            sqlite_where=text("kind = 'advance_failed'")))
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="pathway_case.id")
     at: datetime = _ts(description="When it happened (effective time)")
@@ -351,8 +376,8 @@ class UsedSignInKey(SQLModel, table=True):
 
 
 ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion, CaseRow,
-              CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow,
-              SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey]
+              CaseStateRow, CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow,
+              OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey]
 
 
 # -- Core tables ---------------------------------------------------------------------------
@@ -360,6 +385,7 @@ ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayV
 # reads): typed columns without the ORM's per-row bookkeeping. One place, one ``ignore``:
 # SQLModel does not declare ``__table__`` to type checkers.
 CASE_TABLE: Any = CaseRow.__table__  # type: ignore[attr-defined]
+CASE_STATE_TABLE: Any = CaseStateRow.__table__  # type: ignore[attr-defined]
 TASK_TABLE: Any = TaskRow.__table__  # type: ignore[attr-defined]
 TIMER_TABLE: Any = TimerRow.__table__  # type: ignore[attr-defined]
 EVENT_TABLE: Any = CaseEvent.__table__  # type: ignore[attr-defined]
