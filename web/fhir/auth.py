@@ -110,6 +110,19 @@ class _TokenRequest:
     form: dict[str, str]
 
 
+class _FormRequest(OAuth2Request):
+    """Authlib's request with the form (``client_secret_post`` reads ``request.form``)."""
+
+    def __init__(self, request: _TokenRequest) -> None:
+        super().__init__("POST", request.uri, headers=request.headers)
+        self.payload = BasicOAuth2Payload(request.form)
+        self._form = request.form
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
 class _TokenServer(AuthorizationServer):
     """One per token request, bound to its database session and clock."""
 
@@ -130,9 +143,7 @@ class _TokenServer(AuthorizationServer):
                                 token.get("scope", ""), self.now, self.lifetime)
 
     def create_oauth2_request(self, request: _TokenRequest) -> OAuth2Request:
-        made = OAuth2Request("POST", request.uri, headers=request.headers)
-        made.payload = BasicOAuth2Payload(request.form)
-        return made
+        return _FormRequest(request)
 
     def handle_response(self, status: int, body: Any, headers: Any) -> Response:
         return JSONResponse(body, status_code=status, headers=dict(headers))
@@ -239,7 +250,7 @@ def authorize(request: Request, resource: str, action: str) -> Caller:
 
 
 def _translated(exc: OAuth2Error, resource: str, action: str) -> FhirError:
-    headers = dict(exc.get_headers())
+    headers = {k: v for k, v in exc.get_headers() if k.lower() == "www-authenticate"}
     status = exc.status_code or 401
     if status == 403:
         headers["WWW-Authenticate"] = (f'Bearer realm="{REALM}", error="insufficient_scope", '
