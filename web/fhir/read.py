@@ -114,7 +114,9 @@ def _task(db: Session, row: TaskRow, case: CaseRow) -> dict[str, Any]:
     version = worklist.version_of(db, case)
     states = registry.compiled(version).states
     title = (states[row.state].title or row.state) if row.state in states else row.state
-    owner_id = row.assignee_id or (row.declined_by if row.status == "declined" else None)
+    # declined: FHIR ``rejected`` by its performer, who is the owner that rejected it (in
+    # Parcours the coordinator now holds it, to reassign)
+    owner_id = row.declined_by if row.status == "declined" else row.assignee_id
     owner = db.get(Professional, owner_id) if owner_id else None
     return resources.task(row, case, version, title, owner)
 

@@ -6,7 +6,8 @@ with the identity reliability status (``PROV``, ``RECUP``, ``VALI``, ``QUAL``) i
 Core ``identity-reliability`` extension; a professional is referenced by their RPPS number
 (``urn:oid:1.2.250.1.71.4.2.1``). A Task's status is ours, which already is FHIR's, except
 ``declined``: the professional refused it (FHIR ``rejected`` by that performer), so it is
-``rejected`` here, with the refusal in ``statusReason``; in Parcours it stays open with the
+``rejected`` here, owned by the professional who refused it, with the refusal in
+``statusReason``; in Parcours it stays open with the
 coordinator until reassigned (``engine/store/tables.py``). ``businessStatus`` is the pathway
 step (the state that owns the task, with its title), ``restriction.period.end`` the due
 date. Every resource built here validates against ``fhir.resources.R4B`` (tested).
