@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from engine.settings import Settings
 from engine.store import inbox
 from engine.store.db import transaction
-from engine.store.tables import InboxRow, ObservationRow, Patient
+from engine.store.tables import InboxRow, ObservationRow, Patient, PatientIdentifier
 from tests.web.conftest import MARIE, SECRET, Web
 from tests.web.fhir_helpers import FHIR_JSON, bearer, outcome, register, token
 from web.app import create_app
@@ -173,3 +174,35 @@ def test_a_body_over_the_limit_is_413(web: Web) -> None:
         assert outcome(client.post("/fhir", content=chunks(), headers=headers), 413)
     finally:
         app.state.web.engine.dispose()
+
+
+def test_a_patient_created_meanwhile_by_a_concurrent_request_is_matched(
+        web: Web, system: tuple[TestClient, dict[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two systems post the same new patient at once: the second transaction hits the
+    unique identifier the first one just wrote; it is run again and matches that patient."""
+    from engine.store import fhir_import
+
+    client, headers = system
+    patient = {"resourceType": "Patient", "birthDate": "1941-05-06",
+               "identifier": [{"system": "urn:oid:1.2.250.1.999", "value": "IPP-10"}]}
+    real = fhir_import.import_bundle
+    calls: list[int] = []
+
+    def racing(session: Any, *args: Any) -> Any:
+        if not calls:  # the other request commits the same patient, our insert then fails
+            calls.append(1)
+            with transaction(web.engine) as other:
+                real(other, *args)
+            session.add(PatientIdentifier(patient_id=MARIE, system="1.2.250.1.999",
+                                          value="IPP-10", created_at=web.clock.now()))
+            session.flush()
+        return real(session, *args)
+
+    monkeypatch.setattr("web.fhir.intake.import_bundle", racing)
+    answer = client.post("/fhir/Patient", json=patient, headers=headers)
+    assert answer.status_code == 200, answer.text  # matched: created by the other one
+    with transaction(web.engine) as db:
+        assert len(db.scalars(select(Patient).where(Patient.birth_date == date(1941, 5, 6))
+                              ).all()) == 1
+    assert calls == [1]

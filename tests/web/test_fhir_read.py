@@ -109,3 +109,21 @@ def test_reads_of_what_does_not_exist_are_404(web: Web) -> None:
     other = outcome(client.get("/fhir/Task?status=requested&patient=1", headers=bearer(value)),
                     400)
     assert "status" in other["issue"][0]["diagnostics"]
+
+
+def test_fhir_json_has_no_empty_arrays_objects_or_nulls(web: Web) -> None:
+    """Moreau (patient 2) has no INS, no identity status; Lefebvre (3) no care team."""
+    body = _get(web, "/fhir/Patient/3")
+    assert "extension" not in body and "identifier" not in body
+    team = _get(web, "/fhir/CareTeam?patient=3")["entry"][0]["resource"]
+    assert "participant" not in team
+    CareTeam.model_validate(team)
+
+    def walk(value: Any) -> None:
+        assert value not in (None, [], {}, ""), body
+        for child in (value.values() if isinstance(value, dict) else
+                      value if isinstance(value, list) else []):
+            walk(child)
+
+    walk(body)
+    walk(team)

@@ -29,7 +29,21 @@ log = logging.getLogger("parcours.web.fhir")
 
 
 class FhirResponse(JSONResponse):
+    """FHIR JSON: no empty array, object or null anywhere (the JSON format forbids them)."""
+
     media_type = MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return super().render(compact(content))
+
+
+def compact(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {k: compact(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, [], {}, "")}
+    if isinstance(value, list):
+        return [v for v in (compact(v) for v in value) if v not in (None, [], {}, "")]
+    return value
 
 
 @dataclass(frozen=True)

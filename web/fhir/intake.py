@@ -8,7 +8,9 @@ as received in the durable inbox, idempotent by resource id; the ``process-inbou
 flow applies them in order per patient. All or nothing: an invalid resource refuses the
 whole bundle, with the location of each error (``Bundle.entry[3].resource.valueQuantity
 .value``) in the OperationOutcome. Posting the same content again changes nothing and
-answers ``200 OK`` where the first answer said ``201 Created``.
+answers ``200 OK`` where the first answer said ``201 Created``. Two requests creating the
+same new patient at once: the one whose insert hits the other's unique identifier is run
+again, and matches that patient (``stored``).
 
 Answers: a ``transaction-response`` Bundle (one entry per entry posted, in order) for a
 bundle; ``201 Created`` (``200 OK`` if already received) with an informational
@@ -20,19 +22,29 @@ body over ``PARCOURS_FHIR_MAX_BODY_MB``, 415 for anything but JSON.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.intake.exceptions import RefusedMessage
-from engine.intake.fhir import InvalidResource, business_id, read_bundle, read_resource, validated
+from engine.intake.fhir import (
+    BundleContent,
+    InvalidResource,
+    business_id,
+    read_bundle,
+    read_resource,
+    validated,
+)
 from engine.store.db import transaction
-from engine.store.fhir_import import BundleReport, import_bundle, import_resource
+from engine.store.fhir_import import BundleReport, ResourceReport, import_bundle, import_resource
 from web.context import WebContext
 from web.fhir.auth import Caller
 from web.fhir.errors import MEDIA_TYPE, FhirError, FhirResponse, information, invalid
 
+T = TypeVar("T")
 BUNDLE_TYPES = ("transaction", "collection")
 JSON_TYPES = (MEDIA_TYPE, "application/json", "application/json+fhir")
 
@@ -65,6 +77,15 @@ def _too_large(limit: int) -> FhirError:
                      "Bundle par patient")
 
 
+def stored(unit: Callable[[], T]) -> T:
+    """Run one storing transaction; again once if a concurrent request created the same
+    patient or identifier first (a unique constraint): then it matches what that one made."""
+    try:
+        return unit()
+    except IntegrityError:
+        return unit()
+
+
 def _refused(exc: RefusedMessage) -> FhirError:
     if isinstance(exc, InvalidResource):
         # a model that does not validate: 400; a rule of ours (one patient…): 422
@@ -94,11 +115,15 @@ def post_bundle(ctx: WebContext, caller: Caller, data: Any) -> Response:
     source = f"FHIR REST:{caller.client}"
     try:
         content = read_bundle(data, source)
-        with transaction(ctx.engine) as session:
-            report = import_bundle(session, content, f"REST {caller.client}", ctx.now())
+        report = stored(lambda: _import(ctx, content, caller))
     except RefusedMessage as exc:
         raise _refused(exc) from exc
     return FhirResponse(_transaction_response(data, report))
+
+
+def _import(ctx: WebContext, content: BundleContent, caller: Caller) -> BundleReport:
+    with transaction(ctx.engine) as session:
+        return import_bundle(session, content, f"REST {caller.client}", ctx.now())
 
 
 def _transaction_response(data: dict[str, Any], report: BundleReport) -> dict[str, Any]:
@@ -135,8 +160,7 @@ def post_patient(ctx: WebContext, caller: Caller, data: Any) -> Response:
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": data}]}
     try:
         content = read_bundle(bundle, f"FHIR REST:{caller.client}")
-        with transaction(ctx.engine) as session:
-            report = import_bundle(session, content, f"REST {caller.client}", ctx.now())
+        report = stored(lambda: _import(ctx, content, caller))
     except RefusedMessage as exc:
         raise _refused(exc) from exc
     return FhirResponse(information(_french(report)), status_code=201 if report.created
@@ -148,9 +172,13 @@ def post_resource(ctx: WebContext, caller: Caller, data: Any, kind: str) -> Resp
         raise invalid([("resourceType", f"une ressource {kind} est attendue")])
     try:
         model, subject = read_resource(data, kind)
-        with transaction(ctx.engine) as session:
-            report = import_resource(session, model, subject, business_id(data),
-                                     f"FHIR REST:{caller.client}", ctx.now())
+
+        def unit() -> ResourceReport:
+            with transaction(ctx.engine) as session:
+                return import_resource(session, model, subject, business_id(data),
+                                       f"FHIR REST:{caller.client}", ctx.now())
+
+        report = stored(unit)
     except RefusedMessage as exc:
         raise _refused(exc) from exc
     if not report.events and not report.already:
