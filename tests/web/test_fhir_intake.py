@@ -144,6 +144,11 @@ def test_every_error_is_an_operation_outcome(
     assert outcome(client.post("/fhir", content=b"{oops", headers=headers), 400)
     assert outcome(client.post("/fhir", content=b"<Bundle/>", headers={
         **headers, "Content-Type": "application/fhir+xml"}), 415)
+    assert outcome(client.get("/fhir/metadata?_format=xml"), 406)
+    assert outcome(client.get("/fhir/metadata", headers={"Accept": "application/fhir+xml"}),
+                   406)
+    assert client.get("/fhir/metadata?_format=json", headers={
+        "Accept": "application/fhir+json; fhirVersion=4.0"}).status_code == 200
 
     def crash(*args: object) -> None:
         raise RuntimeError("Durand 195031234567890")

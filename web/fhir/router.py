@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -20,9 +20,23 @@ from web.fhir.errors import FhirError, FhirResponse
 from web.fhir.resources import searchset
 from web.fhir.settings import FhirSettings
 
+JSON_FORMATS = ("json", "application/json", "application/fhir+json")
+
+
+def json_only(request: Request) -> None:
+    """JSON only: ``_format`` or an ``Accept`` that wants something else is 406."""
+    wanted = request.query_params.get("_format")
+    accept = request.headers.get("accept", "")
+    if (wanted is not None and wanted.split(";")[0].strip().lower() not in JSON_FORMATS) or \
+            (accept and not any(kind.split(";")[0].strip() in ("*/*", "application/*",
+                                                                *JSON_FORMATS)
+                                for kind in accept.lower().split(","))):
+        raise FhirError(406, "not-supported", "seul le JSON est servi "
+                        "(application/fhir+json) : pas de XML ni de Turtle")
+
 
 def fhir_router(settings: FhirSettings) -> APIRouter:
-    router = APIRouter(prefix="/fhir")
+    router = APIRouter(prefix="/fhir", dependencies=[Depends(json_only)])
 
     @router.post("/auth/token")
     async def token(request: Request) -> Response:
