@@ -107,6 +107,13 @@ def test_invalid_resources_answer_the_location_of_each_error(
         e for issue in body["issue"] for e in issue.get("expression", [])}
     assert outcome(client.post("/fhir", json={**bundle, "type": "history"}, headers=headers),
                    422)["issue"][0]["expression"] == ["Bundle.type"]
+    deleting = {**bundle, "entry": [{**bundle["entry"][0],
+                                     "request": {"method": "DELETE", "url": "Patient/1"}}]}
+    assert outcome(client.post("/fhir", json=deleting, headers=headers), 422)["issue"][0][
+        "expression"] == ["Bundle.entry[0].request.method"]
+    nameless = {"resourceType": "Patient", "birthDate": "1950-02-03"}
+    assert outcome(client.post("/fhir/Patient", json=nameless, headers=headers), 422)[
+        "issue"][0]["expression"] == ["Patient.identifier"]
     with transaction(web.engine) as db:  # all or nothing: nothing of the refused bundle
         assert sorted(db.scalars(select(Patient.id))) == [1, 2, 3]
         assert len(db.scalars(select(InboxRow)).all()) == 1

@@ -46,6 +46,7 @@ from web.fhir.errors import MEDIA_TYPE, FhirError, FhirResponse, information, in
 
 T = TypeVar("T")
 BUNDLE_TYPES = ("transaction", "collection")
+WRITE_METHODS = ("POST", "PUT")
 JSON_TYPES = (MEDIA_TYPE, "application/json", "application/json+fhir")
 
 
@@ -108,6 +109,12 @@ def _check_envelope(data: Any) -> None:
         if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
             raise invalid([(f"Bundle.entry[{i}].resource", "chaque entrée porte une "
                                                            "ressource (objet JSON)")])
+        request = entry.get("request")
+        method = request.get("method") if isinstance(request, dict) else None
+        if request is not None and method not in WRITE_METHODS:
+            raise invalid([(f"Bundle.entry[{i}].request.method",
+                            f"méthode {method!r} non prise en charge dans un Bundle : "
+                            f"{' ou '.join(WRITE_METHODS)} (création ou mise à jour)")], 422)
 
 
 def post_bundle(ctx: WebContext, caller: Caller, data: Any) -> Response:
@@ -161,6 +168,11 @@ def post_patient(ctx: WebContext, caller: Caller, data: Any) -> Response:
     try:
         content = read_bundle(bundle, f"FHIR REST:{caller.client}")
         report = stored(lambda: _import(ctx, content, caller))
+    except InvalidResource as exc:  # located in the bundle it was wrapped in: in the Patient
+        exc.issues = [(path.replace("Bundle.entry[0].resource", "Patient")
+                       .replace("Bundle.entry.resource", "Patient"), problem)
+                      for path, problem in exc.issues]
+        raise _refused(exc) from exc
     except RefusedMessage as exc:
         raise _refused(exc) from exc
     return FhirResponse(information(_french(report)), status_code=201 if report.created
