@@ -39,7 +39,8 @@ from starlette.responses import JSONResponse, Response
 
 from engine.store import access, fhir_clients, worklist
 from engine.store.db import transaction
-from engine.store.tables import FhirClient, FhirToken
+from engine.store.exceptions import InputError
+from engine.store.tables import FhirClient, FhirToken, Patient
 from engine.store.worklist import Viewer
 from web.auth.sessions import read_session
 from web.context import WebContext, client_ip, context_of
@@ -91,7 +92,7 @@ class _Client(ClientMixin):
 def _held(granted: list[str], scope: str) -> bool:
     try:
         fhir_clients.check_scope(scope)
-    except Exception:  # InputError: not a scope we serve, simply not granted
+    except InputError:  # not a scope we serve: simply not granted
         return False
     resource, action = scope.removeprefix("system/").split(".")
     actions = ("read", "write") if action == "*" else (action,)
@@ -204,20 +205,13 @@ class _Validator(BearerTokenValidator):
 
 @dataclass(frozen=True)
 class Caller:
-    """A system (``client``, with its scopes) or a person (``viewer``)."""
+    """A system (``client``: its name; its scopes were checked) or a person (``viewer``)."""
 
     client: str | None = None
     viewer: Viewer | None = None
 
-    @property
-    def label(self) -> str:
-        return f"client {self.client}" if self.client else f"professionnel {self.viewer.id}" \
-            if self.viewer else "?"
-
     def may_see(self, db: Session, patient_id: int, day: date) -> bool:
         if self.viewer is None:
-            from engine.store.tables import Patient
-
             return db.get(Patient, patient_id) is not None
         return worklist.can_see_patient(db, self.viewer, patient_id, day)
 
