@@ -159,18 +159,17 @@ def fhir_client_list(args: argparse.Namespace) -> int:
     from engine.store.fhir_clients import list_clients
 
     with transaction(engine_of(Settings())) as session:
-        rows = [{"name": c.name, "client_id": c.client_id, "scopes": c.scopes,
-                 "created_at": c.created_at, "revoked_at": c.revoked_at}
-                for c in list_clients(session)]
+        clients = list_clients(session)
     if args.json:
-        dump(rows)
+        dump([{"name": c.name, "client_id": c.client_id, "scopes": c.scopes,
+               "created_at": c.created_at, "revoked_at": c.revoked_at} for c in clients])
         return 0
-    if not rows:
+    if not clients:
         print("aucun client FHIR (parcours fhir clients add NOM --scope …)")
-    for row in rows:
-        state = f"révoqué le {fmt(row['revoked_at'])}" if row["revoked_at"] else "actif"
-        print(f"{row['name']}  {row['client_id']}  {' '.join(row['scopes'])}  "
-              f"créé le {fmt(row['created_at'])}  {state}")
+    for c in clients:
+        state = f"révoqué le {fmt(c.revoked_at)}" if c.revoked_at else "actif"
+        print(f"{c.name}  {c.client_id}  {' '.join(c.scopes)}  créé le {fmt(c.created_at)}  "
+              f"{state}")
     return 0
 
 

@@ -3,6 +3,7 @@ session for people; 401/403 as OperationOutcome (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -110,6 +111,10 @@ def test_clients_command_prints_the_secret_once_lists_and_revokes(
     assert main(["fhir", "clients", "list"]) == 0
     listed = capsys.readouterr().out
     assert "plateforme-regionale" in listed and secret not in listed and "actif" in listed
+    assert main(["fhir", "clients", "list", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["scopes"] == ["system/*.write", "system/Patient.read", "system/Task.read"]
+    assert row["revoked_at"] is None and "secret_hash" not in row
     assert main(["fhir", "clients", "add", "x", "--scope", "system/Claim.read"]) == 1
     assert "portée inconnue 'system/Claim.read'" in capsys.readouterr().err
     assert main(["fhir", "clients", "add", "plateforme-regionale", "--scope",
