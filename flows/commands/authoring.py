@@ -37,7 +37,11 @@ if TYPE_CHECKING:
 def pathway_files(paths: list[str]) -> Iterator[str]:
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        try:
+            folder = path.is_dir()
+        except OSError:  # e.g. a name too long: check_file reports it
+            folder = False
+        if folder:
             yield from sorted(str(p) for p in path.rglob("*.yaml")
                               if not p.name.endswith((".timeline.yaml", ".scenario.yaml")))
         else:
@@ -115,9 +119,12 @@ def run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     if args.json:
+        from flows.commands.common import json_stream
+
+        out = json_stream()
         json.dump({"pathway": pathway.key, "version": pathway.version, "steps": steps},
-                  sys.stdout, indent=2, ensure_ascii=False)
-        print()
+                  out, indent=2, ensure_ascii=False)
+        out.write("\n")
     return 0
 
 

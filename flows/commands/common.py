@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.clock import PARIS, SystemClock, ensure_aware
 from engine.exceptions import ParcoursError
@@ -25,19 +26,49 @@ if TYPE_CHECKING:
     from engine.store.service import CaseService
 
 
+#: the last year a date given on the command line may fall in: beyond, date arithmetic (a
+#: deadline, a timer five years later) would leave Python's calendar. Dates too early for
+#: what they date are refused by the store, with the reason (before 1900, before birth).
+LAST_YEAR = 2199
+
+
 def moment(text: str) -> datetime:
     try:
-        return ensure_aware(datetime.fromisoformat(text))
+        value = ensure_aware(datetime.fromisoformat(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"date/heure invalide {text!r} (format AAAA-MM-JJ ou AAAA-MM-JJTHH:MM)") from exc
+            f"date/heure invalide {text[:40]!r} (format AAAA-MM-JJ ou AAAA-MM-JJTHH:MM)") from exc
+    _not_too_late(value)
+    return value
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number between ``low`` and ``high``, else a French error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"nombre entier entre {low} et {high} attendu")
+        return value
+    parse.__name__ = "entier"
+    return parse
 
 
 def day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"date invalide {text!r} (format AAAA-MM-JJ)") from exc
+        raise argparse.ArgumentTypeError(f"date invalide {text[:40]!r} (format "
+                                         "AAAA-MM-JJ)") from exc
+    _not_too_late(value)
+    return value
+
+
+def _not_too_late(value: date) -> None:
+    if value.year > LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"date après {LAST_YEAR} : impossible")
 
 
 def pairs(items: list[str] | None) -> dict[str, Any]:
@@ -81,10 +112,12 @@ def now_of(args: argparse.Namespace) -> datetime:
     return args.now or SystemClock().now()
 
 
-def engine_of(settings: Settings) -> Engine:
+def engine_of(settings: Settings, *, create: bool = False) -> Engine:
+    """The engine of ``settings``' database. Only ``create=True`` (``parcours db upgrade``)
+    may create a SQLite file: every other command refuses a database that is not there."""
     from engine.store.db import make_engine
 
-    return make_engine(settings.database_url, echo=settings.echo_sql)
+    return make_engine(settings.database_url, echo=settings.echo_sql, create=create)
 
 
 def service(args: argparse.Namespace) -> CaseService:
@@ -105,15 +138,54 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             print(f"erreur : {exc}", file=sys.stderr)
             return 1
         except (OperationalError, ProgrammingError) as exc:
-            print(f"erreur de base de données : {exc.orig}\n(la base est-elle à jour ? "
-                  "lancez `parcours db upgrade`)", file=sys.stderr)
+            print(f"erreur : {database_problem(exc)}", file=sys.stderr)
             return 1
     run.__name__ = handler.__name__
     return run
 
 
+def database_problem(exc: Exception) -> str:
+    """A French line for a database error (never its statement nor its parameters)."""
+    text = str(getattr(exc, "orig", exc) or "").lower()
+    if "no such table" in text or "undefinedtable" in type(getattr(exc, "orig", exc)).__name__ \
+            .lower() or ("relation" in text and "does not exist" in text):
+        return ("la base de données n'a pas le schéma attendu : créez-le ou mettez-le à jour "
+                "avec `parcours db upgrade`")
+    if "locked" in text or "busy" in text:
+        return "la base de données est occupée par un autre processus : réessayez"
+    return ("la base de données est injoignable ou a refusé l'opération : vérifiez "
+            "PARCOURS_DATABASE_URL, que le serveur répond et que le schéma est à jour "
+            "(`parcours db upgrade`) ; rien n'a été enregistré")
+
+
+_JSON_OUT: list[TextIO] = []
+
+
+@contextmanager
+def json_only(enabled: bool) -> Iterator[None]:
+    """With ``--json``, standard output holds only the JSON document: whatever else a command
+    (or a library under it: a console channel, a progress line) prints goes to standard
+    error; ``dump`` and ``json_stream`` write to the real standard output."""
+    if not enabled:
+        yield
+        return
+    _JSON_OUT.append(sys.stdout)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _JSON_OUT.pop()
+
+
+def json_stream() -> TextIO:
+    """Where a JSON document goes: standard output, even inside ``json_only``."""
+    return _JSON_OUT[-1] if _JSON_OUT else sys.stdout
+
+
 def dump(data: Any) -> None:
     from engine.case import jsonable
 
-    json.dump(jsonable(data), sys.stdout, indent=2, ensure_ascii=False)
-    print()
+    stream = json_stream()
+    json.dump(jsonable(data), stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+    stream.flush()
