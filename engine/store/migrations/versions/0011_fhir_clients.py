@@ -1,8 +1,8 @@
 """FHIR REST interface: the systems allowed to call it (OAuth2 client credentials, secret
 stored hashed, SMART scopes) and the access tokens issued to them (hashed, short-lived).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 14:10:00
 """
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql
 
 import engine.store.types
 
-revision = '0009'
-down_revision = '0008'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
