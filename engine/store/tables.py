@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, event
+from sqlalchemy import Index, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from engine.store.search import (
@@ -156,7 +156,12 @@ class SettingsVersion(SQLModel, table=True):
 class CaseRow(SQLModel, table=True):
     __tablename__ = "pathway_case"
     __table_args__ = (Index("ix_case_due", "next_due_at"),
-                      Index("ix_case_patient", "patient_id", "pathway_key"))
+                      Index("ix_case_patient", "patient_id", "pathway_key"),
+                      # the coordinator's dashboard (migration 0009): open cases by pathway
+                      # and the pathway of an open task, from the index alone
+                      Index("ix_case_open_pathway", "id", "pathway_key",
+                            postgresql_where=text("closed_at IS NULL"),
+                            sqlite_where=text("closed_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     pathway_version_id: int = Field(foreign_key="pathway_version.id")
@@ -175,11 +180,31 @@ class CaseRow(SQLModel, table=True):
     row_version: int = 1
 
 
+class CaseStateRow(SQLModel, table=True):
+    """One row per active state of each open case: the dashboard's counts by state.
+
+    Kept by the database itself, in the writer's transaction: triggers on ``pathway_case``
+    (migration 0009) rewrite a case's rows whenever its ``active_states`` or ``closed_at``
+    change, whoever writes the case (the bulk writer, enrolment, closing, imports). A case in
+    two parallel regions has two rows: "n dossiers dans l'état Y", never extra cases.
+    """
+
+    __tablename__ = "case_state"
+    __table_args__ = (Index("ix_case_state_pathway_state", "pathway_key", "state", "case_id"),)
+    case_id: int = Field(foreign_key="pathway_case.id", primary_key=True, ondelete="CASCADE")
+    state: str = Field(primary_key=True, max_length=200)
+    pathway_key: str = Field(max_length=80)
+
+
 class CaseEvent(SQLModel, table=True):
     """Append-only history of a case."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
+    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),
+                      # the coordinator's queue: cases whose timers failed (migration 0009)
+                      Index("ix_case_event_advance_failed", "case_id", "id",
+                            postgresql_where=text("kind = 'advance_failed'"),
+                            sqlite_where=text("kind = 'advance_failed'")))
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="pathway_case.id")
     at: datetime = _ts(description="When it happened (effective time)")
@@ -371,10 +396,37 @@ class UsedSignInKey(SQLModel, table=True):
     expires_at: datetime = _ts(index=True)
 
 
+# -- FHIR REST clients (issue 14, migration 0011) -----------------------------------------
+class FhirClient(SQLModel, table=True):
+    """A system allowed to call the FHIR REST interface (OAuth2 client credentials).
+
+    The secret is never stored: only its SHA-256 (it is 256 random bits, shown once)."""
+
+    __tablename__ = "fhir_client"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=80)
+    client_id: str = Field(unique=True, max_length=64)
+    secret_hash: str = Field(max_length=64, description="SHA-256 of the secret, hex")
+    scopes: list[str] = _json(default_factory=list, description="SMART system/… scopes")
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(default=None)
+
+
+class FhirToken(SQLModel, table=True):
+    """An access token issued to a FHIR client (only its SHA-256 is kept), short-lived."""
+
+    __tablename__ = "fhir_token"
+    token_hash: str = Field(primary_key=True, max_length=64, description="SHA-256, hex")
+    client_id: int = Field(foreign_key="fhir_client.id", index=True)
+    scope: str = Field(max_length=2000)
+    issued_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+
+
 ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion,
-              SettingsVersion, CaseRow,
-              CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow,
-              SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey]
+              SettingsVersion, CaseRow, CaseStateRow, CaseEvent, EventReceipt, ObservationRow,
+              TaskRow, TimerRow, OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey,
+              FhirClient, FhirToken]
 
 
 # -- Core tables ---------------------------------------------------------------------------
@@ -382,6 +434,7 @@ ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayV
 # reads): typed columns without the ORM's per-row bookkeeping. One place, one ``ignore``:
 # SQLModel does not declare ``__table__`` to type checkers.
 CASE_TABLE: Any = CaseRow.__table__  # type: ignore[attr-defined]
+CASE_STATE_TABLE: Any = CaseStateRow.__table__  # type: ignore[attr-defined]
 TASK_TABLE: Any = TaskRow.__table__  # type: ignore[attr-defined]
 TIMER_TABLE: Any = TimerRow.__table__  # type: ignore[attr-defined]
 EVENT_TABLE: Any = CaseEvent.__table__  # type: ignore[attr-defined]

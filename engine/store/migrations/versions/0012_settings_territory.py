@@ -2,8 +2,8 @@
 (``territory_settings``), and the settings version each case runs with
 (``pathway_case.settings_version_id``; NULL: the pathway's defaults).
 
-Revision ID: 0010_settings
-Revises: 0009_coordpeople
+Revision ID: 0012_settings
+Revises: 0011
 Create Date: 2026-12-02 14:30:00
 """
 import sqlalchemy as sa
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 import engine.store.types
 
-revision = '0010_settings'
-down_revision = '0009_coordpeople'
+revision = '0012_settings'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
