@@ -425,8 +425,8 @@ class FhirToken(SQLModel, table=True):
 
 ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion,
               SettingsVersion, CaseRow, CaseStateRow, CaseEvent, EventReceipt, ObservationRow,
-              TaskRow, TimerRow, OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey,
-              FhirClient, FhirToken]
+              TaskRow, TimerRow, OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow,
+              UsedSignInKey, FhirClient, FhirToken]
 
 
 # -- Core tables ---------------------------------------------------------------------------
