@@ -14,8 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.settings import Settings
-from flows.commands.common import add_now, engine_of, guarded, now_of
+from flows.commands.common import Settings, add_now, engine_of, guarded, now_of
 
 
 def mllp_serve(args: argparse.Namespace) -> int:

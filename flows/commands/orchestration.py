@@ -16,8 +16,8 @@ import sys
 from typing import Any
 
 from engine import events
-from engine.settings import Settings
 from flows.commands.common import (
+    Settings,
     add_json,
     add_now,
     dump,

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine import events
 from engine.clock import local_date
-from engine.settings import Settings
 from flows.commands.common import (
+    Settings,
     dump,
     engine_of,
     fmt,
