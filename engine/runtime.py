@@ -52,7 +52,7 @@ from engine.case import (
     TimerState,
     Transitioned,
 )
-from engine.clock import calendar_days, end_of_day
+from engine.clock import CalendarCache, calendar_days
 from engine.durations import Duration
 from engine.exceptions import (
     ClosedCaseError,
@@ -104,8 +104,13 @@ class _Work:
 
     def freeze(self, rank: Mapping[str, int]) -> Case:
         """The new case: leaves in document order, timers by time then name."""
-        timers = tuple(sorted(self.timers.values(), key=_TIMER_ORDER))
-        return Case(tuple(sorted(self.leaves, key=rank.__getitem__)), self.facts, timers,
+        timers = self.timers
+        leaves = self.leaves
+        return Case(tuple(leaves) if len(leaves) < 2 else tuple(sorted(leaves,
+                                                                       key=rank.__getitem__)),
+                    self.facts,
+                    tuple(timers.values()) if len(timers) < 2
+                    else tuple(sorted(timers.values(), key=_TIMER_ORDER)),
                     tuple(self.tasks.values()), self.seq, self.closed_at, self.history,
                     self.stays)
 
@@ -118,6 +123,8 @@ class Runtime:
         self.pathway = pathway
         self.params = pathway.resolve_parameters(parameters)
         self._durations: dict[str, Duration] = {}
+        #: due dates, reminders and timers: the same delays from the same instants
+        self._calendar = CalendarCache()
         self._obs_keys = set(pathway.definition.observations)
         # per-pathway lookups, computed once so that no event rebuilds them
         states = pathway.states
@@ -351,14 +358,15 @@ class Runtime:
         """
         duration = self._dur(delay)
         if recurring:
-            return TimerState(name, sid, duration.add_to(now), self._period(delay), now)
+            return TimerState(name, sid, self._calendar.add(duration, now), self._period(delay),
+                              now)
         fired = work.firing
         if fired is not None and fired.state == sid and fired.name == name \
                 and fired.every is None:
             anchor = fired.anchor or fired.fire_at
             return TimerState(name, sid, _on_schedule(anchor, duration, fired.fire_at),
                               None, anchor)
-        return TimerState(name, sid, duration.add_to(now), None, now)
+        return TimerState(name, sid, self._calendar.add(duration, now), None, now)
 
     def _period(self, ref: str) -> str:
         """A recurring timer's period as stored on the case: the duration's canonical text."""
@@ -477,10 +485,11 @@ class Runtime:
         ref = f"{key}-{work.seq}"
         due_at = self._deadline(spec.due, now)
         work.tasks[ref] = OpenTask(ref, key, owner, spec.role, due_at)
+        add = self._calendar.add
         work.effects.append(TaskCreated(
             now, ref, key, owner, spec.title, spec.description, spec.role, due_at,
-            self._dur(spec.reminder).add_to(now) if spec.reminder else None,
-            self._dur(spec.escalation).add_to(now) if spec.escalation else None,
+            add(self._dur(spec.reminder), now) if spec.reminder else None,
+            add(self._dur(spec.escalation), now) if spec.escalation else None,
             {name: _copy_view(view) for name, view in self._task_results[key].items()}))
 
     def _cancel_tasks(self, work: _Work, key: str, owner: str, now: datetime) -> None:
@@ -495,8 +504,8 @@ class Runtime:
         of that calendar day in the territory (a task due "in 7 days" is not late before
         midnight, Europe/Paris); a delay with a time part (PT48H, P1DT12H) is exact."""
         duration = self._dur(ref)
-        moment = duration.add_to(now)
-        return moment if duration.seconds else end_of_day(moment)
+        moment = self._calendar.add(duration, now)
+        return moment if duration.seconds else self._calendar.end_of_day(moment)
 
     def _complete_tasks(self, work: _Work, event: Event) -> None:
         if event.task is not None:
