@@ -95,12 +95,27 @@ class CalendarCache:
     different zones give results in their own zones). Bounded: forgotten when full.
     """
 
-    __slots__ = ("_added", "_ends", "_limit")
+    __slots__ = ("_added", "_dates", "_ends", "_limit")
 
     def __init__(self, limit: int = 4096) -> None:
         self._added: dict[tuple[Hashable, datetime, object, int], datetime] = {}
         self._ends: dict[tuple[datetime, object, int], datetime] = {}
+        self._dates: dict[tuple[datetime, object, int], date] = {}
         self._limit = limit
+
+    def local_date(self, moment: datetime) -> date:
+        """``local_date(moment)``: the territory's calendar date of an instant."""
+        key = (moment, moment.tzinfo, moment.fold)
+        found = self._dates.get(key)
+        if found is None:
+            if len(self._dates) >= self._limit:
+                self._dates.clear()
+            found = self._dates[key] = local_date(moment)
+        return found
+
+    def days(self, start: datetime, end: datetime) -> int:
+        """``calendar_days(start, end)``."""
+        return (self.local_date(end) - self.local_date(start)).days
 
     def add(self, duration: Addable, moment: datetime) -> datetime:
         """``duration.add_to(moment)``."""

@@ -52,7 +52,7 @@ from engine.case import (
     TimerState,
     Transitioned,
 )
-from engine.clock import CalendarCache, calendar_days
+from engine.clock import CalendarCache
 from engine.durations import Duration
 from engine.exceptions import (
     ClosedCaseError,
@@ -125,6 +125,10 @@ class Runtime:
         self._durations: dict[str, Duration] = {}
         #: due dates, reminders and timers: the same delays from the same instants
         self._calendar = CalendarCache()
+        self._units: dict[tuple[str, str | None], bool] = {}
+        #: per state: its timers and its entry actions (None when it has none)
+        self._entering = {sid: (state.timers, state.entry if state.entry else None)
+                          for sid, state in pathway.states.items()}
         self._obs_keys = set(pathway.definition.observations)
         # per-pathway lookups, computed once so that no event rebuilds them
         states = pathway.states
@@ -234,12 +238,22 @@ class Runtime:
         if kind != events.OBSERVATION or event.unit is None:
             return event
         spec = self.pathway.definition.observations.get(key)
-        if spec is None or same_unit(event.unit, spec.unit):
+        if spec is None or self._same_unit(event.unit, spec.unit):
             return event
         converted = to_declared(spec.title, event.value, event.unit, spec.unit, spec.code)
         if converted is None:
             return event
         return replace(event, value=converted.value, unit=converted.unit)
+
+    def _same_unit(self, unit: str, declared: str | None) -> bool:
+        """``same_unit``, remembered per pair (a laboratory sends the same units all day)."""
+        pair = (unit, declared)
+        same = self._units.get(pair)
+        if same is None:
+            if len(self._units) >= 1024:
+                self._units.clear()
+            same = self._units[pair] = same_unit(unit, declared)
+        return same
 
     # -- validation -------------------------------------------------------------------------
 
@@ -298,13 +312,13 @@ class Runtime:
         if "obs" in reads:
             obs: dict[str, Any] = dict.fromkeys(self._obs_keys)
             for key, value in subject.observations.items():
-                obs[key] = _obs_view(value, now)
+                obs[key] = self._obs_view(value, now)
             kind, key = self._kind(event.name)
             if kind == events.OBSERVATION:
                 latest = subject.observations.get(key)
                 if latest is None or latest.at <= event.at:
-                    obs[key] = _obs_view(ObservationValue(event.value, event.at, event.unit),
-                                         now)
+                    obs[key] = self._obs_view(
+                        ObservationValue(event.value, event.at, event.unit), now)
             values["obs"] = obs
         if "patient" in reads:
             values["patient"] = self._patient(subject, now)
@@ -313,6 +327,10 @@ class Runtime:
         if history.ROOT in reads:
             values[history.ROOT] = history.views(work.history, self._history_keys, now)
         return _EventScope(values)
+
+    def _obs_view(self, value: ObservationValue, now: datetime) -> dict[str, Any]:
+        return {"value": value.value, "unit": value.unit, "date": value.at,
+                "days_ago": self._calendar.days(value.at, now)}
 
     def _remember(self, work: _Work, key: str, value: ObservationValue, now: datetime) -> None:
         work.history = {**work.history, key: history.record(
@@ -453,14 +471,15 @@ class Runtime:
 
     def _enter(self, work: _Work, entered: tuple[str, ...], scope: _EventScope,
                now: datetime) -> None:
+        entering = self._entering
         for sid in entered:
-            state = self.pathway.states[sid]
-            for timer in state.timers:
+            timers, entry = entering[sid]
+            for timer in timers:
                 armed = self._arm(work, sid, timer.name, timer.delay, timer.recurring, now)
                 work.timers[(sid, timer.name)] = armed
                 work.effects.append(TimerSet(timer.name, sid, armed.fire_at))
-            if state.entry:
-                self._run(work, state.entry, sid, scope, now)
+            if entry is not None:
+                self._run(work, entry, sid, scope, now)
 
     def _run(self, work: _Work, actions: CompiledActions, owner: str, scope: _EventScope,
              now: datetime) -> None:
@@ -551,11 +570,6 @@ def _roots_read(pathway: CompiledPathway) -> frozenset[str]:
         expressions += [value for _, value in actions.set]
     return frozenset(path[0] for e in expressions if isinstance(e, CompiledExpression)
                      for path in e.names if path)
-
-
-def _obs_view(value: ObservationValue, now: datetime) -> dict[str, Any]:
-    return {"value": value.value, "unit": value.unit, "date": value.at,
-            "days_ago": calendar_days(value.at, now)}
 
 
 def _copy_view(view: dict[str, Any]) -> dict[str, Any]:
