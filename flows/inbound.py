@@ -1,15 +1,17 @@
 """``process_inbound_events``: apply the inbox in order, one Prefect task per slice of events.
 
 Events are applied one after the other in the order they were received
-(``engine.store.inbox.drain``), each in its own transaction, idempotent by
-its event id. Slices of ``inbox_batch`` events are Prefect tasks run in
-sequence (order matters, so no parallelism here). A refused event stays in
-the inbox with its error (``parcours inbox list --status failed``) and is
-listed in the run's artifact by inbox id, kind and error type; nothing is
-dropped. Such a run ends *Completed* under the name « Terminé avec refus »
-(``artifacts.WITH_REFUSALS``) with the counts in its message, so the Prefect UI
-does not show it as a clean success; a transient error that stopped the drain
-ends it *Failed*. On PostgreSQL one drainer runs at a time (advisory lock); a second
+(``engine.store.inbox.drain``: slices of events, each one transaction with
+the outcome of one transaction per event), idempotent by its event id.
+Slices of ``inbox_batch`` events are Prefect tasks run in sequence (order
+matters, so no parallelism here). A refused event stays in the inbox with
+its error (``parcours inbox list --status failed``) and is listed in the
+run's artifact by inbox id, kind and error type; nothing is dropped. Such a
+run ends *Completed* under the name « Terminé avec refus »
+(``artifacts.WITH_REFUSALS``) with the counts in its message, so the Prefect
+UI does not show it as a clean success; a transient error that stopped the
+drain ends it *Failed*. On
+PostgreSQL one drainer runs at a time (advisory lock); a second
 run started meanwhile returns at once.
 """
 

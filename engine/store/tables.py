@@ -9,9 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
+from engine.store.search import (
+    FAMILY_DEFAULT,
+    FAMILY_DERIVED,
+    GIVEN_DEFAULT,
+    GIVEN_DERIVED,
+    fold,
+    folded,
+)
 from engine.store.types import JsonType, UTCDateTime
 
 #: FHIR Task statuses (https://hl7.org/fhir/valueset-task-status.html) used here, plus
@@ -20,6 +28,11 @@ from engine.store.types import JsonType, UTCDateTime
 TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "declined", "completed",
                  "cancelled", "failed")
 OPEN_TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "declined")
+#: the statuses as coordinators and professionals read them
+TASK_STATUS_TITLES = {"requested": "à faire", "accepted": "prise en charge",
+                      "in-progress": "en cours", "on-hold": "en attente",
+                      "declined": "refusée", "completed": "terminée", "cancelled": "annulée",
+                      "failed": "en échec"}
 SEXES = ("F", "M", "U")
 
 
@@ -33,6 +46,9 @@ def _json(**kw: Any) -> Any:
 
 class Patient(SQLModel, table=True):
     __tablename__ = "patient"
+    __table_args__ = (Index("ix_patient_search_family", "search_family"),
+                      Index("ix_patient_search_given", "search_given"),
+                      Index("ix_patient_birth_date", "birth_date"))
     id: int | None = Field(default=None, primary_key=True)
     ins: str | None = Field(default=None, unique=True, max_length=40,
                             description="INS (qualified national health identifier)")
@@ -53,6 +69,16 @@ class Patient(SQLModel, table=True):
     ald: bool | None = Field(default=None, description=(
         "long-term condition (ALD) fully covered by the Assurance Maladie; None: unknown"))
     created_at: datetime = _ts()
+
+    # -- coordinator's search (issue 13, migration 0009): folded names (engine.store.search)
+    search_family: str | None = Field(
+        default=None, sa_type=folded(120),
+        sa_column_kwargs={"default": FAMILY_DEFAULT, "info": FAMILY_DERIVED},
+        description="family name folded (no accents, lower case): filled on insert")
+    search_given: str | None = Field(
+        default=None, sa_type=folded(200),
+        sa_column_kwargs={"default": GIVEN_DEFAULT, "info": GIVEN_DERIVED},
+        description="given names folded (no accents, lower case): filled on insert")
 
 
 class PatientIdentifier(SQLModel, table=True):
@@ -111,7 +137,12 @@ class PathwayVersion(SQLModel, table=True):
 class CaseRow(SQLModel, table=True):
     __tablename__ = "pathway_case"
     __table_args__ = (Index("ix_case_due", "next_due_at"),
-                      Index("ix_case_patient", "patient_id", "pathway_key"))
+                      Index("ix_case_patient", "patient_id", "pathway_key"),
+                      # the coordinator's dashboard (migration 0009): open cases by pathway
+                      # and the pathway of an open task, from the index alone
+                      Index("ix_case_open_pathway", "id", "pathway_key",
+                            postgresql_where=text("closed_at IS NULL"),
+                            sqlite_where=text("closed_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     pathway_version_id: int = Field(foreign_key="pathway_version.id")
@@ -128,11 +159,31 @@ class CaseRow(SQLModel, table=True):
     row_version: int = 1
 
 
+class CaseStateRow(SQLModel, table=True):
+    """One row per active state of each open case: the dashboard's counts by state.
+
+    Kept by the database itself, in the writer's transaction: triggers on ``pathway_case``
+    (migration 0009) rewrite a case's rows whenever its ``active_states`` or ``closed_at``
+    change, whoever writes the case (the bulk writer, enrolment, closing, imports). A case in
+    two parallel regions has two rows: "n dossiers dans l'état Y", never extra cases.
+    """
+
+    __tablename__ = "case_state"
+    __table_args__ = (Index("ix_case_state_pathway_state", "pathway_key", "state", "case_id"),)
+    case_id: int = Field(foreign_key="pathway_case.id", primary_key=True, ondelete="CASCADE")
+    state: str = Field(primary_key=True, max_length=200)
+    pathway_key: str = Field(max_length=80)
+
+
 class CaseEvent(SQLModel, table=True):
     """Append-only history of a case."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
+    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),
+                      # the coordinator's queue: cases whose timers failed (migration 0009)
+                      Index("ix_case_event_advance_failed", "case_id", "id",
+                            postgresql_where=text("kind = 'advance_failed'"),
+                            sqlite_where=text("kind = 'advance_failed'")))
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="pathway_case.id")
     at: datetime = _ts(description="When it happened (effective time)")
@@ -325,8 +376,8 @@ class UsedSignInKey(SQLModel, table=True):
 
 
 ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion, CaseRow,
-              CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow,
-              SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey]
+              CaseStateRow, CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow,
+              OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey]
 
 
 # -- Core tables ---------------------------------------------------------------------------
@@ -334,6 +385,7 @@ ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayV
 # reads): typed columns without the ORM's per-row bookkeeping. One place, one ``ignore``:
 # SQLModel does not declare ``__table__`` to type checkers.
 CASE_TABLE: Any = CaseRow.__table__  # type: ignore[attr-defined]
+CASE_STATE_TABLE: Any = CaseStateRow.__table__  # type: ignore[attr-defined]
 TASK_TABLE: Any = TaskRow.__table__  # type: ignore[attr-defined]
 TIMER_TABLE: Any = TimerRow.__table__  # type: ignore[attr-defined]
 EVENT_TABLE: Any = CaseEvent.__table__  # type: ignore[attr-defined]
@@ -344,3 +396,10 @@ PROFESSIONAL_TABLE: Any = Professional.__table__  # type: ignore[attr-defined]
 OBSERVATION_TABLE: Any = ObservationRow.__table__  # type: ignore[attr-defined]
 CARE_TEAM_TABLE: Any = CareTeamMember.__table__  # type: ignore[attr-defined]
 USED_SIGN_IN_KEY_TABLE: Any = UsedSignInKey.__table__  # type: ignore[attr-defined]
+
+
+# -- coordinator's search (issue 13): a name changed through the ORM is folded again -------
+@event.listens_for(Patient, "before_update")
+def _refold_names(mapper: Any, connection: Any, target: Patient) -> None:
+    target.search_family = fold(target.family_name)
+    target.search_given = fold(target.given_names)
