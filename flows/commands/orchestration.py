@@ -15,9 +15,9 @@ import sys
 from typing import Any
 
 from engine import events
-from engine.settings import Settings
 from flows.commands import labels
 from flows.commands.common import (
+    Settings,
     add_json,
     add_now,
     bounded_int,
