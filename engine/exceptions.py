@@ -5,6 +5,7 @@
     ParcoursError                       root of everything raised on purpose
     ├── PathwayError                    a pathway definition is wrong
     │   └── PathwayDefinitionError      carries every Diagnostic of a file
+    │       └── SettingsDefinitionError a territory settings file is wrong
     ├── ExpressionError                 a guard or fact expression failed to compile
     ├── EvaluationError                 an expression failed while a case was being run
     ├── DurationError                   a text is not an ISO-8601 duration
@@ -65,6 +66,10 @@ class PathwayDefinitionError(PathwayError):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = sorted(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class SettingsDefinitionError(PathwayDefinitionError):
+    """A territory settings file (parameter overrides of a pathway) has errors."""
 
 
 class ExpressionError(ParcoursError):

@@ -36,6 +36,7 @@ GROUPS = (
     "flows.commands.authoring",
     "flows.commands.testing",
     "flows.commands.records",
+    "flows.commands.territory",
     "flows.commands.notify",
     "flows.commands.orchestration",
     "flows.commands.demo",

@@ -71,7 +71,7 @@ def test_the_tree_has_the_documented_classes() -> None:
         "ParcoursError", "PathwayError", "PathwayDefinitionError", "ExpressionError",
         "EvaluationError", "DurationError", "RuntimeEventError", "UnknownEventError",
         "ClosedCaseError", "InvalidEventDataError", "TimelineError", "UnitError",
-        "GuardCostError"}
+        "GuardCostError", "SettingsDefinitionError"}
 
 
 def test_the_store_tree_has_the_documented_classes() -> None:

@@ -303,12 +303,52 @@ def _spec_problems(ctx: CheckContext) -> Iterator[Diagnostic]:
     for key, event in p.events.items():
         specs += [(("events", key, "data", f), s) for f, s in event.data.items()]
     for path, spec in specs:
+        if isinstance(spec, Parameter):
+            bad = list(_parameter_bound_problems(ctx, path, spec))
+            yield from bad
+            if bad or spec.type == "duration":
+                continue
         if spec.minimum is not None and spec.maximum is not None and spec.minimum > spec.maximum:
             yield ctx.error((*path, "minimum"), f"minimum {spec.minimum} is above maximum "
                             f"{spec.maximum}", "type")
         if isinstance(spec, FieldSpec) and spec.type == "choice" and not spec.choices:
             yield ctx.error(path, "a field of type choice must list its 'choices'", "type",
                             key=True)
+
+
+def _parameter_bound_problems(ctx: CheckContext, path: Path,
+                              spec: Parameter) -> Iterator[Diagnostic]:
+    """Bounds of a number are numbers, of a duration durations; the default within them."""
+    from engine.pathway.settings import is_valid_duration_bound, out_of_bounds
+
+    for side in ("minimum", "maximum"):
+        bound = getattr(spec, side)
+        if bound is None:
+            continue
+        if spec.type == "duration":
+            ok = isinstance(bound, str) and is_valid_duration_bound(bound)
+            expected = "an ISO-8601 duration such as P1M"
+        else:
+            ok = spec.type in ("number", "integer") and not isinstance(bound, str)
+            expected = "a number" if spec.type in ("number", "integer") else \
+                f"absent (a parameter of type {spec.type} has no bounds)"
+        if not ok:
+            yield ctx.error((*path, side), f"{side} of {path[-1]!r}: expected {expected}, got "
+                            f"{bound!r}", "type")
+            return
+    if spec.type == "duration" and spec.minimum is not None and spec.maximum is not None \
+            and Duration.parse(spec.minimum).approx_days() > \
+            Duration.parse(spec.maximum).approx_days():
+        yield ctx.error((*path, "minimum"), f"minimum {spec.minimum} is above maximum "
+                        f"{spec.maximum}", "type")
+        return
+    if _typecheck(spec.default, spec.type, spec.choices) is None and \
+            out_of_bounds(spec, spec.default) is not None:
+        bounds = ", ".join(f"{side} {bound:g}" if isinstance(bound, float) else f"{side} {bound}"
+                           for side, bound in (("minimum", spec.minimum),
+                                               ("maximum", spec.maximum)) if bound is not None)
+        yield ctx.error((*path, "default"), f"default of {path[-1]!r} ({spec.default}) is "
+                        f"outside its bounds ({bounds})", "type")
 
 
 def _set_value_problems(ctx: CheckContext) -> Iterator[Diagnostic]:

@@ -196,12 +196,17 @@ class CompiledPathway:
 
 def _out_of_range(value: Any, parameter: Parameter) -> str | None:
     """Why a numeric override is outside the parameter's declared range, or None."""
+    if parameter.type == "duration":
+        from engine.pathway.settings import out_of_bounds
+
+        return out_of_bounds(parameter, value)
     if parameter.type not in ("number", "integer"):
         return None
-    if parameter.minimum is not None and value < parameter.minimum:
-        return f"{value!r} is below the minimum {parameter.minimum:g}"
-    if parameter.maximum is not None and value > parameter.maximum:
-        return f"{value!r} is above the maximum {parameter.maximum:g}"
+    low, high = parameter.minimum, parameter.maximum
+    if isinstance(low, float | int) and value < low:
+        return f"{value!r} is below the minimum {low:g}"
+    if isinstance(high, float | int) and value > high:
+        return f"{value!r} is above the maximum {high:g}"
     return None
 
 

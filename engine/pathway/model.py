@@ -40,9 +40,15 @@ class Parameter(_Model):
     type: ValueType
     default: Any = Field(description="Default value, of the declared type")
     description: str = Field(description="What the parameter means, in French")
-    unit: str | None = None
-    minimum: float | None = None
-    maximum: float | None = None
+    unit: str | None = Field(
+        None, description="Unit of a number (%, pg/mL, ans…); a territory settings file may "
+                          "write a value with this unit and no other")
+    minimum: float | str | None = Field(
+        None, description="Lowest value a territory may set: a number, or an ISO-8601 "
+                          "duration (P1M) for a duration parameter")
+    maximum: float | str | None = Field(
+        None, description="Highest value a territory may set: a number, or an ISO-8601 "
+                          "duration (P2Y) for a duration parameter")
     choices: list[str | int] | None = None
     source: str | None = Field(None, description="Id of an entry of `sources`")
     cpts_choice: bool = Field(False, description="True when no guidance fixes the value")

@@ -7,7 +7,8 @@ The facade below is what the rest of the code base (``flows/``, ``web/``,
 - ``db`` (engines, transactions, retries) and ``migrate`` (Alembic upgrades);
 - ``tables`` (SQLModel tables), ``batch`` / ``writer`` / ``bulk`` (loading and
   writing many cases at once), ``claims`` (due cases, ``SKIP LOCKED``);
-- ``registry`` (published pathway versions), ``careteam``, ``imports``,
+- ``registry`` (published pathway versions), ``settings`` (published territory
+  settings: parameter overrides per pathway, versioned), ``careteam``, ``imports``,
   ``inbox``, ``escalation``, ``queries`` (read models for the CLI and the web);
 - for the web workspace: ``worklist`` (who sees what, the inbox and page reads),
   ``task_actions`` (take, decline, reassign a task; through ``CaseService``),

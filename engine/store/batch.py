@@ -36,6 +36,7 @@ from engine.store.tables import (
     PathwayVersion,
     Patient,
     Professional,
+    SettingsVersion,
     TaskRow,
     TimerRow,
 )
@@ -58,10 +59,17 @@ class Batch:
     observations: dict[tuple[int, str], ObservationRow] = field(default_factory=dict)
     team: dict[tuple[int, str], list[int]] = field(default_factory=lambda: defaultdict(list))
     versions: dict[int, PathwayVersion] = field(default_factory=dict)
+    #: the territory settings versions the cases run with, by id
+    settings: dict[int, SettingsVersion] = field(default_factory=dict)
     coordinator_id: int | None = None
 
     def pathway(self, case_id: int) -> CompiledPathway:
         return registry.compiled(self.versions[self.cases[case_id].pathway_version_id])
+
+    def settings_of(self, case_id: int) -> SettingsVersion | None:
+        """The case's territory settings version (None: its pathway's defaults)."""
+        settings_id = self.cases[case_id].settings_version_id
+        return self.settings[settings_id] if settings_id is not None else None
 
     def case(self, case_id: int) -> Case:
         row = self.cases[case_id]
@@ -129,6 +137,10 @@ def load_batch(session: Session, case_ids: Iterable[int], today: date) -> Batch:
     version_ids = {row.pathway_version_id for row in batch.cases.values()}
     batch.versions = {v.id: v for v in session.scalars(  # type: ignore[misc]
         select(PathwayVersion).where(col(PathwayVersion.id).in_(version_ids)))}
+    settings_ids = {row.settings_version_id for row in batch.cases.values()} - {None}
+    if settings_ids:
+        batch.settings = {s.id: s for s in session.scalars(  # type: ignore[misc]
+            select(SettingsVersion).where(col(SettingsVersion.id).in_(settings_ids)))}
     return batch
 
 

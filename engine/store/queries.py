@@ -19,6 +19,7 @@ from engine.store.tables import (
     PathwayVersion,
     Patient,
     Professional,
+    SettingsVersion,
     TaskRow,
     TimerRow,
 )
@@ -87,6 +88,8 @@ def show_case(session: Session, case_id: int, now: datetime) -> dict[str, Any]:
     if row is None:
         raise NotFoundError("case", case_id)
     version = session.get(PathwayVersion, row.pathway_version_id)
+    settings = session.get(SettingsVersion, row.settings_version_id) \
+        if row.settings_version_id is not None else None
     patient = session.get(Patient, row.patient_id)
     tasks = session.scalars(select(TaskRow).where(col(TaskRow.case_id) == case_id)
                             .order_by(col(TaskRow.id))).all()
@@ -98,6 +101,7 @@ def show_case(session: Session, case_id: int, now: datetime) -> dict[str, Any]:
         "id": row.id, "patient_id": row.patient_id,
         "patient": {"ins": patient.ins, "local_id": patient.local_id} if patient else None,
         "pathway": row.pathway_key, "version": version.version if version else None,
+        "settings_version": settings.version if settings else None,
         "states": row.active_states, "facts": row.facts, "opened_at": row.opened_at,
         "closed_at": row.closed_at, "close_reason": row.close_reason,
         "next_due_at": row.next_due_at, "row_version": row.row_version,

@@ -81,3 +81,21 @@ def by_id(session: Session, version_id: int) -> PathwayVersion:
     if row is None:
         raise NotFoundError("pathway version", version_id)
     return row
+
+
+def by_version(session: Session, key: str, version: int) -> PathwayVersion:
+    """A published version of a pathway (``KEY@N``)."""
+    row = session.scalars(select(PathwayVersion).where(
+        col(PathwayVersion.key) == key, col(PathwayVersion.version) == version)).first()
+    if row is None:
+        known = [str(v) for v in session.scalars(select(col(PathwayVersion.version)).where(
+            col(PathwayVersion.key) == key).order_by(col(PathwayVersion.version)))]
+        raise NotFoundError("pathway version", f"{key}@{version}",
+                            f" ; versions publiées : {', '.join(known) or 'aucune'}")
+    return row
+
+
+def keys(session: Session) -> list[str]:
+    """The keys of the published pathways, in alphabetical order."""
+    return list(session.scalars(select(col(PathwayVersion.key)).distinct()
+                                .order_by(col(PathwayVersion.key))))

@@ -193,7 +193,8 @@ class Run:
         """Every case's outcome first: one refusal and the event changes nothing."""
         out = []
         for case_id, event in by_case.items():
-            runtime = self.service.runtime(self.batch.pathway(case_id))
+            runtime = self.service.runtime(self.batch.pathway(case_id),
+                                           self.batch.settings_of(case_id))
             try:
                 outcome = runtime.apply(self._case(case_id), event,
                                         self.batch.subject(case_id))

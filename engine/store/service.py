@@ -34,6 +34,7 @@ from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
 from engine.settings import Settings
 from engine.store import lengths, registry, results, task_actions
+from engine.store import settings as territory
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
 from engine.store.bulk import collector_paused, in_ids
 from engine.store.claims import claim_due
@@ -48,6 +49,7 @@ from engine.store.tables import (
     ObservationRow,
     PathwayVersion,
     Patient,
+    SettingsVersion,
     TaskRow,
 )
 from engine.store.writer import SYSTEM, Actor, Writer
@@ -131,7 +133,7 @@ class CaseService:
         self.engine = engine
         self.settings = settings or Settings()
         self.parameters = parameters or {}
-        self._runtimes: dict[str, Runtime] = {}
+        self._runtimes: dict[tuple[str, str], Runtime] = {}
         #: a transaction shared by several operations (``shared``), in this thread only
         self._shared: ContextVar[Session | None] = ContextVar(f"shared-{id(self)}",
                                                                default=None)
@@ -151,12 +153,19 @@ class CaseService:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def runtime(self, pathway: CompiledPathway) -> Runtime:
-        key = pathway.content_hash or f"{pathway.key}@{pathway.version}"
+    def runtime(self, pathway: CompiledPathway,
+                settings: SettingsVersion | None = None) -> Runtime:
+        """The runtime of a pathway version under a territory settings version (None: the
+        pathway's defaults), built once per pair; the service's own ``parameters`` (tests,
+        scenarios) are laid over both."""
+        key = (pathway.content_hash or f"{pathway.key}@{pathway.version}",
+               settings.content_hash if settings is not None else "")
         runtime = self._runtimes.get(key)
         if runtime is None:
+            values = {**territory.effective_parameters(pathway, settings),
+                      **self.parameters.get(pathway.key, {})}
             try:
-                runtime = Runtime(pathway, self.parameters.get(pathway.key))
+                runtime = Runtime(pathway, values)
             except ValueError as exc:
                 raise InputError(f"paramètres du parcours {pathway.key!r} : {exc}") from exc
             self._runtimes[key] = runtime
@@ -198,7 +207,7 @@ class CaseService:
         writer = Writer(session, batch, session.info["now"])
         next_due: dict[int, datetime | None] = {}
         for case_id, event in by_case.items():
-            runtime = self.runtime(batch.pathway(case_id))
+            runtime = self.runtime(batch.pathway(case_id), batch.settings_of(case_id))
             try:
                 outcome = runtime.apply(batch.case(case_id), event, batch.subject(case_id))
             except ParcoursError as exc:
@@ -217,6 +226,11 @@ class CaseService:
 
     def publish(self, text: str, file: str, now: datetime) -> registry.Published:
         return self._unit(lambda s: registry.publish(s, text, file, now))
+
+    def publish_settings(self, text: str, file: str, pathway_key: str, by: str,
+                         now: datetime) -> territory.Published:
+        """A territory settings file as the next settings version of ``pathway_key``."""
+        return self._unit(lambda s: territory.publish(s, text, file, pathway_key, by, now))
 
     # -- enrolment --------------------------------------------------------------------------
 
@@ -238,7 +252,8 @@ class CaseService:
             raise InputError(f"le patient {patient.id} a déjà le dossier ouvert {open_case} "
                              f"dans le parcours {version.key!r}")
         pathway = registry.compiled(version)
-        runtime = self.runtime(pathway)
+        settings = territory.latest(session, version.key)
+        runtime = self.runtime(pathway, settings)
         batch = Batch({})
         load_patients(session, batch, {patient.id or 0}, as_of(now))
         subject = subject_of(patient, pathway, batch.observations)
@@ -248,16 +263,21 @@ class CaseService:
                              "(--force pour inscrire quand même)")
         outcome = runtime.start(subject, now)
         row = CaseRow(patient_id=patient.id or 0, pathway_version_id=version.id or 0,
-                      pathway_key=version.key, opened_at=now, row_version=1)
+                      pathway_key=version.key, opened_at=now, row_version=1,
+                      settings_version_id=settings.id if settings is not None else None)
         session.add(row)
         session.flush()
         batch.cases[row.id or 0] = row
         batch.versions[version.id or 0] = version
+        if settings is not None:
+            batch.settings[settings.id or 0] = settings
         writer = Writer(session, batch, now)
         writer.record(row.id or 0, outcome, actor)
         writer.flush()
+        under = f", réglages v{settings.version}" if settings is not None else ""
         return Applied(case_ids=[row.id or 0], counts=writer.counts,
-                       message=f"dossier {row.id} ouvert dans {version.key} v{version.version}")
+                       message=f"dossier {row.id} ouvert dans {version.key} v{version.version}"
+                               f"{under}")
 
     def eligibility(self, patient_ref: str | int, pathway_key: str,
                     now: datetime) -> Eligibility:
@@ -275,7 +295,8 @@ class CaseService:
             batch = Batch({})
             load_patients(session, batch, {patient.id or 0}, as_of(now))
             subject = subject_of(patient, pathway, batch.observations)
-            return Eligibility(self.runtime(pathway).is_eligible(subject, now), str(rule),
+            runtime = self.runtime(pathway, territory.latest(session, version.key))
+            return Eligibility(runtime.is_eligible(subject, now), str(rule),
                                open_case, pathway.definition.title)
         return self._unit(work)
 
@@ -298,7 +319,9 @@ class CaseService:
         report = EnrolReport()
         version = registry.latest(session, pathway_key)
         pathway = registry.compiled(version)
-        runtime = self.runtime(pathway)
+        settings = territory.latest(session, pathway_key)
+        settings_id = settings.id if settings is not None else None
+        runtime = self.runtime(pathway, settings)
         already = set(session.scalars(select(col(CaseRow.patient_id)).where(
             col(CaseRow.patient_id).in_(patient_ids), col(CaseRow.pathway_key) == pathway_key,
             col(CaseRow.closed_at).is_(None))))
@@ -321,18 +344,21 @@ class CaseService:
             return report
         rows: list[dict[str, Any]] = [
             {"patient_id": pid, "pathway_version_id": version.id, "pathway_key": version.key,
-             "active_states": [], "facts": {}, "seq": 0, "opened_at": now, "row_version": 1}
+             "settings_version_id": settings_id, "active_states": [], "facts": {}, "seq": 0,
+             "opened_at": now, "row_version": 1}
             for pid, _ in starts]
         inserted = session.execute(insert(CaseRow).returning(col(CaseRow.id),
                                                              sort_by_parameter_order=True),
                                    rows).scalars().all()
         ids = [case_id for case_id in inserted if case_id is not None]
         batch.versions[version.id or 0] = version
+        if settings is not None:
+            batch.settings[settings.id or 0] = settings
         for case_id, (patient_id, _) in zip(ids, starts, strict=True):
             batch.cases[case_id] = CaseRow(id=case_id, patient_id=patient_id,
                                            pathway_version_id=version.id or 0,
                                            pathway_key=version.key, opened_at=now,
-                                           row_version=1)
+                                           row_version=1, settings_version_id=settings_id)
         writer = Writer(session, batch, now)
         for case_id, (_, outcome) in zip(ids, starts, strict=True):
             writer.record(case_id, outcome)
@@ -543,7 +569,8 @@ class CaseService:
                 failures = {}
                 for case_id in ids:
                     try:
-                        outcome = self.runtime(batch.pathway(case_id)).advance(
+                        outcome = self.runtime(batch.pathway(case_id),
+                                               batch.settings_of(case_id)).advance(
                             batch.case(case_id), batch.subject(case_id), now)
                     except ParcoursError as exc:
                         failures[case_id] = str(exc)

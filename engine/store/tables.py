@@ -134,6 +134,25 @@ class PathwayVersion(SQLModel, table=True):
     published_at: datetime = _ts()
 
 
+class SettingsVersion(SQLModel, table=True):
+    """A published version of a territory's settings (parameter overrides) for one pathway."""
+
+    __tablename__ = "territory_settings"
+    __table_args__ = (UniqueConstraint("pathway_key", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    pathway_key: str = Field(max_length=80, index=True)
+    version: int = Field(description="1, 2, … per pathway key")
+    values: dict[str, Any] = _json(default_factory=dict,
+                                   description="parameter → value, in its declared type")
+    source: str = Field(description="the settings file as published")
+    file: str = Field(max_length=255, description="its file name, for people")
+    content_hash: str = Field(max_length=64, description="hash of the values (not the text)")
+    #: the pathway version the values were checked against when published
+    pathway_version_id: int = Field(foreign_key="pathway_version.id")
+    published_by: str = Field(max_length=120)
+    published_at: datetime = _ts()
+
+
 class CaseRow(SQLModel, table=True):
     __tablename__ = "pathway_case"
     __table_args__ = (Index("ix_case_due", "next_due_at"),
@@ -147,6 +166,8 @@ class CaseRow(SQLModel, table=True):
     patient_id: int = Field(foreign_key="patient.id")
     pathway_version_id: int = Field(foreign_key="pathway_version.id")
     pathway_key: str = Field(max_length=80)
+    #: the territory settings version whose values the case runs with (None: the defaults)
+    settings_version_id: int | None = Field(default=None, foreign_key="territory_settings.id")
     active_states: list[str] = _json(default_factory=list)
     facts: dict[str, Any] = _json(default_factory=dict)
     #: what the case remembers beyond facts: ``Case.memory()`` (observation history…)
@@ -402,10 +423,10 @@ class FhirToken(SQLModel, table=True):
     expires_at: datetime = _ts(index=True)
 
 
-ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion, CaseRow,
-              CaseStateRow, CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow,
-              OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey,
-              FhirClient, FhirToken]
+ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion,
+              SettingsVersion, CaseRow, CaseStateRow, CaseEvent, EventReceipt, ObservationRow,
+              TaskRow, TimerRow, OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow,
+              UsedSignInKey, FhirClient, FhirToken]
 
 
 # -- Core tables ---------------------------------------------------------------------------

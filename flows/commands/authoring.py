@@ -30,7 +30,8 @@ def pathway_files(paths: list[str]) -> Iterator[str]:
             folder = False
         if folder:
             yield from sorted(str(p) for p in path.rglob("*.yaml")
-                              if not p.name.endswith((".timeline.yaml", ".scenario.yaml"))
+                              if not p.name.endswith((".timeline.yaml", ".scenario.yaml",
+                                                      ".settings.yaml"))
                               and not any(part.startswith(".")
                                           for part in p.relative_to(path).parts))
         else:

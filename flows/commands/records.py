@@ -176,8 +176,10 @@ def case_show(args: argparse.Namespace) -> int:
         return 0
     status = f"clos le {fmt(view['closed_at'])} ({view['close_reason']})" if view["closed_at"] \
         else "ouvert"
+    settings = f"réglages v{view['settings_version']}" if view["settings_version"] \
+        else "sans réglages du territoire"
     print(f"Dossier {view['id']} · parcours {view['pathway']} v{view['version']} · "
-          f"patient {view['patient_id']} · {status}")
+          f"{settings} · patient {view['patient_id']} · {status}")
     print(f"  étapes en cours : {', '.join(titles.get(s, s) for s in view['states'])}")
     facts = {k: v for k, v in view["facts"].items() if v is not None}
     print(f"  valeurs : {', '.join(f'{k} = {v}' for k, v in facts.items()) or '—'}")
@@ -449,6 +451,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = psub.add_parser("list", help="versions et dossiers ouverts")
     add_json(q)
     q.set_defaults(handler=h + "pathways_list")
+    from flows.commands.territory import register_pathways
+
+    register_pathways(psub)
 
     p = sub.add_parser("advance", help="déclencher les minuteries échues (sans Prefect)")
     p.add_argument("--batch-size", type=bounded_int(1, 100_000), default=None)

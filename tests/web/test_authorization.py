@@ -37,6 +37,7 @@ PAGES = {
     "/cases/{case}": (CASE_LINK, CASE_LINK, MISSING, CASE_LINK, SIGN_IN),
     "/coordination": (MISSING, MISSING, MISSING, OK, SIGN_IN),
     "/coordination/journal": (MISSING, MISSING, MISSING, OK, SIGN_IN),
+    "/coordination/parametres": (MISSING, MISSING, MISSING, OK, SIGN_IN),
     "/outbox/{message}": (MISSING, MISSING, MISSING, OK, SIGN_IN),
     "/preferences": (OK, OK, OK, OK, SIGN_IN),
 }

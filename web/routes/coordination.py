@@ -1,12 +1,14 @@
 """The coordinator's pages: declined tasks to reassign, a message of the outbox (the access
-log is in ``coord_exports``)."""
+log is in ``coord_exports``), and the territory's parameters of each pathway (effective
+value, default, source, who set it and when)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from engine.store import worklist
+from engine.store import registry, worklist
+from engine.store import settings as territory
 from engine.store.db import transaction
 from engine.store.exceptions import InputError, NotFoundError
 from notifications import kinds
@@ -78,3 +80,24 @@ def message(request: Request, row_id: int) -> Response:
         recipient = professional_name(db, row.recipient_id)
     return render(request, "outbox.html", row=row, recipient=recipient,
                   label=kinds.label(row.kind), state=STATUS_FR.get(row.status, row.status))
+
+
+@router.get("/coordination/parametres")
+def parameters(request: Request) -> Response:
+    """Each published pathway's parameters as new cases get them (``parcours pathways show``)."""
+    coordinator(request)
+    ctx = context_of(request)
+    pathways = []
+    with transaction(ctx.engine) as db:
+        for key in registry.keys(db):
+            row = registry.latest(db, key)
+            versions = territory.history(db, key)
+            try:
+                views = territory.parameter_views(registry.compiled(row), versions)
+                error = ""
+            except InputError as exc:  # settings that no longer fit the latest version
+                views, error = [], str(exc)
+            pathways.append({"key": key, "version": row.version, "title": row.title,
+                             "settings": versions[-1] if versions else None,
+                             "parameters": views, "error": error})
+    return render(request, "parameters.html", pathways=pathways)

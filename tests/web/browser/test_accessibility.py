@@ -248,6 +248,8 @@ VISITS = [
     Visit("coordination", "/coordination", COORDINATOR, _goto(_declined)),
     Visit("journal-des-acces", "/coordination/journal", COORDINATOR,
           _goto(lambda w: "/coordination/journal")),
+    Visit("parametres-des-parcours", "/coordination/parametres", COORDINATOR,
+          _goto(lambda w: "/coordination/parametres")),
     Visit("message-de-la-boite-d-envoi", "/outbox/{row_id}", COORDINATOR,
           _goto(lambda w: (w.heart_failure_followed(), f"/outbox/{w.last_message_row()}")[1])),
     Visit("mes-preferences", "/preferences", GP, _goto(lambda w: "/preferences")),
