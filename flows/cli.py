@@ -30,6 +30,7 @@ GROUPS = (
     "flows.commands.authoring",
     "flows.commands.testing",
     "flows.commands.records",
+    "flows.commands.migration",
     "flows.commands.notify",
     "flows.commands.orchestration",
     "flows.commands.demo",
