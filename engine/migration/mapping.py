@@ -14,7 +14,8 @@ keeps its name in the new version maps to itself.
       suivi.scinde:              # split: the first branch whose ``when`` holds
         - to: suivi.a
           when: "facts.grade >= 3"
-        - to: suivi.b
+        - to: [suivi.b, suivi.autre_region.c]   # several states (parallel regions)
+          set: {niveau: 2}                      # facts set on the cases it moves
     tasks:                       # old task kind → cancel | keep | new kind (renamed)
       ancien_bilan: cancel
     create:                      # tasks created for cases in a new state
@@ -53,10 +54,14 @@ TOP_KEYS = ("pathway", "from", "to", "states", "tasks", "create", "timers", "fac
 
 @dataclass(frozen=True, slots=True)
 class Branch:
-    """One target of an old state: the first branch whose ``when`` holds is taken."""
+    """Where an old state goes: the first branch whose ``when`` holds is taken. Several
+    targets (``to: [a, b]``) when the new version splits the state over parallel regions;
+    the first one owns the state's tasks and timers."""
 
-    target: str
+    targets: tuple[str, ...]
     when: CompiledExpression | None = None
+    #: facts set on the cases this branch moves (``set: {fact: value}``)
+    facts: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,7 @@ class _Checker:
             branches: list[Branch] = []
             if isinstance(target, str):
                 if self.new_state(path, target):
-                    branches.append(Branch(target))
+                    branches.append(Branch((target,)))
             elif isinstance(target, list) and target:
                 for i, item in enumerate(target):
                     branches += self.branch((*path, i), item, i == len(target) - 1)
@@ -222,10 +227,22 @@ class _Checker:
             self.error(path, "chaque branche est « to: ÉTAPE » avec « when: CONDITION »")
             return []
         for key in item:
-            if key not in ("to", "when"):
-                self.error((*path, key), f"clé inconnue {key!r} ; clés possibles : to, when",
-                           key=True)
-        ok = self.new_state((*path, "to"), item["to"])
+            if key not in ("to", "when", "set"):
+                self.error((*path, key), f"clé inconnue {key!r} ; clés possibles : to, when, "
+                           "set", key=True)
+        facts = []
+        declared = self.new.definition.facts
+        for name, value in self.mapping_at((*path, "set"), item.get("set"), "set").items():
+            if name not in declared:
+                self.error((*path, "set", name), f"fait {name!r} inconnu dans la version "
+                           f"{self.new.version}{did_you_mean(str(name), declared)}", key=True)
+            else:
+                facts.append((str(name), value))
+        targets = item["to"] if isinstance(item["to"], list) else [item["to"]]
+        ok = bool(targets)
+        for i, target in enumerate(targets):
+            where: Path = (*path, "to", i) if isinstance(item["to"], list) else (*path, "to")
+            ok = self.new_state(where, target) and ok
         when = item.get("when")
         compiled = None
         if when is None and not last:
@@ -240,7 +257,7 @@ class _Checker:
                 if ref[0] not in ("facts", "params", "now"):
                     self.error((*path, "when"), f"la condition lit {'.'.join(ref)!r} ; "
                                "elle ne peut lire que facts, params et now")
-        return [Branch(item["to"], compiled)] if ok else []
+        return [Branch(tuple(targets), compiled, tuple(facts))] if ok else []
 
     def tasks(self, value: Any) -> dict[str, str | None]:
         out: dict[str, str | None] = {}

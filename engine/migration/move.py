@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from engine.case import (
     Case,
@@ -43,7 +44,7 @@ from engine.case import (
     TimerSet,
     TimerState,
 )
-from engine.migration.mapping import Mapping
+from engine.migration.mapping import Branch, Mapping
 from engine.pathway.compiler import CompiledPathway, CompiledTimer
 from engine.pathway.expressions import Scope
 from engine.pathway.statetree import ROOT
@@ -83,8 +84,8 @@ class _NoBranch(Exception):
     pass
 
 
-def _target(sid: str, old: CompiledPathway, new: CompiledPathway, mapping: Mapping,
-            scope: Scope) -> str | None:
+def _branch(sid: str, old: CompiledPathway, new: CompiledPathway, mapping: Mapping,
+            scope: Scope) -> Branch | None:
     """Where an old state goes in the new version, or None when nowhere."""
     state = old.states.get(sid)
     for candidate in (sid, *(state.ancestors if state is not None else ())):
@@ -93,9 +94,22 @@ def _target(sid: str, old: CompiledPathway, new: CompiledPathway, mapping: Mappi
             continue
         for branch in branches:
             if branch.when is None or bool(branch.when.evaluate(scope)):
-                return branch.target
+                return branch
         raise _NoBranch(candidate)
-    return sid if sid in new.states else None
+    return Branch((sid,)) if sid in new.states else None
+
+
+def _targets(sid: str, old: CompiledPathway, new: CompiledPathway, mapping: Mapping,
+             scope: Scope) -> tuple[str, ...] | None:
+    branch = _branch(sid, old, new, mapping, scope)
+    return branch.targets if branch is not None else None
+
+
+def _target(sid: str, old: CompiledPathway, new: CompiledPathway, mapping: Mapping,
+            scope: Scope) -> str | None:
+    """The state that takes over an old state's tasks and timers: its first target."""
+    targets = _targets(sid, old, new, mapping, scope)
+    return targets[0] if targets else None
 
 
 def _default_entry(new: CompiledPathway, sid: str) -> list[str]:
@@ -140,15 +154,18 @@ def _migrate(case: Case, mapping: Mapping, old: Runtime, new: Runtime, oldp: Com
     # -- states ------------------------------------------------------------------------------
     pairs: list[tuple[str, str]] = []
     leaves: list[str] = []
+    branch_facts: list[tuple[str, Any]] = []
     for leaf in case.active:
-        target = _target(leaf, oldp, newp, mapping, scope)
-        if target is None:
+        branch = _branch(leaf, oldp, newp, mapping, scope)
+        if branch is None:
             return Refusal(f"l'étape « {leaf} » n'existe plus dans la version {to_version} et "
                            "la correspondance ne dit pas où la placer")
-        for new_leaf in tree.default_leaves(target):
-            pairs.append((leaf, new_leaf))
-            if new_leaf not in leaves:
-                leaves.append(new_leaf)
+        branch_facts += branch.facts
+        for target in branch.targets:
+            for new_leaf in tree.default_leaves(target):
+                pairs.append((leaf, new_leaf))
+                if new_leaf not in leaves:
+                    leaves.append(new_leaf)
     for i, first in enumerate(leaves):
         for second in leaves[i + 1:]:
             if not tree.compatible(first, second):
@@ -206,7 +223,7 @@ def _migrate(case: Case, mapping: Mapping, old: Runtime, new: Runtime, oldp: Com
             touched.append(new_name)
     for name, fact in newp.definition.facts.items():
         facts.setdefault(name, fact.default)
-    for name, value in mapping.fact_set.items():
+    for name, value in [*mapping.fact_set.items(), *branch_facts]:
         facts[name] = value
         touched.append(name)
         effects.append(FactSet(now, name, value))
@@ -215,9 +232,9 @@ def _migrate(case: Case, mapping: Mapping, old: Runtime, new: Runtime, oldp: Com
         (sid, t.name): t for sid, state in oldp.states.items() for t in state.timers}
     pending: dict[tuple[str, str], TimerState] = {}
     for timer in case.timers:
-        target = _target(timer.state, oldp, newp, mapping, scope)
-        if target is not None:
-            pending[(target, mapping.timer_renames.get(timer.name, timer.name))] = timer
+        owner = _target(timer.state, oldp, newp, mapping, scope)
+        if owner is not None:
+            pending[(owner, mapping.timer_renames.get(timer.name, timer.name))] = timer
     timers: list[TimerState] = []
     rearmed: list[str] = []
     armed: list[str] = []

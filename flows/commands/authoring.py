@@ -39,7 +39,8 @@ def pathway_files(paths: list[str]) -> Iterator[str]:
         path = Path(raw)
         if path.is_dir():
             yield from sorted(str(p) for p in path.rglob("*.yaml")
-                              if not p.name.endswith((".timeline.yaml", ".scenario.yaml")))
+                              if not p.name.endswith((".timeline.yaml", ".scenario.yaml",
+                                                      ".mapping.yaml")))
         else:
             yield raw
 
