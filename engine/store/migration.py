@@ -509,10 +509,11 @@ def _rollback_batch(session: Session, rows: Sequence[MigrationCase], target: Pat
         current = batch.case(mc.case_id)
         before = Case.from_dict(mc.before)
         created = set(mc.changes.get("created", ()))
-        effects: list[Effect] = [Migrated(now, target.version, versions[mc.from_version_id].version, run_id,
-                            f"revenu de la version {target.version} à la version "
-                            f"{versions[mc.from_version_id].version} (annulation de la "
-                            f"migration {run_id})", current.active, before.active)]
+        back_to = versions[mc.from_version_id].version
+        effects: list[Effect] = [Migrated(
+            now, target.version, back_to, run_id, f"revenu de la version {target.version} à la "
+            f"version {back_to} (annulation de la migration {run_id})", current.active,
+            before.active)]
         effects += [TaskCancelled(now, t.ref, t.key, f"annulation de la migration {run_id}")
                     for t in current.tasks if t.ref in created]
         restored = Case(before.active, before.facts, before.timers, before.tasks,
