@@ -250,16 +250,14 @@ def _migrate(case: Case, mapping: Mapping, old: Runtime, new: Runtime, oldp: Com
                 same = (before is not None and before.recurring == spec.recurring
                         and str(old.duration(before.delay)) == str(new.duration(spec.delay))
                         and spec.name not in mapping.rearm)
-                if same:
-                    timer = replace(had, name=spec.name, state=sid)
-                else:
-                    timer = _rearm(had, spec, sid, new, now)
-                    if timer.fire_at != had.fire_at or timer.every != had.every:
-                        rearmed.append(spec.name)
-                    else:
-                        timers.append(timer)
-                        continue
-            timers.append(timer)
+                timer = (replace(had, name=spec.name, state=sid) if same
+                         else _rearm(had, spec, sid, new, now))
+                timers.append(timer)
+                if timer.fire_at == had.fire_at and timer.every == had.every:
+                    continue   # kept as it was: nothing to tell
+                rearmed.append(spec.name)
+            if had is None:
+                timers.append(timer)
             effects.append(TimerSet(timer.name, timer.state, timer.fire_at))
     dropped = [timer.name for timer in pending.values()]
     effects += [TimerCancelled(now, t.name, t.state) for t in pending.values()]
