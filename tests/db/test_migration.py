@@ -346,3 +346,21 @@ def test_bad_mapping_is_refused_with_positions_and_nothing_written(svc, engine: 
     assert w.dump_tables(engine) == before
     with pytest.raises(InputError, match="versions publiées : 1, 2"):
         migration.plan(engine, w.KEY, 7, LATER)
+
+
+def test_a_case_row_in_format_1_is_upgraded_when_read(svc, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    case = w.enrol_in_suivi(svc, MARIE)
+    jan31 = datetime(2026, 1, 31, 10, 0, tzinfo=PARIS)
+    w.to_prevention(svc, case, jan31)
+    with engine.begin() as conn:     # as an older release wrote it: no format, no anchors
+        conn.execute(text("UPDATE pathway_case SET format = 1 WHERE id = :c"), {"c": case})
+        conn.execute(text("UPDATE timer SET anchor_at = NULL WHERE case_id = :c"), {"c": case})
+    svc.advance(datetime(2026, 8, 1, tzinfo=PARIS))
+    row = w.case_row(engine, case)
+    assert row.format == 3
+    podologie = w.timers(engine, case)["podologie"]
+    # anchored on its pending firing (April 30) by the 1 → 2 upgrade: fires on the 30th
+    assert podologie.anchor_at == datetime(2026, 4, 30, 10, 0, tzinfo=PARIS)
+    assert podologie.fire_at == datetime(2026, 10, 30, 10, 0, tzinfo=PARIS)
