@@ -310,6 +310,13 @@ def apply(engine: Engine, key: str, to_version: int, now: datetime, *,
             col(MigrationRun.to_version_id) == ctx.target.id,
             col(MigrationRun.mapping_hash) == ctx.digest,
             col(MigrationRun.status) == RUNNING).order_by(col(MigrationRun.id))).first()
+        c = CASE_TABLE.c
+        total = len(session.execute(
+            select(c.id).where(c.pathway_key == key,
+                               in_ids(c.pathway_version_id, ctx.source_ids, session),
+                               c.closed_at.is_(None))).scalars().all()) if ctx.source_ids else 0
+        if run is None and total == 0:   # nothing to migrate: no run to record
+            return PlanReport(key, to_version, [v.version for v in ctx.sources])
         if run is None:
             run = MigrationRun(pathway_key=key, to_version_id=ctx.target.id or 0,
                                mapping_file=mapping_path, mapping_hash=ctx.digest,
@@ -317,11 +324,6 @@ def apply(engine: Engine, key: str, to_version: int, now: datetime, *,
             session.add(run)
             session.flush()
         run_id = run.id or 0
-        c = CASE_TABLE.c
-        total = len(ctx.source_ids) and session.execute(
-            select(c.id).where(c.pathway_key == key,
-                               in_ids(c.pathway_version_id, ctx.source_ids, session),
-                               c.closed_at.is_(None))).scalars().all().__len__()
     report = PlanReport(key, to_version, [v.version for v in ctx.sources], run=run_id)
 
     def one_batch() -> PlanReport | None:
