@@ -44,6 +44,7 @@ from engine.case import (
     TimerSet,
     TimerState,
 )
+from engine.exceptions import ParcoursError
 from engine.migration.mapping import Branch, Mapping
 from engine.pathway.compiler import CompiledPathway, CompiledTimer
 from engine.pathway.expressions import Scope
@@ -80,8 +81,8 @@ def note(from_version: int, to_version: int) -> str:
     return f"passé de la version {from_version} à la version {to_version}"
 
 
-class _NoBranch(Exception):
-    pass
+class _NoBranch(ParcoursError):
+    """No branch of an old state's mapping applies to the case (caught: a refusal)."""
 
 
 def _branch(sid: str, old: CompiledPathway, new: CompiledPathway, mapping: Mapping,
