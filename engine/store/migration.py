@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from engine import outbox
-from engine.case import Case, Effect, Migrated, Outcome, TaskCancelled, TaskCreated
+from engine import caseformat, outbox
+from engine.case import Case, Effect, Migrated, Outcome, TaskCancelled, TaskCreated, jsonable
 from engine.exceptions import PathwayDefinitionError
 from engine.migration import Mapping as MigrationMapping
 from engine.migration import Move, Refusal, load_mapping_text, migrate_case
@@ -234,11 +234,11 @@ class _Context:
                                c.closed_at.is_(None), c.id > after)
             .order_by(c.id).limit(limit)).scalars())
 
-    def move(self, batch: Batch, case_id: int, now: datetime,
-             run: int | None) -> Move | Refusal:
+    def move(self, batch: Batch, case_id: int, now: datetime, run: int | None,
+             case: Case | None = None) -> Move | Refusal:
         row = batch.cases[case_id]
         version = batch.versions[row.pathway_version_id]
-        return migrate_case(batch.case(case_id), self.mappings[row.pathway_version_id],
+        return migrate_case(case or batch.case(case_id), self.mappings[row.pathway_version_id],
                             self.runtimes[row.pathway_version_id], self.new_runtime,
                             batch.subject(case_id), now, version.version, self.target.version,
                             run)
@@ -311,10 +311,10 @@ def apply(engine: Engine, key: str, to_version: int, now: datetime, *,
             col(MigrationRun.mapping_hash) == ctx.digest,
             col(MigrationRun.status) == RUNNING).order_by(col(MigrationRun.id))).first()
         c = CASE_TABLE.c
-        total = len(session.execute(
-            select(c.id).where(c.pathway_key == key,
-                               in_ids(c.pathway_version_id, ctx.source_ids, session),
-                               c.closed_at.is_(None))).scalars().all()) if ctx.source_ids else 0
+        total = int(session.scalar(
+            select(func.count()).select_from(CASE_TABLE).where(
+                c.pathway_key == key, in_ids(c.pathway_version_id, ctx.source_ids, session),
+                c.closed_at.is_(None))) or 0) if ctx.source_ids else 0
         if run is None and total == 0:   # nothing to migrate: no run to record
             return PlanReport(key, to_version, [v.version for v in ctx.sources])
         if run is None:
@@ -389,12 +389,12 @@ def _apply_batch(session: Session, ctx: _Context, ids: Sequence[int], now: datet
     moved: list[dict[str, Any]] = []
     retarget: list[dict[str, Any]] = []
     for case_id in ids:
-        result = ctx.move(batch, case_id, now, run_id)
+        before = batch.case(case_id)
+        result = ctx.move(batch, case_id, now, run_id, before)
         report.add(case_id, result)
         if isinstance(result, Refusal):
             continue
         row = batch.cases[case_id]
-        before = batch.case(case_id)
         writer.record(case_id, Outcome(result.case, result.effects))
         old_tasks = {t.ref: t for t in before.tasks}
         for ref, new_key, new_state in result.retargeted:
@@ -402,7 +402,7 @@ def _apply_batch(session: Session, ctx: _Context, ids: Sequence[int], now: datet
                              "state": new_state})
         moved.append({
             "run_id": run_id, "case_id": case_id, "from_version_id": row.pathway_version_id,
-            "before": before.to_dict(), "row_version": row.row_version + 1,
+            "before": _snapshot(before), "row_version": row.row_version + 1,
             "status": "migrated", "changes": {
                 "created": [e.ref for e in result.effects if isinstance(e, TaskCreated)],
                 "cancelled": [e.ref for e in result.effects if isinstance(e, TaskCancelled)],
@@ -416,6 +416,20 @@ def _apply_batch(session: Session, ctx: _Context, ids: Sequence[int], now: datet
         .values(pathway_version_id=ctx.target.id))
     _retarget(session, retarget)
     insert_rows(session, MIGRATION_CASE_TABLE, moved)
+
+
+def _snapshot(case: Case) -> dict[str, Any]:
+    """``case.to_dict()`` without ``dataclasses.asdict``'s deep copies (the data a rollback
+    reads back with ``Case.from_dict``; the same keys, in the current format)."""
+    iso = datetime.isoformat
+    return {
+        "format": caseformat.CURRENT, "active": list(case.active), "facts": jsonable(case.facts),
+        "timers": [{"name": t.name, "state": t.state, "fire_at": iso(t.fire_at),
+                    "every": t.every, "anchor": iso(t.anchor) if t.anchor else None}
+                   for t in case.timers],
+        "tasks": [{"ref": t.ref, "key": t.key, "state": t.state, "role": t.role,
+                   "due_at": iso(t.due_at)} for t in case.tasks],
+        "seq": case.seq, "closed_at": None, **case.memory()}
 
 
 def _retarget(session: Session, rows: list[dict[str, Any]]) -> None:

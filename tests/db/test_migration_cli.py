@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 
 from tests.db.migration_world import write
 from tests.db.test_cli import MARIE, cli
-from tests.db.test_cli import territory as territory  # noqa: F401  (the fixture)
+from tests.db.test_cli import territory as territory
 from tests.db.test_migration import REMOVED, REMOVED_MAPPING
 
 
@@ -25,7 +25,7 @@ def test_migration_0009_matches_the_tables(engine: Engine) -> None:
     assert ours == []
 
 
-def test_plan_apply_rollback(territory: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+def test_plan_apply_rollback(territory: Path, capsys: pytest.CaptureFixture[str]) -> None:
     now = ("--now", "2026-01-06T09:00")
     assert cli(capsys, "enroll", "--patient", MARIE, "--pathway", "exemple-suivi", *now)[0] == 0
     v2 = write(territory, "v2.yaml", REMOVED)
