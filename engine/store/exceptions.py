@@ -15,7 +15,8 @@ from __future__ import annotations
 from engine.exceptions import ParcoursError
 
 _WHAT = {"patient": "patient", "professional": "professionnel", "case": "dossier",
-         "task": "tâche", "pathway": "parcours", "pathway version": "version de parcours"}
+         "task": "tâche", "pathway": "parcours", "pathway version": "version de parcours",
+         "migration run": "migration"}
 
 
 class StoreError(ParcoursError):

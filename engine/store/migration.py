@@ -465,7 +465,7 @@ def rollback(engine: Engine, run_id: int, now: datetime, *, batch_size: int = 50
     with transaction(engine) as session:
         run = session.get(MigrationRun, run_id)
         if run is None:
-            raise NotFoundError("migration run", run_id)
+            raise NotFoundError("migration run", run_id, " (parcours migrate runs les liste)")
         if run.status == RUNNING:
             raise InputError(f"la migration {run_id} n'est pas terminée : relancez « parcours "
                              "migrate apply » avec les mêmes arguments, puis annulez-la")

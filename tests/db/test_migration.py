@@ -364,3 +364,31 @@ def test_a_case_row_in_format_1_is_upgraded_when_read(svc, engine: Engine) -> No
     # anchored on its pending firing (April 30) by the 1 → 2 upgrade: fires on the 30th
     assert podologie.anchor_at == datetime(2026, 4, 30, 10, 0, tzinfo=PARIS)
     assert podologie.fire_at == datetime(2026, 10, 30, 10, 0, tzinfo=PARIS)
+
+
+def test_cases_not_migrated_keep_their_version_and_keep_working(svc, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    case = w.enrol_in_suivi(svc, MARIE)
+    other = svc.enroll(JEAN, w.KEY, T0).case_ids[0]          # in inclusion: can move
+    version = w.case_row(engine, case).pathway_version_id
+    w.publish(svc, RENAMED)
+    report = migration.apply(engine, w.KEY, 2, LATER)         # no mapping: attente is gone
+    assert report.migrated == 1 and [c for c, _ in report.refused] == [case]
+    assert w.case_row(engine, case).pathway_version_id == version
+    assert w.case_row(engine, other).pathway_version_id != version
+    fire_at = w.timers(engine, case)["hba1c_due"].fire_at
+    svc.advance(fire_at + timedelta(minutes=1))               # still runs on version 1
+    assert "suivi.glycemie.dosage" in w.case_row(engine, case).active_states
+    assert history(engine, case, Migrated.kind) == []
+
+
+def test_a_case_that_moved_on_since_the_migration_is_not_moved_back(svc, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    case = w.enrol_in_suivi(svc, MARIE)
+    w.publish(svc, w.variant(("title: Suivi d'exemple", "title: Suivi v2")))
+    report = migration.apply(engine, w.KEY, 2, LATER)
+    w.to_prevention(svc, case, LATER + timedelta(days=1))
+    back = migration.rollback(engine, report.run or 0, LATER + timedelta(days=2))
+    assert back.moved == 0 and back.refused[0][0] == case
+    assert "évolué depuis la migration" in back.refused[0][1]
+    assert "suivi.pieds.prevention" in w.case_row(engine, case).active_states
+    with pytest.raises(InputError, match="migration inconnu\\(e\\) : 99"):
+        migration.rollback(engine, 99, LATER)
