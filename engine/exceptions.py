@@ -12,7 +12,8 @@
     │   ├── UnknownEventError           no such event in this pathway
     │   ├── ClosedCaseError             the case has ended
     │   ├── InvalidEventDataError       the event's data is not what the pathway expects
-    │   └── UnitError                   an observation's unit cannot be converted
+    │   ├── UnitError                   an observation's unit cannot be converted
+    │   └── GuardCostError              a guard went over its evaluation budget
     └── TimelineError                   a replay timeline file is wrong
 
 Each exception says whether retrying can help (``retryable``), so callers
@@ -21,6 +22,7 @@ Each exception says whether retrying can help (``retryable``), so callers
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 
@@ -139,5 +141,38 @@ class UnitError(RuntimeEventError):
                          f"unités acceptées : {', '.join(accepted)}")
 
 
+class GuardCostError(RuntimeEventError):
+    """A guard went over its evaluation budget (too much text, too many items, too much work).
+
+    The event is refused and the case left untouched: a guard that cannot be evaluated must
+    not silently send the case down another branch. The message is in French (it reaches the
+    coordinator's queue with the refused event).
+    """
+
+    def __init__(self, transition: str, expression: str, reason: str) -> None:
+        self.transition, self.expression, self.reason = transition, expression, reason
+        super().__init__(f"la condition de la transition {transition!r} ({expression!r}) "
+                         "dépasse le coût autorisé (valeur trop grande ou calcul trop long) : "
+                         "événement refusé, dossier inchangé ; le parcours doit être corrigé")
+
+
 class TimelineError(ParcoursError):
     """A timeline file for ``parcours run`` is wrong."""
+
+
+_ERRNO_FR = {errno.ENOENT: "introuvable", errno.EACCES: "accès refusé",
+             errno.EPERM: "accès refusé", errno.EISDIR: "c'est un dossier, pas un fichier",
+             errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+             errno.ENAMETOOLONG: "nom trop long", errno.ELOOP: "liens symboliques en boucle"}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file cannot be used, in French (for coordinators: « accès refusé »…)."""
+    return _ERRNO_FR.get(exc.errno or 0, "illisible")
+
+
+def file_problem(exc: OSError) -> str:
+    """A file the user named cannot be used: its name (shortened) and why, in French."""
+    name = str(exc.filename)
+    name = name if len(name) <= 80 else name[:77] + "…"
+    return f"fichier {name!r} : {os_reason(exc)}"

@@ -57,6 +57,12 @@ def _resolve(spec: str) -> Handler:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for n, arg in enumerate(argv, 1):
+        if "\x00" in arg:  # a real command line cannot hold one; a script's call can
+            print(f"erreur : argument n° {n} : caractère nul (octet 0) interdit",
+                  file=sys.stderr)
+            return 2
     args = _parser().parse_args(argv)
     try:
         return _resolve(args.handler)(args)
@@ -75,12 +81,33 @@ def _unexpected(exc: Exception, debug: bool) -> int:
     if isinstance(exc, ParcoursError):
         print(f"erreur : {exc}", file=sys.stderr)
         return 1
+    if isinstance(exc, OSError) and exc.filename is not None and not debug:
+        from engine.exceptions import file_problem
+
+        print(f"erreur : {file_problem(exc)}", file=sys.stderr)
+        return 1
+    if _refused_by_database(exc) and not debug:
+        print("erreur : valeur refusée par la base de données (texte avec un caractère "
+              "interdit, nombre ou date hors des limites) ; rien n'a été écrit",
+              file=sys.stderr)
+        return 1
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     else:
         print(f"erreur inattendue ({type(exc).__name__}) ; rien n'a été validé pour "
               "l'opération en cours. Relancez avec --debug pour le détail.", file=sys.stderr)
     return 3
+
+
+def _refused_by_database(exc: Exception) -> bool:
+    """A value the database or its driver refuses (its statement, parameters and the
+    value itself are never printed: they can hold patient data)."""
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from sqlalchemy.exc import DataError, StatementError
+
+    return isinstance(exc, DataError) or (
+        type(exc) is StatementError and isinstance(exc.orig, OverflowError | ValueError))
 
 
 if __name__ == "__main__":

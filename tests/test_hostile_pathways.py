@@ -4,7 +4,7 @@ diagnostics, quickly, never with a traceback (issue "Hostile and messy input", r
 Table-driven cases with their exact positions, then a deterministic mutation corpus built
 from the three CPTS pathways (deleted, duplicated and swapped lines, indentation changes,
 control characters, invalid bytes, wrong types, deep nesting, aliases). The corpus size is
-``PARCOURS_FUZZ_FILES`` (default 400 in the normal suite; the ``nightly`` marker runs more).
+``PARCOURS_FUZZ_FILES`` (default 2 000 in the normal suite; the ``nightly`` marker runs more).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,8 +119,8 @@ def _mutate(rng: random.Random, text: str) -> str:
     return "\n".join(lines)
 
 
-FILES = int(os.environ.get("PARCOURS_FUZZ_FILES", "400"))
-CHUNKS = 8
+FILES = int(os.environ.get("PARCOURS_FUZZ_FILES", "2000"))
+CHUNKS = 20
 
 
 def _check_corpus(chunk: int, files: int) -> None:
@@ -129,9 +130,16 @@ def _check_corpus(chunk: int, files: int) -> None:
         text = _mutate(rng, rng.choice(sources))
         if rng.random() < 0.3:
             text = _mutate(rng, text)
+        sampled = n % 50 == 0  # memory measured on a sample: tracemalloc slows it down
+        if sampled:
+            tracemalloc.start()
         started = time.perf_counter()
         model, problems = check_text(text, f"m{chunk}-{n}.yaml")
         elapsed = time.perf_counter() - started
+        if sampled:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert peak < 512 * 2**20, f"mutation {chunk}-{n} took {peak >> 20} MiB"
         assert elapsed < 10, f"mutation {chunk}-{n} took {elapsed:.1f} s"
         assert model is not None or problems, f"mutation {chunk}-{n}: refused without a reason"
         lines = text.count("\n") + 2
@@ -199,3 +207,138 @@ def test_costly_values_built_at_run_time_are_refused() -> None:
         with pytest.raises(SecurityError):
             expression.evaluate(scope(10**8))
     assert compile_expression("'ab' * params.n").evaluate(scope(3)) == "ababab"
+
+
+@pytest.mark.parametrize(("guard", "expected"), [
+    ("'a'.ljust(300000000) == event.value", "builds a value longer than 10000"),
+    ("'x'|center(300000000) == event.value", "No filter named 'center'; available filters: "),
+    ("'%300000000d' % 1 == event.value", "text formatting with % is not available"),
+    ("'{:>300000000}'.format(1) == event.value", "text formatting is not available"),
+    ("'x'|random == event.value", "No filter named 'random'"),
+])
+def test_text_building_literals_are_refused_quickly(guard: str, expected: str) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    problems = _one(_with_guard(guard))
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 5 and peak < 64 * 1024 * 1024
+    assert any(expected in p and "[expression-syntax]" in p for p in problems), problems
+
+
+def _scope(**params: object):  # type: ignore[no-untyped-def]
+    from engine.pathway.expressions import make_scope
+
+    return make_scope(params=params, facts={}, obs={}, patient={}, event={"value": 7.5},
+                      now=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("source", [
+    "('a' * 10000).replace('a', 'b' * params.n)",
+    "'a'.ljust(params.n)",
+    "('\\t' * 100).expandtabs(params.n)",
+    "([('a' * 10000)] * 10000)|map('upper')|list|length",
+    "(('a' * 10000)|list|select('in', 'b' * 10000)|list|length) == 0",
+    "([('a' * 10)] * 10000)|join('x' * 1000)",
+    "('x' * 1000).join(['a'] * 10000)",
+    "[" + ", ".join(["(('a' * 9000)|list|length)"] * 60) + "]|sum",  # cheap alone, not 60
+])
+def test_costly_work_at_run_time_is_refused_quickly(source: str) -> None:
+    """Values built from run-time data cannot be checked by ``validate``: the sandbox stops
+    them before they allocate (or once the expression's work budget is spent)."""
+    import tracemalloc
+
+    from engine.pathway.expressions import ExpressionCostError, compile_expression
+
+    expression = compile_expression(source)
+    started = time.perf_counter()
+    with pytest.raises(ExpressionCostError):
+        expression.evaluate(_scope(n=10**8))
+    elapsed = time.perf_counter() - started
+    tracemalloc.start()
+    with pytest.raises(ExpressionCostError):
+        expression.evaluate(_scope(n=10**8))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 2 and peak < 64 * 1024 * 1024, (elapsed, peak)
+
+
+def test_the_budget_is_per_evaluation_and_ordinary_filters_work() -> None:
+    from engine.pathway.expressions import compile_expression
+
+    heavy = compile_expression("[" + ", ".join(["(('a' * 9000)|list|length)"] * 30) + "]|sum")
+    for _ in range(3):  # ~810 000 units each time: the budget is not shared between calls
+        assert heavy.evaluate(_scope()) == 270_000
+    cases = {
+        "[3, 1, 2]|sort|first": 1, "'Abc'|lower": "abc", "[1, 2, 2]|unique|list|length": 2,
+        "['a', 'b']|join(', ')": "a, b", "'7'|int + 1": 8, "(-2)|abs": 2, "[1, 5]|max": 5,
+        "[1, 2, 3]|select('odd')|list": [1, 3], "' x '|trim": "x", "'abc'|length": 3,
+        "[{'v': 2}, {'v': 1}]|map(attribute='v')|sum": 3, "7 % 3": 1, "'ab' ~ 'c'": "abc",
+        "'a-b'.replace('-', '+')": "a+b", "'ab'.upper()": "AB", "event.value|round": 8.0,
+    }
+    for source, expected in cases.items():
+        assert compile_expression(source).evaluate(_scope()) == expected, source
+
+
+GUARDED = """\
+key: cout-garde
+version: 1
+title: Garde coûteuse
+initial: suivi
+parameters:
+  seuil: {type: number, default: 7.0, unit: "%", description: Seuil}
+observations:
+  hba1c: {code: 4548-4, title: HbA1c, unit: "%", minimum: 3, maximum: 20}
+states:
+  suivi:
+    transitions:
+      - on: observation:hba1c
+        guard: "GUARD and event.value > params.seuil"
+        to: haut
+      - on: observation:hba1c
+        to: bas
+  haut: {title: Haut, final: true}
+  bas: {title: Bas, final: true}
+"""
+#: fine to validate, over the work budget at every evaluation
+COSTLY_GUARD = "(('a' * 10000)|list|select('in', 'b' * 10000)|list|length) == 0"
+
+
+def test_a_guard_over_budget_refuses_the_event_instead_of_taking_the_other_branch() -> None:
+    """Before: the failed guard counted as false and the case went to 'bas' for a value
+    above the threshold. Now the event is refused, in French, and the case is unchanged."""
+    from datetime import date
+
+    from engine.case import Event, Subject
+    from engine.exceptions import GuardCostError
+    from engine.pathway import load_text
+    from engine.runtime import Runtime
+
+    runtime = Runtime(load_text(GUARDED.replace("GUARD", COSTLY_GUARD)))
+    now = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    subject = Subject(birth_date=date(1950, 1, 1), sex="F")
+    case = runtime.start(subject, now).case
+    with pytest.raises(GuardCostError, match=r"dépasse le coût autorisé .* événement refusé, "
+                                             r"dossier inchangé"):
+        runtime.apply(case, Event("observation:hba1c", now, value=8.0, unit="%"), subject)
+    assert case.active == ("suivi",)
+    cheap = Runtime(load_text(GUARDED.replace("GUARD", "true")))
+    outcome = cheap.apply(cheap.start(subject, now).case,
+                          Event("observation:hba1c", now, value=8.0, unit="%"), subject)
+    assert outcome.case.active == ("haut",)
+
+
+@pytest.mark.parametrize("guard", [
+    " + ".join(["event.value"] * 300) + " > 0",
+    "(" * 120 + "event.value" + ")" * 120 + " > 0",
+    "event.value" + "|abs" * 200 + " > 0",
+    "not " * 400 + "event.value",
+    "[" * 60 + "]" * 60 + " == event.value",
+])
+def test_deeply_nested_expressions_are_located_errors(guard: str) -> None:
+    problems = _one(_with_guard(guard))
+    assert any("nested too deeply" in p and "[expression-syntax]" in p for p in problems), \
+        problems

@@ -70,7 +70,8 @@ def test_the_tree_has_the_documented_classes() -> None:
     assert {cls.__name__ for cls in EXCEPTIONS} == {
         "ParcoursError", "PathwayError", "PathwayDefinitionError", "ExpressionError",
         "EvaluationError", "DurationError", "RuntimeEventError", "UnknownEventError",
-        "ClosedCaseError", "InvalidEventDataError", "TimelineError", "UnitError"}
+        "ClosedCaseError", "InvalidEventDataError", "TimelineError", "UnitError",
+        "GuardCostError"}
 
 
 def test_the_store_tree_has_the_documented_classes() -> None:

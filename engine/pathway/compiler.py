@@ -26,11 +26,12 @@ from transitions import Machine
 
 from engine import events as ev
 from engine.durations import Duration
-from engine.exceptions import PathwayDefinitionError
+from engine.exceptions import GuardCostError, PathwayDefinitionError
 from engine.pathway import history as reads
 from engine.pathway.checks import _typecheck
 from engine.pathway.expressions import (
     CompiledExpression,
+    ExpressionCostError,
     compile_expression,
     literal_or_expression,
     parse,
@@ -118,9 +119,16 @@ class _Guard:
         return self.holds(event_data.args[0])
 
     def holds(self, scope: Any) -> bool:
-        """Whether the guard holds in the event's scope; an error counts as false, recorded."""
+        """Whether the guard holds in the event's scope; an error counts as false, recorded.
+
+        Going over the expression's cost budget is not a false guard but a refused event
+        (``GuardCostError``): the case must not take another branch for want of an answer.
+        """
         try:
             return bool(self.expression.evaluate(scope))  # type: ignore[union-attr]
+        except ExpressionCostError as exc:
+            raise GuardCostError(self.transition.id, self.expression.source,  # type: ignore[union-attr]
+                                 str(exc)) from exc
         except Exception as exc:
             scope.guard_errors.append((self.transition.id, f"{type(exc).__name__}: {exc}"))
             return False

@@ -234,12 +234,21 @@ def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
 
 
 def read_file(path: str) -> tuple[Document, list[Diagnostic]]:
+    return read_text(read_source(path), path)
+
+
+def read_source(path: str) -> str:
+    """The text of a pathway file: a folder, an unreadable, too large or non-UTF-8 file
+    raises ``YamlReadError`` with its located diagnostic."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
     except IsADirectoryError:
         raise YamlReadError([Diagnostic(path, 1, 1, "is a folder, not a pathway file",
                                         "yaml")]) from None
+    except OSError as exc:
+        raise YamlReadError([Diagnostic(path[:200], 1, 1, f"cannot read file: {exc.strerror}",
+                                        "file")]) from None
     if len(raw) > MAX_BYTES:
         raise YamlReadError([Diagnostic(path, 1, 1, f"file too large (more than {MAX_BYTES} "
                                         "bytes)", "yaml")])
@@ -252,7 +261,7 @@ def read_file(path: str) -> tuple[Document, list[Diagnostic]]:
         raise YamlReadError([Diagnostic(path, line, column, f"byte 0x{raw[exc.start]:02X} is "
                                         "not UTF-8 text; save the file as UTF-8",
                                         "yaml")]) from None
-    return read_text(text, path)
+    return text
 
 
 def _convert(node: yaml.Node, path: Path, doc: Document, problems: list[Diagnostic],

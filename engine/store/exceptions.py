@@ -44,7 +44,8 @@ class ImportFileError(InputError):
         self.file = file
         self.problems = problems
         lines = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"{file} : {len(problems)} ligne(s) en erreur, rien n'a été importé :"
+        name = file if len(file) <= 80 else file[:77] + "…"
+        super().__init__(f"{name} : {len(problems)} ligne(s) en erreur, rien n'a été importé :"
                          f"\n{lines}")
 
 

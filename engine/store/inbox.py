@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from engine import events
-from engine.store.db import is_transient, transaction
+from engine.store.db import is_id, is_transient, transaction
 from engine.store.exceptions import InputError
 from engine.store.service import Applied, CaseService
 from engine.store.tables import INBOX_TABLE, InboxRow
@@ -104,6 +104,9 @@ def validate(kind: str, patient_ref: str | None, case_id: int | None, task_id: i
     """Check the shape of an inbound event (its content is checked when it is applied)."""
     if kind not in KINDS:
         raise InputError(f"type d'événement inconnu {kind!r} ; possibles : {', '.join(KINDS)}")
+    for what, value in (("dossier", case_id), ("tâche", task_id)):
+        if value is not None and not is_id(value):  # beyond the id columns: unknown
+            raise InputError(f"{what} {value} inconnu(e)")
     if kind == events.OBSERVATION:
         _require(kind, patient=patient_ref, code=payload.get("code"),
                  value=payload.get("value"))
@@ -258,7 +261,7 @@ def retry(session: Session, ids: list[int] | None = None) -> int:
     """Put failed rows back to pending (the given ones, or every failed one)."""
     stmt = update(_INBOX).where(_INBOX.c.status == "failed")
     if ids is not None:
-        stmt = stmt.where(_INBOX.c.id.in_(ids))
+        stmt = stmt.where(_INBOX.c.id.in_([i for i in ids if is_id(i)]))
     result = session.execute(stmt.values(status="pending", processed_at=None))
     return int(result.rowcount)  # type: ignore[attr-defined]
 

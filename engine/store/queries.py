@@ -46,6 +46,8 @@ def list_tasks(session: Session, now: datetime, *, assignee: int | None = None,
     if role:
         query = query.where(col(TaskRow.role) == role)
     if case_id is not None:
+        if not is_id(case_id):  # beyond the id column: an unknown case has no task
+            return []
         query = query.where(col(TaskRow.case_id) == case_id)
     if status == "open" or (status is None and overdue):
         query = query.where(col(TaskRow.status).in_(OPEN_TASK_STATUSES))

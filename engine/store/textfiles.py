@@ -14,6 +14,7 @@ import codecs
 import csv
 from pathlib import Path
 
+from engine.exceptions import os_reason
 from engine.store.exceptions import ImportFileError
 
 #: Encodings accepted from detection (a declared ``--encoding`` may be any Python codec).
@@ -55,15 +56,15 @@ def delimiter(text: str) -> str:
 
 def _read_bytes(path: str) -> bytes:
     file = Path(path)
-    if file.is_dir():
-        raise ImportFileError(path, [f"{path} est un dossier, pas un fichier"])
-    if not file.exists():
-        raise ImportFileError(path, [f"fichier introuvable : {path}"])
     try:
+        if file.is_dir():
+            raise ImportFileError(path, [f"{path[:200]} est un dossier, pas un fichier"])
+        if not file.exists():
+            raise ImportFileError(path, [f"fichier introuvable : {path[:200]}"])
         with file.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise ImportFileError(path, [f"fichier illisible : {exc.strerror}"]) from None
+        raise ImportFileError(path, [f"fichier illisible : {os_reason(exc)}"]) from None
     if len(raw) > MAX_BYTES:
         raise ImportFileError(path, [f"fichier trop grand (plus de {MAX_BYTES // 2**20} Mio)"])
     return raw

@@ -37,7 +37,11 @@ if TYPE_CHECKING:
 def pathway_files(paths: list[str]) -> Iterator[str]:
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        try:
+            folder = path.is_dir()
+        except OSError:  # e.g. a name too long: check_file reports it
+            folder = False
+        if folder:
             yield from sorted(str(p) for p in path.rglob("*.yaml")
                               if not p.name.endswith((".timeline.yaml", ".scenario.yaml",
                                                       ".mapping.yaml")))

@@ -25,19 +25,49 @@ if TYPE_CHECKING:
     from engine.store.service import CaseService
 
 
+#: the last year a date given on the command line may fall in: beyond, date arithmetic (a
+#: deadline, a timer five years later) would leave Python's calendar. Dates too early for
+#: what they date are refused by the store, with the reason (before 1900, before birth).
+LAST_YEAR = 2199
+
+
 def moment(text: str) -> datetime:
     try:
-        return ensure_aware(datetime.fromisoformat(text))
+        value = ensure_aware(datetime.fromisoformat(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"date/heure invalide {text!r} (format AAAA-MM-JJ ou AAAA-MM-JJTHH:MM)") from exc
+            f"date/heure invalide {text[:40]!r} (format AAAA-MM-JJ ou AAAA-MM-JJTHH:MM)") from exc
+    _not_too_late(value)
+    return value
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number between ``low`` and ``high``, else a French error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"nombre entier entre {low} et {high} attendu")
+        return value
+    parse.__name__ = "entier"
+    return parse
 
 
 def day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"date invalide {text!r} (format AAAA-MM-JJ)") from exc
+        raise argparse.ArgumentTypeError(f"date invalide {text[:40]!r} (format "
+                                         "AAAA-MM-JJ)") from exc
+    _not_too_late(value)
+    return value
+
+
+def _not_too_late(value: date) -> None:
+    if value.year > LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"date après {LAST_YEAR} : impossible")
 
 
 def pairs(items: list[str] | None) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flows.commands.common import bounded_int
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "pathways" / "examples" / "exemple-suivi.yaml"
 START = "2026-01-05T08:00"  # a Monday, Europe/Paris
@@ -178,8 +180,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "several simulated weeks")
     p.add_argument("--out", default="parcours-out",
                    help="folder for the database and messages (default: %(default)s)")
-    p.add_argument("--weeks", type=int, default=6, help="simulated weeks (default: %(default)s)")
-    p.add_argument("--patients", type=int, default=300, help="default: %(default)s")
+    p.add_argument("--weeks", type=bounded_int(1, 520), default=6,
+                   help="simulated weeks (default: %(default)s)")
+    p.add_argument("--patients", type=bounded_int(1, 1_000_000), default=300,
+                   help="default: %(default)s")
     p.add_argument("--seed", type=int, default=2026, help="default: %(default)s")
     p.add_argument("--start", default=START, help="first day, Europe/Paris "
                                                   "(default: %(default)s)")

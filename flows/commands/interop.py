@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from engine.settings import Settings
-from flows.commands.common import add_now, engine_of, guarded, now_of
+from flows.commands.common import add_now, bounded_int, engine_of, guarded, now_of
 
 
 def mllp_serve(args: argparse.Namespace) -> int:
@@ -139,13 +139,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     h = "flows.commands.interop:"
     p = sub.add_parser("mllp", help="HL7 v2 : écoute MLLP (ACK après enregistrement)")
     p.add_argument("--host", help="adresse (défaut : PARCOURS_MLLP_HOST)")
-    p.add_argument("--port", type=int, help="port (défaut : PARCOURS_MLLP_PORT ; 0 : libre)")
+    p.add_argument("--port", type=bounded_int(0, 65_535),
+                   help="port (défaut : PARCOURS_MLLP_PORT ; 0 : libre)")
     p.set_defaults(handler=h + "mllp_serve")
     msub = p.add_subparsers(dest="mllp_command", required=False, metavar="ACTION")
     q = msub.add_parser("send", help="envoyer des fichiers de messages HL7 v2")
     q.add_argument("files", nargs="+", metavar="FICHIER")
     q.add_argument("--host")
-    q.add_argument("--port", type=int)
+    q.add_argument("--port", type=bounded_int(1, 65_535))
     q.add_argument("--timeout", type=float, default=30.0)
     q.add_argument("--verbose", action="store_true", help="afficher chaque ACK")
     q.add_argument("--tls-ca", metavar="PEM", help="MLLP sur TLS : certificat de l'autorité "

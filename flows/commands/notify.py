@@ -11,7 +11,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from engine import outbox as outbox_kinds
-from flows.commands.common import dump, engine_of, fmt, guarded, now_of
+from flows.commands.common import bounded_int, dump, engine_of, fmt, guarded, now_of
 from notifications.channels import registry as channel_names
 
 if TYPE_CHECKING:
@@ -132,7 +132,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     h = "flows.commands.notify:"
     p = sub.add_parser("notify", help="envoyer les notifications dues (une passe), "
                                       "aperçu d'un modèle, récapitulatifs")
-    p.add_argument("--batch-size", type=int, default=None, help="messages par lot")
+    p.add_argument("--batch-size", type=bounded_int(1, 100_000), default=None,
+                   help="messages par lot")
     add_now(p)
     add_json(p)
     p.set_defaults(handler=h + "notify")
@@ -161,6 +162,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--status", nargs="*", metavar="STATUT",
                    help="pending, sending, sent, skipped, digest, digested, dead")
     p.add_argument("--kind", help="task_assigned, task_reminder, …")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=bounded_int(1, 10_000), default=100)
     add_json(p)
     p.set_defaults(handler=h + "outbox")

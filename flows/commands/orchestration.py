@@ -20,6 +20,7 @@ from engine.settings import Settings
 from flows.commands.common import (
     add_json,
     add_now,
+    bounded_int,
     dump,
     engine_of,
     fmt,
@@ -200,8 +201,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("flow", help="lancer un flux Prefect une fois (advance, inbound, "
                                     "escalation, eligibility, notify, cycle)")
     p.add_argument("name", choices=sorted(FLOWS), metavar="FLUX")
-    p.add_argument("--batch-size", type=int, help="dossiers par lot (advance)")
-    p.add_argument("--workers", type=int, help="lots en parallèle (advance)")
+    p.add_argument("--batch-size", type=bounded_int(1, 100_000), help="dossiers par lot (advance)")
+    p.add_argument("--workers", type=bounded_int(1, 64), help="lots en parallèle (advance)")
     add_now(p)
     add_json(p)
     p.set_defaults(handler=h + "run_flow")
@@ -212,7 +213,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"parmi {', '.join(DEPLOYMENTS)}")
     p.add_argument("--paused", action="store_true", help="sans planification (lancement "
                                                          "manuel ou run_deployment)")
-    p.add_argument("--limit", type=int, default=None, help="exécutions simultanées au plus")
+    p.add_argument("--limit", type=bounded_int(1, 1_000), default=None,
+                   help="exécutions simultanées au plus")
     p.set_defaults(handler=h + "serve")
 
     p = sub.add_parser("inbox", help="événements entrants : recevoir, lister, rejouer")
@@ -242,7 +244,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(handler=h + "inbox_complete")
     q = isub.add_parser("list", help="lister les événements reçus")
     q.add_argument("--status", help="pending, applied, duplicate, failed")
-    q.add_argument("--limit", type=int, default=50)
+    q.add_argument("--limit", type=bounded_int(1, 10_000), default=50)
     add_json(q)
     q.set_defaults(handler=h + "inbox_list")
     q = isub.add_parser("retry", help="remettre en attente des événements refusés")

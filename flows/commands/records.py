@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import events
 from engine.clock import local_date
 from engine.settings import Settings
 from flows.commands.common import (
+    bounded_int,
     dump,
     engine_of,
     fmt,
@@ -223,8 +223,10 @@ def case_close(args: argparse.Namespace) -> int:
 def pathways_publish(args: argparse.Namespace) -> int:
     svc = service(args)
     now = now_of(args)
+    from engine.pathway.reader import read_source
+
     for file in args.files:
-        text = Path(file).read_text(encoding="utf-8")
+        text = read_source(file)  # a folder, unreadable or non-UTF-8 file: located error
         published = svc.publish(text, file, now)
         verb = "publié" if published.created else "inchangé"
         print(f"{file} : {published.key} v{published.version} {verb}")
@@ -414,8 +416,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(handler=h + "pathways_list")
 
     p = sub.add_parser("advance", help="déclencher les minuteries échues (sans Prefect)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--workers", type=int, default=2,
+    p.add_argument("--batch-size", type=bounded_int(1, 100_000), default=None)
+    p.add_argument("--workers", type=bounded_int(1, 64), default=2,
                    help="lots traités en parallèle sur PostgreSQL (défaut : 2)")
     add_now(p)
     add_json(p)

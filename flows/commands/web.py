@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from flows.commands.common import bounded_int
+
 
 def _database_url(value: str) -> str:
     if "://" in value:
@@ -87,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                       "(default: PARCOURS_DATABASE_URL)")
     p.add_argument("--host", help="default: PARCOURS_WEB_HOST or 127.0.0.1")
     p.add_argument("--port", type=int, help="default: PARCOURS_WEB_PORT or 8000")
-    p.add_argument("--workers", type=int, help="uvicorn workers (default: 1)")
+    p.add_argument("--workers", type=bounded_int(1, 64), help="uvicorn workers (default: 1)")
     p.add_argument("--base-url", help="public address used in links and for Secure cookies")
     p.add_argument("--now", help="freeze the clock, Europe/Paris (e.g. the demo's last day: "
                                  "2026-02-15T08:00); for demos, never in production")
