@@ -224,7 +224,8 @@ class Runtime:
         self._enter(work, states, scope, now)
         work.leaves = list(dict.fromkeys([*work.leaves, *leaves]))
         for key, owner in tasks:
-            self._create_task(work, key, owner, now)
+            if not any(task.key == key for task in work.tasks.values()):  # entry made it
+                self._create_task(work, key, owner, now)
         self._close_if_final(work, now)
         return Outcome(work.freeze(self._rank), tuple(work.effects))
 

@@ -40,7 +40,7 @@ from engine.runtime import Runtime
 from engine.store import registry
 from engine.store.batch import Batch, as_of, load_batch
 from engine.store.bulk import in_ids, insert_rows, update_from_values
-from engine.store.db import transaction, with_retries
+from engine.store.db import is_id, transaction, with_retries
 from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import (
     CASE_TABLE,
@@ -159,6 +159,14 @@ class RollbackReport:
 
 # -- shared --------------------------------------------------------------------------------
 
+MAX_BATCH = 100_000
+
+
+def _check_batch(batch_size: int) -> None:
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH:
+        raise InputError(f"taille de lot {batch_size} : un nombre de dossiers de 1 à "
+                         f"{MAX_BATCH} est attendu")
+
 
 class _Context:
     """The target version, the source versions and one mapping and runtime per version."""
@@ -167,6 +175,9 @@ class _Context:
                  mapping_file: str | None, from_parameters: Mapping[str, Any] | None,
                  to_parameters: Mapping[str, Any] | None) -> None:
         self.key = key
+        if not is_id(to_version):
+            raise InputError(f"version {to_version} : un numéro de version publié est attendu "
+                             "(parcours pathways list)")
         target = session.scalars(select(PathwayVersion).where(
             col(PathwayVersion.key) == key, col(PathwayVersion.version) == to_version)).first()
         if target is None:
@@ -198,7 +209,9 @@ class _Context:
                     continue
                 mapping = MigrationMapping.implicit(key)
             else:
-                if old.version != _declared_from(mapping_text):
+                declared = _declared_from(mapping_text)
+                if (old.version != declared if declared is not None
+                        else version.version > target.version):
                     continue
                 try:
                     mapping = load_mapping_text(mapping_text, mapping_file or "<mapping>",
@@ -213,7 +226,8 @@ class _Context:
                 self.runtimes[version.id] = Runtime(old, from_parameters)
             except ValueError as exc:
                 raise InputError(f"paramètres du parcours {key!r} : {exc}") from exc
-        if mapping_text is not None and not self.sources:
+        if mapping_text is not None and not self.sources \
+                and _declared_from(mapping_text) is not None:
             raise InputError(f"aucune version publiée de {key} ne déclare « version: "
                              f"{_declared_from(mapping_text)} » (le « from » de la "
                              "correspondance)")
@@ -276,6 +290,7 @@ def plan(engine: Engine, key: str, to_version: int, now: datetime, *,
          from_parameters: Mapping[str, Any] | None = None,
          to_parameters: Mapping[str, Any] | None = None) -> PlanReport:
     """What ``apply`` would do to the real cases; writes nothing."""
+    _check_batch(batch_size)
     text = _read_mapping(mapping_path)
     with transaction(engine) as session:
         ctx = _Context(session, key, to_version, text, mapping_path, from_parameters,
@@ -301,6 +316,7 @@ def apply(engine: Engine, key: str, to_version: int, now: datetime, *,
           to_parameters: Mapping[str, Any] | None = None,
           progress: Progress | None = None, max_retries: int = 5) -> PlanReport:
     """Migrate in batches, one transaction each; resumes the unfinished run if any."""
+    _check_batch(batch_size)
     text = _read_mapping(mapping_path)
     with transaction(engine) as session:
         ctx = _Context(session, key, to_version, text, mapping_path, from_parameters,
@@ -462,8 +478,9 @@ def runs(engine: Engine, key: str | None = None) -> list[dict[str, Any]]:
 def rollback(engine: Engine, run_id: int, now: datetime, *, batch_size: int = 500,
              progress: Progress | None = None, max_retries: int = 5) -> RollbackReport:
     """Move the cases ``run_id`` moved back to their version, exactly as they were."""
+    _check_batch(batch_size)
     with transaction(engine) as session:
-        run = session.get(MigrationRun, run_id)
+        run = session.get(MigrationRun, run_id) if is_id(run_id) else None
         if run is None:
             raise NotFoundError("migration run", run_id, " (parcours migrate runs les liste)")
         if run.status == RUNNING:

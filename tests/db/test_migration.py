@@ -392,3 +392,15 @@ def test_a_case_that_moved_on_since_the_migration_is_not_moved_back(svc, engine:
     assert "suivi.pieds.prevention" in w.case_row(engine, case).active_states
     with pytest.raises(InputError, match="migration inconnu\\(e\\) : 99"):
         migration.rollback(engine, 99, LATER)
+
+
+def test_a_mapping_without_versions_and_a_task_both_created_and_entered(  # type: ignore[no-untyped-def]
+        svc, engine: Engine, tmp_path: Path) -> None:
+    case = w.enrol_in_suivi(svc, MARIE)
+    w.publish(svc, ADDED_REGION)
+    mapping = w.write(tmp_path, "m.yaml", "pathway: exemple-suivi\ncreate:\n"
+                                          "  - {task: mesurer_tension, in: suivi.tension.mesure}\n")
+    report = migration.apply(engine, w.KEY, 2, LATER, mapping_path=mapping)
+    assert report.migrated == 1
+    # the region's entry creates the task; the mapping's ``create`` does not add a second
+    assert [t.key for t in w.tasks(engine, case)].count("mesurer_tension") == 1
