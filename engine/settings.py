@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -11,7 +11,8 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         "sqlite:///parcours.db",
-        description="SQLAlchemy URL; PostgreSQL: postgresql+psycopg://user@host/db")
+        description="SQLAlchemy URL (PostgreSQL: postgresql+psycopg://user@host/db) or the "
+                    "path of a SQLite file (parcours-out/demo.db)")
     timezone: str = Field("Europe/Paris", description="The territory's time zone")
     base_url: str = Field("http://127.0.0.1:8000", description="Links in messages point here")
     batch_size: int = Field(500, ge=1, description="Cases advanced per batch")
@@ -23,3 +24,12 @@ class Settings(BaseSettings):
     mllp_port: int = Field(2575, ge=0, le=65535, description="HL7 v2 MLLP listener: port")
     mllp_tls_cert: str | None = Field(None, description="MLLP over TLS: certificate (PEM)")
     mllp_tls_key: str | None = Field(None, description="MLLP over TLS: private key (PEM)")
+
+    @field_validator("database_url")
+    @classmethod
+    def _plain_path_is_sqlite(cls, value: str) -> str:
+        """A plain file path is a SQLite database; a malformed URL is kept as given, for
+        ``engine.store.db.make_engine`` to refuse with a clear message."""
+        from engine.store.urls import database_url
+
+        return database_url(value)

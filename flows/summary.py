@@ -8,6 +8,7 @@ inbound events by status. Counts only, no patient.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -72,3 +73,27 @@ def render(summary: Summary, console: object) -> None:
     print_("Événements entrants : " + (", ".join(
         f"{STATUS_LABELS.get(status, status)} {n}" for status, n
         in sorted(summary.inbox.items())) or "aucun"))
+
+
+def how_to_look(db: Path, now: datetime, program: str = ".venv/bin/parcours") -> str:
+    """How to look at a demo's data afterwards: the database to point at, the ``--now`` to
+    give (the demo's last simulated day), the listing commands and the web workspace."""
+    when = f"{now:%Y-%m-%dT%H:%M}"
+    return "\n".join([
+        f"Pour consulter les données de cette démonstration (son dernier jour : --now {when}) :",
+        f"  export PARCOURS_DATABASE_URL={db}",
+        f"  {program} cases --now {when}   # dossiers, étapes, retards",
+        f"  {program} cases --overdue --now {when}   # dossiers ayant une tâche en retard",
+        f"  {program} tasks --overdue --now {when}   # tâches en retard, par personne",
+        f"  {program} professionals list --now {when}",
+        f"  {program} patients search NOM   # sans accents ni majuscules",
+        f"  {program} careteam show PATIENT --now {when}",
+        f"  {program} case show DOSSIER --now {when}   # l'historique en français",
+        f"  {program} task show TACHE --now {when}",
+        "  (chaque commande accepte --json ; --help pour les filtres)",
+        "Pour ouvrir l'espace web des professionnels et de la coordination sur cette "
+        "démonstration (liens de connexion d'un médecin, d'une infirmière, d'un pharmacien et "
+        "de la coordination) :",
+        f"  {program} web --database {db} --now {when} --demo-links      "
+        "# puis ouvrir un des liens",
+    ])

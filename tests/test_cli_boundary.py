@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -34,13 +35,20 @@ def test_debug_prints_the_traceback(monkeypatch: pytest.MonkeyPatch,
 
 def test_our_errors_print_their_message(monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "_resolve", lambda spec: _failing(TimelineError("étape")))
+    assert cli.main(["cases"]) == 1
+    assert capsys.readouterr().err == "erreur : étape\n"
+    # developer commands speak English
     monkeypatch.setattr(cli, "_resolve", lambda spec: _failing(TimelineError("bad step")))
     assert cli.main(["validate", "x.yaml"]) == 1
-    assert capsys.readouterr().err == "erreur : bad step\n"
+    assert capsys.readouterr().err == "error: bad step\n"
 
 
 def test_a_file_that_cannot_be_opened_is_named_in_french(
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("PARCOURS_DATABASE_URL", str(tmp_path / "parcours.db"))
+    assert cli.main(["db", "upgrade"]) == 0  # an import needs a database before its file
     assert cli.main(["validate", "x" * 300]) == 1  # developer command: English, located
     captured = capsys.readouterr()
     assert "1:1: cannot read file: File name too long" in captured.out + captured.err

@@ -31,20 +31,40 @@ def is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine on ``url``. Statement parameters (names, birth dates, clinical values) are
-    never written into error messages or logs (``hide_parameters``)."""
+def make_engine(url: str, *, echo: bool = False, create: bool = True) -> Engine:
+    """An engine on ``url`` (a URL or the path of a SQLite file). Statement parameters
+    (names, birth dates, clinical values) are never written into error messages or logs
+    (``hide_parameters``). A malformed URL raises ``DatabaseUrlError``; with
+    ``create=False`` a SQLite file that does not exist raises ``MissingDatabaseError``
+    instead of being created empty."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from engine.store.urls import (
+        EXPECTED,
+        DatabaseUrlError,
+        check_url,
+        database_url,
+        require_existing,
+    )
+
+    url = database_url(url)
+    check_url(url)
+    if not create:
+        require_existing(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     from engine.store.bulk import dumps
 
-    if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
-                               json_serializer=dumps, hide_parameters=True)
-        _sqlite_setup(engine)
-        return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                         json_serializer=dumps, hide_parameters=True)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
+                                   json_serializer=dumps, hide_parameters=True)
+            _sqlite_setup(engine)
+            return engine
+        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                             json_serializer=dumps, hide_parameters=True)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise DatabaseUrlError(f"adresse de base de données invalide ; {EXPECTED}") from exc
 
 
 def _sqlite_setup(engine: Engine) -> None:

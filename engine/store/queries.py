@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -36,10 +36,8 @@ def task_view(task: TaskRow, now: datetime | None = None) -> dict[str, Any]:
             "closed_at": task.closed_at, "close_reason": task.close_reason}
 
 
-def list_tasks(session: Session, now: datetime, *, assignee: int | None = None,
-               role: str | None = None, case_id: int | None = None,
-               status: str | None = None, overdue: bool = False,
-               limit: int = 500) -> list[dict[str, Any]]:
+def _task_query(now: datetime, assignee: int | None, role: str | None, case_id: int | None,
+                status: str | None, overdue: bool) -> Any:
     query = select(TaskRow)
     if assignee is not None:
         query = query.where(col(TaskRow.assignee_id) == assignee)
@@ -47,7 +45,7 @@ def list_tasks(session: Session, now: datetime, *, assignee: int | None = None,
         query = query.where(col(TaskRow.role) == role)
     if case_id is not None:
         if not is_id(case_id):  # beyond the id column: an unknown case has no task
-            return []
+            return query.where(false())
         query = query.where(col(TaskRow.case_id) == case_id)
     if status == "open" or (status is None and overdue):
         query = query.where(col(TaskRow.status).in_(OPEN_TASK_STATUSES))
@@ -55,8 +53,24 @@ def list_tasks(session: Session, now: datetime, *, assignee: int | None = None,
         query = query.where(col(TaskRow.status) == status)
     if overdue:
         query = query.where(col(TaskRow.due_at) < now)
-    query = query.order_by(col(TaskRow.due_at), col(TaskRow.id)).limit(limit)
+    return query
+
+
+def list_tasks(session: Session, now: datetime, *, assignee: int | None = None,
+               role: str | None = None, case_id: int | None = None,
+               status: str | None = None, overdue: bool = False,
+               limit: int = 500, offset: int = 0) -> list[dict[str, Any]]:
+    query = _task_query(now, assignee, role, case_id, status, overdue)
+    query = query.order_by(col(TaskRow.due_at), col(TaskRow.id)).offset(offset).limit(limit)
     return [task_view(t, now) for t in session.scalars(query)]
+
+
+def count_tasks(session: Session, now: datetime, *, assignee: int | None = None,
+                role: str | None = None, case_id: int | None = None,
+                status: str | None = None, overdue: bool = False) -> int:
+    """How many tasks ``list_tasks`` would list without a limit."""
+    query = _task_query(now, assignee, role, case_id, status, overdue)
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 def professional_id(session: Session, ref: str) -> int:

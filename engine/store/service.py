@@ -40,6 +40,7 @@ from engine.store.exceptions import InputError, NotFoundError
 from engine.store.tables import (
     OBSERVATION_TABLE,
     OPEN_TASK_STATUSES,
+    TASK_STATUS_TITLES,
     CaseRow,
     EventReceipt,
     ObservationRow,
@@ -401,8 +402,11 @@ class CaseService:
             if task is None:
                 raise NotFoundError("task", task_id)
             if task.status not in OPEN_TASK_STATUSES:
-                raise InputError(f"la tâche {task_id} est au statut {task.status} ; seules les "
-                                 f"tâches ouvertes ({', '.join(OPEN_TASK_STATUSES)}) peuvent "
+                raise InputError(f"la tâche {task_id} est "
+                                 f"{TASK_STATUS_TITLES.get(task.status, task.status)} ; seules "
+                                 "les tâches ouvertes ("
+                                 f"{', '.join(TASK_STATUS_TITLES[s] for s in OPEN_TASK_STATUSES)}"
+                                 ") peuvent "
                                  "être terminées")
             batch = self._case_batch(session, task.case_id, now)
             spec = batch.pathway(task.case_id).tasks[task.key].result

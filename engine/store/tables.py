@@ -21,6 +21,11 @@ from engine.store.types import JsonType, UTCDateTime
 TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "declined", "completed",
                  "cancelled", "failed")
 OPEN_TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "declined")
+#: the statuses as coordinators and professionals read them
+TASK_STATUS_TITLES = {"requested": "à faire", "accepted": "prise en charge",
+                      "in-progress": "en cours", "on-hold": "en attente",
+                      "declined": "refusée", "completed": "terminée", "cancelled": "annulée",
+                      "failed": "en échec"}
 SEXES = ("F", "M", "U")
 
 

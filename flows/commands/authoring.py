@@ -120,9 +120,12 @@ def run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     if args.json:
+        from flows.commands.common import json_stream
+
+        out = json_stream()
         json.dump({"pathway": pathway.key, "version": pathway.version, "steps": steps},
-                  sys.stdout, indent=2, ensure_ascii=False)
-        print()
+                  out, indent=2, ensure_ascii=False)
+        out.write("\n")
     return 0
 
 

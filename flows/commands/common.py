@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.clock import PARIS, SystemClock, ensure_aware
 from engine.exceptions import ParcoursError
@@ -111,10 +112,12 @@ def now_of(args: argparse.Namespace) -> datetime:
     return args.now or SystemClock().now()
 
 
-def engine_of(settings: Settings) -> Engine:
+def engine_of(settings: Settings, *, create: bool = False) -> Engine:
+    """The engine of ``settings``' database. Only ``create=True`` (``parcours db upgrade``)
+    may create a SQLite file: every other command refuses a database that is not there."""
     from engine.store.db import make_engine
 
-    return make_engine(settings.database_url, echo=settings.echo_sql)
+    return make_engine(settings.database_url, echo=settings.echo_sql, create=create)
 
 
 def service(args: argparse.Namespace) -> CaseService:
@@ -135,15 +138,54 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             print(f"erreur : {exc}", file=sys.stderr)
             return 1
         except (OperationalError, ProgrammingError) as exc:
-            print(f"erreur de base de données : {exc.orig}\n(la base est-elle à jour ? "
-                  "lancez `parcours db upgrade`)", file=sys.stderr)
+            print(f"erreur : {database_problem(exc)}", file=sys.stderr)
             return 1
     run.__name__ = handler.__name__
     return run
 
 
+def database_problem(exc: Exception) -> str:
+    """A French line for a database error (never its statement nor its parameters)."""
+    text = str(getattr(exc, "orig", exc) or "").lower()
+    if "no such table" in text or "undefinedtable" in type(getattr(exc, "orig", exc)).__name__ \
+            .lower() or ("relation" in text and "does not exist" in text):
+        return ("la base de données n'a pas le schéma attendu : créez-le ou mettez-le à jour "
+                "avec `parcours db upgrade`")
+    if "locked" in text or "busy" in text:
+        return "la base de données est occupée par un autre processus : réessayez"
+    return ("la base de données est injoignable ou a refusé l'opération : vérifiez "
+            "PARCOURS_DATABASE_URL, que le serveur répond et que le schéma est à jour "
+            "(`parcours db upgrade`) ; rien n'a été enregistré")
+
+
+_JSON_OUT: list[TextIO] = []
+
+
+@contextmanager
+def json_only(enabled: bool) -> Iterator[None]:
+    """With ``--json``, standard output holds only the JSON document: whatever else a command
+    (or a library under it: a console channel, a progress line) prints goes to standard
+    error; ``dump`` and ``json_stream`` write to the real standard output."""
+    if not enabled:
+        yield
+        return
+    _JSON_OUT.append(sys.stdout)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _JSON_OUT.pop()
+
+
+def json_stream() -> TextIO:
+    """Where a JSON document goes: standard output, even inside ``json_only``."""
+    return _JSON_OUT[-1] if _JSON_OUT else sys.stdout
+
+
 def dump(data: Any) -> None:
     from engine.case import jsonable
 
-    json.dump(jsonable(data), sys.stdout, indent=2, ensure_ascii=False)
-    print()
+    stream = json_stream()
+    json.dump(jsonable(data), stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+    stream.flush()

@@ -158,11 +158,9 @@ def _report(engine: Any, now: datetime, out: Path, console: Any, failed: int,
                       "artefacts dans Prefect[/yellow]")
     console.print(f"Terminé en {seconds:.0f} s.")
     console.print()
-    console.print("Pour ouvrir l'espace des professionnels sur cette démonstration (liens de "
-                  "connexion d'un médecin, d'une infirmière, d'un pharmacien et de la "
-                  "coordination) :\n"
-                  f"  .venv/bin/parcours web --database {out / 'demo.db'} "
-                  f"--now {now:%Y-%m-%dT%H:%M} --demo-links      # puis ouvrir un des liens")
+    from flows.summary import how_to_look
+
+    console.print(how_to_look(out / "demo.db", now), soft_wrap=True, highlight=False)
     console.print()
     if api_url():
         console.print(f"Les exécutions sont dans Prefect : ouvrir {ui_url()} (onglets Runs "
@@ -176,17 +174,19 @@ def _report(engine: Any, now: datetime, out: Path, console: Any, failed: int,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the main job: a synthetic CPTS run by Prefect over "
-                                    "several simulated weeks")
+    p = sub.add_parser("demo", help="la démonstration : une CPTS synthétique menée par Prefect "
+                                    "pendant plusieurs semaines simulées")
     p.add_argument("--out", default="parcours-out",
-                   help="folder for the database and messages (default: %(default)s)")
+                   help="dossier de la base et des messages (défaut : %(default)s)")
     p.add_argument("--weeks", type=bounded_int(1, 520), default=6,
-                   help="simulated weeks (default: %(default)s)")
+                   help="semaines simulées (défaut : %(default)s)")
     p.add_argument("--patients", type=bounded_int(1, 1_000_000), default=300,
-                   help="default: %(default)s")
-    p.add_argument("--seed", type=int, default=2026, help="default: %(default)s")
-    p.add_argument("--start", default=START, help="first day, Europe/Paris "
-                                                  "(default: %(default)s)")
+                   help="défaut : %(default)s")
+    p.add_argument("--seed", type=int, default=2026, help="graine du hasard : la même graine "
+                                                          "donne la même démonstration "
+                                                          "(défaut : %(default)s)")
+    p.add_argument("--start", default=START, metavar="DATE_HEURE",
+                   help="premier jour, heure de Paris (défaut : %(default)s)")
     p.set_defaults(handler="flows.commands.demo:demo")
 
 

@@ -18,6 +18,7 @@ from engine.settings import Settings
 from flows.commands.common import add_now, bounded_int, engine_of, guarded, now_of
 
 
+@guarded
 def mllp_serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging

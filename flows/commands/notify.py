@@ -11,7 +11,9 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from engine import outbox as outbox_kinds
+from flows.commands import labels
 from flows.commands.common import bounded_int, dump, engine_of, fmt, guarded, now_of
+from notifications import kinds
 from notifications.channels import registry as channel_names
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ def _summary(report: DispatchReport, when: str) -> str:
     if report.failed_ids:
         lines.append(f"  messages en échec (la coordination est prévenue) : "
                      f"{', '.join(map(str, report.failed_ids))} ; voir parcours outbox "
-                     f"--status dead")
+                     f"--status en-echec")
     for warning, count in report.warnings.items():
         lines.append(f"  attention : {warning} × {count}")
     return "\n".join(lines)
@@ -100,7 +102,10 @@ def outbox(args: argparse.Namespace) -> int:
     from engine.settings import Settings
     from notifications.outbox import list_rows
 
-    rows = list_rows(engine_of(Settings()), statuses=args.status, kind=args.kind,
+    statuses = [labels.choice(s, labels.OUTBOX_STATUS_OPTIONS,
+                              tuple(labels.OUTBOX_STATUS_OPTIONS.values()), "statut") or s
+                for s in args.status] if args.status else args.status
+    rows = list_rows(engine_of(Settings()), statuses=statuses, kind=args.kind,
                      limit=args.limit)
     if args.json:
         dump(rows)
@@ -121,7 +126,7 @@ def _line(row: dict[str, Any]) -> str:
     who = row["recipient"] or "—"
     error = (row["last_error"] or "")[:60]
     return (f"{row['id']:>6}  {ROW_STATUSES.get(row['status'], row['status']):<14} "
-            f"{row['kind']:<18} {who[:24]:<24} {row['channel'] or '—':<8} "
+            f"{kinds.label(row['kind'])[:18]:<18} {who[:24]:<24} {row['channel'] or '—':<8} "
             f"{row['attempts']:>6}  {fmt(when):<16}  {error}")
 
 
@@ -160,7 +165,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("outbox", help="messages à envoyer, envoyés ou en échec")
     p.add_argument("--status", nargs="*", metavar="STATUT",
-                   help="pending, sending, sent, skipped, digest, digested, dead")
+                   help=", ".join(labels.OUTBOX_STATUS_OPTIONS))
     p.add_argument("--kind", help="task_assigned, task_reminder, …")
     p.add_argument("--limit", type=bounded_int(1, 10_000), default=100)
     add_json(p)

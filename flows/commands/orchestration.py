@@ -10,13 +10,13 @@ failed ones. Prefect is imported inside the handlers only.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
 from engine import events
 from engine.settings import Settings
+from flows.commands import labels
 from flows.commands.common import (
     add_json,
     add_now,
@@ -40,12 +40,20 @@ FLOWS = {"advance": ("flows.advance", "advance_due_cases"),
          "cycle": ("flows.cycle", "cpts_cycle")}
 
 
+#: Prefect's final state types, as coordinators read them
+FLOW_STATES = {"COMPLETED": "terminé", "FAILED": "en échec", "CRASHED": "interrompu",
+               "CANCELLED": "annulé", "CANCELLING": "en cours d'annulation",
+               "PAUSED": "en pause", "RUNNING": "en cours", "PENDING": "en attente",
+               "SCHEDULED": "planifié"}
+
+
 @guarded
 def run_flow(args: argparse.Namespace) -> int:
     import importlib
 
     from flows.prefect_settings import local_runs, where_runs_go
 
+    engine_of(Settings()).dispose()  # a missing database is refused, never created empty
     module, name = FLOWS[args.name]
     flow = getattr(importlib.import_module(module), name)
     params: dict[str, Any] = {"now": now_of(args)}
@@ -59,11 +67,10 @@ def run_flow(args: argparse.Namespace) -> int:
     with local_runs():
         state = flow(**params, return_state=True)
     if args.json:
-        json.dump({"state": state.type.value, "message": state.message}, sys.stdout,
-                  ensure_ascii=False)
-        print()
+        dump({"state": state.type.value, "message": state.message})
     else:
-        print(f"{args.name} : {state.type.value.lower()} — {state.message}")
+        print(f"{args.name} : {FLOW_STATES.get(state.type.value, state.type.value.lower())}"
+              f" — {state.message}")
     return 0 if state.is_completed() else 1
 
 
@@ -161,7 +168,9 @@ def inbox_list(args: argparse.Namespace) -> int:
     from engine.store.inbox import counts, list_rows
 
     with transaction(engine_of(Settings())) as session:
-        rows = list_rows(session, args.status, args.limit)
+        status = labels.choice(args.status, labels.INBOX_STATUS_OPTIONS,
+                               tuple(labels.INBOX_STATUS), "statut")
+        rows = list_rows(session, status, args.limit)
         totals = counts(session)
     if args.json:
         dump({"counts": totals, "rows": [
@@ -171,12 +180,14 @@ def inbox_list(args: argparse.Namespace) -> int:
              "status": r.status, "attempts": r.attempts, "error": r.error,
              "processed_at": r.processed_at} for r in rows]})
         return 0
-    print(", ".join(f"{k} : {v}" for k, v in sorted(totals.items())) or "inbox vide")
+    print(", ".join(f"{labels.INBOX_STATUS.get(k, k)} : {v}" for k, v in sorted(totals.items()))
+          or "inbox vide")
     for r in rows:
         target = f"patient {r.patient_ref}" if r.patient_ref else \
             f"dossier {r.case_id}" if r.case_id else f"tâche {r.task_id}" if r.task_id else \
             (r.source or "")[:20]
-        print(f"{r.id:>6}  {r.status:<9} {r.kind:<14} {target:<20} {fmt(r.effective_at)}"
+        print(f"{r.id:>6}  {labels.INBOX_STATUS.get(r.status, r.status):<10} "
+              f"{labels.history(r.kind):<24} {target:<20} {fmt(r.effective_at)}"
               f"  essais {r.attempts}" + (f"\n        erreur : {r.error}" if r.error else ""))
     return 0
 
@@ -243,7 +254,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _event_options(q)
     q.set_defaults(handler=h + "inbox_complete")
     q = isub.add_parser("list", help="lister les événements reçus")
-    q.add_argument("--status", help="pending, applied, duplicate, failed")
+    q.add_argument("--status", metavar="STATUT",
+                   help=", ".join(labels.INBOX_STATUS_OPTIONS))
     q.add_argument("--limit", type=bounded_int(1, 10_000), default=50)
     add_json(q)
     q.set_defaults(handler=h + "inbox_list")

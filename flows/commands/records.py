@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engine import events
 from engine.clock import local_date
 from engine.settings import Settings
+from flows.commands import labels
 from flows.commands.common import (
     bounded_int,
     dump,
@@ -29,7 +30,7 @@ def db_upgrade(args: argparse.Namespace) -> int:
     from engine.store.migrate import current_revision, upgrade
 
     settings = Settings()
-    engine = engine_of(settings)
+    engine = engine_of(settings, create=True)
     upgrade(engine)
     print(f"base {engine.url.render_as_string(hide_password=True)} à jour "
           f"(révision {current_revision(engine)})")
@@ -121,43 +122,18 @@ def event(args: argparse.Namespace) -> int:
     if events.is_hospital(args.name):
         data.update(_hospital_options(args))
         if not args.patient:
-            print("erreur : --patient est requis pour une admission ou une sortie")
+            print("erreur : --patient est requis pour une admission ou une sortie",
+                  file=sys.stderr)
             return 1
         result = svc.hospital_event(args.patient, args.name, args.at or now, now, data=data,
                                     event_id=args.event_id)
     else:
         if args.case is None:
-            print("erreur : --case est requis pour un événement de parcours")
+            print("erreur : --case est requis pour un événement de parcours", file=sys.stderr)
             return 1
         result = svc.pathway_event(args.case, args.name, args.at or now, now, data=data,
                                    event_id=args.event_id)
     print(_applied(result, f"événement {args.name} enregistré"))
-    return 0
-
-
-@guarded
-def tasks(args: argparse.Namespace) -> int:
-    from engine.store.db import transaction
-    from engine.store.queries import list_tasks, professional_id
-
-    now = now_of(args)
-    with transaction(engine_of(Settings())) as session:
-        assignee = professional_id(session, args.assignee) if args.assignee else None
-        found = list_tasks(session, now, assignee=assignee, role=args.role, case_id=args.case,
-                           status=args.status, overdue=args.overdue)
-    if args.json:
-        dump(found)
-        return 0
-    if not found:
-        print("aucune tâche")
-        return 0
-    print(f"{'id':>6}  {'dossier':>7}  {'statut':<10} {'échéance':<16}  {'rôle':<20} tâche")
-    for task in found:
-        late = f" EN RETARD ({task['days_overdue']} j)" if task["overdue"] else ""
-        flag = " (rôle vacant → coordinateur)" if task["unassigned_role"] else ""
-        print(f"{task['id']:>6}  {task['case_id']:>7}  {task['status']:<10} "
-              f"{fmt(task['due_at']):<16}  {task['role']:<20} {task['title']}{late}{flag}")
-    print(f"{len(found)} tâche(s)")
     return 0
 
 
@@ -182,10 +158,17 @@ def task_complete(args: argparse.Namespace) -> int:
 @guarded
 def case_show(args: argparse.Namespace) -> int:
     from engine.store.db import transaction
+    from engine.store.listings import professional_names, state_titles
     from engine.store.queries import show_case
 
     with transaction(engine_of(Settings())) as session:
         view = show_case(session, args.id, now_of(args))
+        titles = state_titles(session, args.id)
+        tasks = view["open_tasks"] + view["closed_tasks"]
+        names = professional_names(session, {t["assignee_id"] for t in tasks
+                                             if t["assignee_id"] is not None}
+                                   | {h["actor_id"] for h in view["history"]
+                                      if h["actor_id"] is not None})
     if args.json:
         dump(view)
         return 0
@@ -193,23 +176,60 @@ def case_show(args: argparse.Namespace) -> int:
         else "ouvert"
     print(f"Dossier {view['id']} · parcours {view['pathway']} v{view['version']} · "
           f"patient {view['patient_id']} · {status}")
-    print(f"  états actifs : {', '.join(view['states'])}")
+    print(f"  étapes en cours : {', '.join(titles.get(s, s) for s in view['states'])}")
     facts = {k: v for k, v in view["facts"].items() if v is not None}
-    print(f"  faits : {', '.join(f'{k}={v}' for k, v in facts.items()) or '—'}")
+    print(f"  valeurs : {', '.join(f'{k} = {v}' for k, v in facts.items()) or '—'}")
     print(f"  prochaine échéance : {fmt(view['next_due_at'])}")
     print("  tâches ouvertes :" + ("" if view["open_tasks"] else " aucune"))
     for task in view["open_tasks"]:
-        print(f"    #{task['id']} [{task['role']}] {task['title']} — échéance "
-              f"{fmt(task['due_at'])}{' EN RETARD' if task['overdue'] else ''}")
+        who = names.get(task["assignee_id"] or 0, "personne")
+        print(f"    n° {task['id']} {task['title']} — {labels.task_status(task['status'])}, "
+              f"confiée à {who}, échéance {fmt(task['due_at'])}"
+              f"{' EN RETARD' if task['overdue'] else ''}")
     print("  minuteries :" + ("" if view["timers"] else " aucune"))
     for timer in view["timers"]:
         every = f" (tous les {timer['every']})" if timer["every"] else ""
         print(f"    {timer['name']} le {fmt(timer['fire_at'])}{every}")
     print("  historique :")
+    by_id = {t["id"]: t for t in tasks}
+    by_key = {t["key"]: t for t in tasks}
     for item in view["history"]:
-        move = f" {item['from'] or ''} → {item['to'] or ''}" if item["from"] or item["to"] else ""
-        print(f"    {fmt(item['at'])}  {item['kind']}{move}")
+        print(f"    {fmt(item['at'])}  {_history_line(item, titles, by_id, by_key, names)}")
     return 0
+
+
+def _history_line(item: dict[str, Any], titles: dict[str, str],
+                  by_id: dict[int, dict[str, Any]], by_key: dict[str, dict[str, Any]],
+                  names: dict[int, str]) -> str:
+    """One history entry in French: what happened, to which task, step or value."""
+    data = item["data"] or {}
+    text = labels.history(item["kind"])
+    task = by_id.get(data.get("task_id") or 0) or by_key.get(data.get("key") or "")
+    if task is not None:
+        text += f" : {task['title']} (n° {task['id']})"
+        if data.get("assignee_id"):
+            text += f", confiée à {names.get(data['assignee_id'], 'personne')}"
+    elif data.get("key"):
+        text += f" : {data['key']}"
+    if item["from"] or item["to"]:
+        source = titles.get(item["from"] or "", item["from"] or "")
+        target = ", ".join(titles.get(s.strip(), s.strip())
+                           for s in (item["to"] or "").split(",") if s.strip())
+        text += f" : {source} → {target}" if source and target else \
+            f" : {target}" if target else f", étape « {source} »"
+    if data.get("timer"):
+        text += f" : minuterie {data['timer']}"
+    if "fact" in data:
+        text += f" : {data['fact']} = {data.get('value')}"
+    if data.get("code") and "value" in data:
+        value = str(data["value"]).replace(".", ",") if isinstance(data["value"], float) \
+            else data["value"]
+        text += f" : {data['code']} = {value} {data.get('unit') or ''}".rstrip()
+    if data.get("event") and item["kind"] != "transition":
+        text += f" : {data['event']}"
+    if item["actor_id"] and item["actor"] == "professional":
+        text += f" — par {names.get(item['actor_id'], 'un professionnel')}"
+    return text
 
 
 @guarded
@@ -271,7 +291,7 @@ def advance(args: argparse.Namespace) -> int:
         return 0
     print(f"{report.cases} dossier(s) avancé(s) en {report.batches} lot(s) au {fmt(now)}")
     for kind, count in sorted(report.counts.items()):
-        print(f"  {kind} : {count}")
+        print(f"  {labels.history(kind)} : {count}")
     for case_id, error in report.failures.items():
         print(f"  échec dossier {case_id} : {error}")
     return 1 if report.failures else 0
@@ -280,7 +300,7 @@ def advance(args: argparse.Namespace) -> int:
 def _applied(result: Applied, done: str) -> str:
     if result.duplicate:
         return "déjà appliqué (même identifiant d'événement) : rien n'a changé"
-    parts = ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
+    parts = ", ".join(f"{labels.history(k)} : {v}" for k, v in sorted(result.counts.items()))
     cases = ", ".join(map(str, result.case_ids)) or "aucun"
     return f"{done} · dossier(s) {cases}" + (f" · {parts}" if parts else "")
 
@@ -288,8 +308,10 @@ def _applied(result: Applied, done: str) -> str:
 def register(sub: argparse._SubParsersAction) -> None:
     """Coordinators' commands on the database (French help: coordinators read it)."""
     from flows.commands.common import add_json, add_now, day, moment
+    from flows.commands.listings import add_paging
 
     h = "flows.commands.records:"
+    ls = "flows.commands.listings:"
     p = sub.add_parser("db", help="base de données")
     dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dbsub.add_parser("upgrade", help="créer ou mettre à jour le schéma").set_defaults(
@@ -302,6 +324,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--encoding", help="encodage du fichier (défaut : détecté ; utf-8, cp1252, "
                    "latin-1, utf-16…)")
     q.set_defaults(handler=h + "professionals_import")
+    q = psub.add_parser("list", help="lister les professionnels, avec leurs tâches ouvertes "
+                                     "et en retard")
+    q.add_argument("--role", help="profession (infirmier) ou rôle tenu dans une équipe de "
+                                  "soins (medecin_traitant)")
+    q.add_argument("--active", choices=("oui", "non"), help="seulement les actifs (oui) ou "
+                                                            "les désactivés (non)")
+    q.add_argument("--search", metavar="TEXTE", help="mots du nom (sans accents ni "
+                                                     "majuscules) ou RPPS")
+    add_paging(q)
+    add_now(q)
+    add_json(q)
+    q.set_defaults(handler=ls + "professionals_list")
 
     p = sub.add_parser("patients", help="patients")
     psub = p.add_subparsers(dest="patient_command", required=True, metavar="ACTION")
@@ -311,6 +345,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "latin-1, utf-16…)")
     add_now(q)
     q.set_defaults(handler=h + "patients_import")
+    q = psub.add_parser("search", help="chercher un patient par nom (sans accents ni "
+                                       "majuscules), date de naissance, INS ou id local")
+    q.add_argument("text", metavar="TEXTE", help="« lefebvre julie », 12/03/1950, "
+                                                 "195031234567890 ou P-002")
+    add_paging(q)
+    add_json(q)
+    q.set_defaults(handler=ls + "patients_search")
 
     q = psub.add_parser("link", help="rattacher l'identifiant d'un établissement (IPP) à un "
                                      "patient, pour les messages HL7 v2 / FHIR sans INS qualifiée")
@@ -330,6 +371,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--to", dest="end", type=day, help="fin (facultatif)")
     add_now(q)
     q.set_defaults(handler=h + "careteam_set")
+    q = psub.add_parser("show", help="afficher l'équipe de soins d'un patient")
+    q.add_argument("patient", metavar="PATIENT", help="id, INS ou identifiant local")
+    add_now(q)
+    add_json(q)
+    q.set_defaults(handler=ls + "careteam_show")
 
     p = sub.add_parser("enroll", help="inscrire un patient dans un parcours")
     p.add_argument("--patient", required=True, help="id, INS ou identifiant local")
@@ -371,18 +417,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_now(p)
     p.set_defaults(handler=h + "event")
 
-    p = sub.add_parser("tasks", help="lister les tâches")
+    p = sub.add_parser("tasks", help="lister les tâches (avec le nom de la personne à qui "
+                                     "elles sont confiées)")
     p.add_argument("--assignee", help="RPPS ou id du professionnel")
-    p.add_argument("--role")
-    p.add_argument("--case", type=int)
-    p.add_argument("--status", help="open, requested, completed, cancelled…")
+    p.add_argument("--role", help="rôle dans l'équipe de soins (medecin_traitant…)")
+    p.add_argument("--case", type=int, help="numéro de dossier")
+    p.add_argument("--status", metavar="STATUT",
+                   help="ouvertes, a-faire, prises, en-cours, en-attente, refusees, "
+                        "terminees, annulees")
     p.add_argument("--overdue", action="store_true", help="seulement les tâches en retard")
+    add_paging(p, 500)
     add_now(p)
     add_json(p)
-    p.set_defaults(handler=h + "tasks")
+    p.set_defaults(handler=ls + "tasks")
+
+    p = sub.add_parser("cases", help="lister les dossiers : patient, étapes en cours, tâches "
+                                     "ouvertes et en retard")
+    p.add_argument("--pathway", help="clé du parcours publié")
+    p.add_argument("--state", metavar="ETAT", help="identifiant d'étape du parcours "
+                                                   "(suivi.glycemie inclut ses sous-étapes)")
+    p.add_argument("--overdue", action="store_true",
+                   help="seulement les dossiers ayant une tâche en retard")
+    p.add_argument("--closed", action="store_true", help="inclure les dossiers clos")
+    add_paging(p)
+    add_now(p)
+    add_json(p)
+    p.set_defaults(handler=ls + "cases")
 
     p = sub.add_parser("task", help="agir sur une tâche")
     tsub = p.add_subparsers(dest="task_command", required=True, metavar="ACTION")
+    q = tsub.add_parser("show", help="afficher une tâche : patient, étape, personne, "
+                                     "historique")
+    q.add_argument("id", type=int, metavar="NUMERO")
+    add_now(q)
+    add_json(q)
+    q.set_defaults(handler=ls + "task_show")
     q = tsub.add_parser("complete", help="terminer une tâche avec son résultat")
     q.add_argument("id", type=int)
     q.add_argument("--result", nargs="*", metavar="CLE=VALEUR")

@@ -16,18 +16,14 @@ import os
 import sys
 from pathlib import Path
 
-from flows.commands.common import bounded_int
-
-
-def _database_url(value: str) -> str:
-    if "://" in value:
-        return value
-    return f"sqlite:///{Path(value).resolve()}"
+from flows.commands.common import bounded_int, guarded
 
 
 def _environment(args: argparse.Namespace) -> None:
     if args.database:
-        os.environ["PARCOURS_DATABASE_URL"] = _database_url(args.database)
+        from engine.store.urls import database_url
+
+        os.environ["PARCOURS_DATABASE_URL"] = database_url(args.database)
         messages = Path(args.database).resolve().with_name("messages")
         if "://" not in args.database and messages.is_dir():  # the demo's folder
             os.environ.setdefault("PARCOURS_NOTIFY_CONSOLE_DIR", str(messages))
@@ -42,6 +38,7 @@ def _environment(args: argparse.Namespace) -> None:
             f"http://{args.host or '127.0.0.1'}:{args.port or 8000}"
 
 
+@guarded
 def serve(args: argparse.Namespace) -> int:
     _environment(args)
     from engine.clock import FixedClock, SystemClock, ensure_aware
@@ -51,6 +48,7 @@ def serve(args: argparse.Namespace) -> int:
     from web.settings import WebSettings, resolve_secret
 
     web, settings = WebSettings(), Settings()
+    make_engine(settings.database_url, create=False).dispose()  # refuse a missing database
     try:
         resolve_secret(web, settings.database_url)
     except WebConfigError as exc:
@@ -84,18 +82,22 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("web", help="serve the professionals' web workspace (uvicorn)")
-    p.add_argument("--database", help="database URL or SQLite file "
-                                      "(default: PARCOURS_DATABASE_URL)")
-    p.add_argument("--host", help="default: PARCOURS_WEB_HOST or 127.0.0.1")
-    p.add_argument("--port", type=int, help="default: PARCOURS_WEB_PORT or 8000")
-    p.add_argument("--workers", type=bounded_int(1, 64), help="uvicorn workers (default: 1)")
-    p.add_argument("--base-url", help="public address used in links and for Secure cookies")
-    p.add_argument("--now", help="freeze the clock, Europe/Paris (e.g. the demo's last day: "
-                                 "2026-02-15T08:00); for demos, never in production")
+    p = sub.add_parser("web", help="servir l'espace web des professionnels et de la "
+                                   "coordination (uvicorn)")
+    p.add_argument("--database", help="adresse de la base ou fichier SQLite "
+                                      "(défaut : PARCOURS_DATABASE_URL)")
+    p.add_argument("--host", help="défaut : PARCOURS_WEB_HOST ou 127.0.0.1")
+    p.add_argument("--port", type=int, help="défaut : PARCOURS_WEB_PORT ou 8000")
+    p.add_argument("--workers", type=bounded_int(1, 64), help="processus uvicorn (défaut : 1)")
+    p.add_argument("--base-url", help="adresse publique, utilisée dans les liens et pour les "
+                                      "cookies Secure")
+    p.add_argument("--now", metavar="DATE_HEURE",
+                   help="figer l'horloge, heure de Paris (par exemple le dernier jour de la "
+                        "démonstration : 2026-02-15T08:00) ; pour les démonstrations, "
+                        "jamais en production")
     p.add_argument("--demo-links", action="store_true",
-                   help="print one-time sign-in links for a sample GP, nurse, pharmacist and "
-                        "the coordinator")
+                   help="afficher des liens de connexion à usage unique pour un médecin, "
+                        "une infirmière, un pharmacien et la coordination")
     p.add_argument("--links-only", action="store_true",
-                   help="with --demo-links: print the links and exit without serving")
+                   help="avec --demo-links : afficher les liens et quitter sans servir")
     p.set_defaults(handler="flows.commands.web:serve")

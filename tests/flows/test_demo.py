@@ -29,7 +29,9 @@ def test_demo_runs_the_territory_and_ends_with_a_french_summary(
     for heading in ("Dossiers par parcours et état", "Tâches par rôle", "Tâches en retard",
                     "Notifications envoyées", "Récapitulatifs quotidiens envoyés",
                     "Un même message, deux rendus", "MSSanté, sécurisé", "SMS, non sécurisé",
-                    "Les exécutions sont dans Prefect : ouvrir"):
+                    "Les exécutions sont dans Prefect : ouvrir",
+                    f"export PARCOURS_DATABASE_URL={out / 'demo.db'}", "cases --now",
+                    "--demo-links"):
         assert heading in text, heading
     engine = make_engine(f"sqlite:///{out / 'demo.db'}")
     with transaction(engine) as s:

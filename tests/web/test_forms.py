@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from engine.store.db import transaction
-from engine.store.tables import CaseEvent, ObservationRow, OutboxRow, TaskRow
+from engine.store.tables import TASK_STATUS_TITLES, CaseEvent, ObservationRow, OutboxRow, TaskRow
 from tests.web.conftest import COORDINATOR, MARIE, NURSE, Web, csrf_of, key_of, post_form
 
 FORM = Path(__file__).with_name("data") / "formulaire.yaml"
@@ -103,7 +103,7 @@ def test_task_closed_meanwhile_shows_the_form_again(web: Web, closing: str) -> N
         "csrf": csrf_of(page), "cle": key_of(page), "resultat_grade": "2"})
     assert response.status_code == 409
     assert "Rien n'a été enregistré" in response.text
-    assert f"la tâche {task} est au statut {closing}" in response.text
+    assert f"la tâche {task} est {TASK_STATUS_TITLES[closing]}" in response.text
     assert _writes(web) == before
     taken = post_form(client, f"/tasks/{task}", f"/tasks/{task}/prendre")
     assert taken.status_code in (404, 409)  # type: ignore[attr-defined]
