@@ -58,10 +58,7 @@ def migrate_rollback(args: argparse.Namespace) -> int:
 
     report = migration.rollback(engine_of(Settings()), args.run, now_of(args),
                                 batch_size=args.batch_size, progress=_progress("retour"))
-    if args.json:
-        dump(report.to_json())
-    else:
-        print("\n".join(report.lines()))
+    print("\n".join(report.lines()))
     return 0
 
 
@@ -105,7 +102,6 @@ def register(sub: Any) -> None:
     q.add_argument("run", type=int, metavar="MIGRATION")
     q.add_argument("--batch-size", type=int, default=500)
     add_now(q)
-    add_json(q)
     q.set_defaults(handler=h + "migrate_rollback")
     q = msub.add_parser("runs", help="les migrations et leur état")
     q.add_argument("pathway", nargs="?", default=None, metavar="PARCOURS")
