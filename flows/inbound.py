@@ -1,12 +1,13 @@
 """``process_inbound_events``: apply the inbox in order, one Prefect task per slice of events.
 
 Events are applied one after the other in the order they were received
-(``engine.store.inbox.drain``), each in its own transaction, idempotent by
-its event id. Slices of ``inbox_batch`` events are Prefect tasks run in
-sequence (order matters, so no parallelism here). A refused event stays in
-the inbox with its error (``parcours inbox list --status failed``) and is
-listed in the run's artifact by inbox id, kind and error type; nothing is
-dropped. On PostgreSQL one drainer runs at a time (advisory lock); a second
+(``engine.store.inbox.drain``: slices of events, each one transaction with
+the outcome of one transaction per event), idempotent by its event id.
+Slices of ``inbox_batch`` events are Prefect tasks run in sequence (order
+matters, so no parallelism here). A refused event stays in the inbox with
+its error (``parcours inbox list --status failed``) and is listed in the
+run's artifact by inbox id, kind and error type; nothing is dropped. On
+PostgreSQL one drainer runs at a time (advisory lock); a second
 run started meanwhile returns at once.
 """
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import hl7
@@ -80,6 +81,10 @@ class Message:
         except (HL7Exception, IndexError, ValueError) as exc:
             raise UnreadableMessage(f"message illisible : {exc}") from exc
         self.text = text
+        #: the segments by id, looked up once (python-hl7 scans the message on every access)
+        self.segments: dict[str, list[Any]] = {}
+        for segment in self.parsed:
+            self.segments.setdefault(str(segment[0][0]), []).append(segment)
         self.type = self.get("MSH", 9, 1, 1)
         self.trigger = self.get("MSH", 9, 1, 2)
         self.control_id = self.get("MSH", 10)
@@ -96,18 +101,24 @@ class Message:
     def get(self, segment: str, field: int, repeat: int = 1, component: int = 1,
             sub: int = 1, occurrence: int = 1) -> str:
         """Segment-FIELD.REPEAT.COMPONENT.SUB of the occurrence-th segment, or ''."""
+        found = self.segments.get(segment, ())
+        if not 0 < occurrence <= len(found):
+            return ""
         try:
-            value = self.parsed.extract_field(segment, occurrence, field, repeat, component, sub)
+            value = found[occurrence - 1].extract_field(occurrence, field, repeat, component, sub)
         except (KeyError, IndexError):
             return ""
         return str(value).strip()
 
     def repeats(self, segment: str, field: int, occurrence: int = 1) -> int:
         """How many repetitions ``segment-field`` has (0 when the segment is absent)."""
+        found = self.segments.get(segment, ())
+        if not 0 < occurrence <= len(found):
+            return 0
         count = 0
         while True:
             try:
-                self.parsed.extract_field(segment, occurrence, field, count + 1, 1, 1)
+                found[occurrence - 1].extract_field(occurrence, field, count + 1, 1, 1)
             except (KeyError, IndexError):
                 return count
             count += 1

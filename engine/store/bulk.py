@@ -1,20 +1,28 @@
-"""Multi-row writes: PostgreSQL ``COPY`` where it pays, executemany elsewhere.
+"""Multi-row writes: PostgreSQL ``COPY`` where it pays, the driver's executemany on SQLite.
 
 ``COPY … FROM STDIN`` streams thousands of rows in one round trip without
 building a giant parameterised statement; ids that callers need back are
-taken from the table's sequence first. On SQLite the same calls fall back
-to SQLAlchemy's executemany.
+reserved first (PostgreSQL: ``nextval`` of the table's sequence, N in one call;
+SQLite: the ids after the largest one, under the write lock every write
+transaction holds from ``BEGIN IMMEDIATE``). On SQLite the rows go to
+``sqlite3``'s ``executemany`` directly: each column's values are converted once
+by its type's bind processor (UTC times, JSON), instead of SQLAlchemy's
+per-parameter processing. JSON is written by ``orjson``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from datetime import date, datetime
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert, text
+import orjson
+from sqlalchemy import JSON, Table, text
 from sqlalchemy.orm import Session
+
+from engine.store.types import UTCDateTime
 
 
 def _is_pg(session: Session) -> bool:
@@ -30,16 +38,47 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=json_default)
+    """JSON text (UTF-8, not ASCII-escaped); times as ISO 8601, like ``isoformat``."""
+    return orjson.dumps(value, default=json_default, option=_ORJSON).decode()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off inside a batch loop (which only allocates live
+    objects: walking them is wasted time), back on afterwards whatever happens."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
-    """``count`` fresh primary keys from the table's sequence (PostgreSQL)."""
+    """``count`` fresh primary keys: from the table's sequence (PostgreSQL), or after the
+    largest id (SQLite, whose write transaction holds the database's only write lock)."""
+    if not _is_pg(session):
+        top = session.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table.name}"')).scalar()
+        return list(range(int(top or 0) + 1, int(top or 0) + 1 + count))
     rows = session.execute(text(
         f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
         "FROM generate_series(1, :n)"), {"n": count}).scalars().all()
     return list(rows)
+
+
+def _derived(table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """Rows with the columns derived from them (``info["derive"]``, e.g. the folded names
+    of a patient) when they do not carry them: ``COPY`` runs no column default."""
+    derived = [(c.name, c.info["derive"]) for c in table.columns
+               if "derive" in c.info and c.name not in rows[0]]
+    if not derived:
+        return rows
+    return [{**row, **{name: derive(row) for name, derive in derived}} for row in rows]
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
@@ -47,17 +86,20 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     """Insert ``rows`` (dicts with the same keys); returns their ids when asked."""
     if not rows:
         return []
+    rows = _derived(table, rows)
+    ids: list[int] = reserve_ids(session, table, len(rows)) if with_ids else []
     if not _is_pg(session):
+        columns = list(rows[0])
+        data = columns_of(session, table, columns, rows)
         if with_ids:
-            result = session.execute(insert(table).returning(
-                table.c.id, sort_by_parameter_order=True), list(rows))
-            return list(result.scalars().all())
-        session.execute(insert(table), list(rows))
-        return []
-    ids: list[int] = []
+            columns, data = ["id", *columns], [ids, *data]
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        executemany(session, f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})',
+                    list(zip(*data, strict=True)))
+        return ids
     columns = list(rows[0])
     if with_ids:
-        ids = reserve_ids(session, table, len(rows))
         columns = ["id", *columns]
     json_columns = [c for c in columns if c != "id" and _is_json(table, c)]
     raw = session.connection().connection.dbapi_connection
@@ -74,13 +116,67 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     return ids
 
 
+def columns_of(session: Session, table: Table, params: Sequence[str],
+               rows: Sequence[dict[str, Any]],
+               columns: Sequence[str] | None = None) -> list[list[Any]]:
+    """Each parameter's values as the driver takes them, each converted once (SQLite) by
+    the bind processor of its column (``columns``, default the parameter names)."""
+    dialect = session.get_bind().dialect
+    out = []
+    for param, name in zip(params, columns or params, strict=True):
+        values = [row[param] for row in rows]
+        column_type = table.c[name].type
+        process: Callable[[Any], Any] | None = (
+            _sqlite_time if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite"
+            else column_type.dialect_impl(dialect).bind_processor(dialect))
+        out.append([process(v) for v in values] if process is not None else values)
+    return out
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """What ``UTCDateTime`` then SQLAlchemy's SQLite ``DATETIME`` write, in one call."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: every time must carry its zone")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
+                keys: dict[str, str], extra_set: str = "") -> int:
+    """SQLite: one ``UPDATE … WHERE keys`` run by the driver over every row; returns the
+    rows changed. ``keys`` maps parameter names to the column they must match; the other
+    parameters are the columns to set."""
+    order = list(rows[0])
+    sets = [c for c in order if c not in keys]
+    params = sets + list(keys)
+    data = columns_of(session, table, params, rows, [keys.get(p, p) for p in params])
+    assignments = [f'"{c}" = ?' for c in sets] + ([extra_set] if extra_set else [])
+    where = " AND ".join(f'"{column}" = ?' for column in keys.values())
+    return executemany(session, f'UPDATE "{table.name}" SET {", ".join(assignments)} '
+                                f"WHERE {where}", list(zip(*data, strict=True)))
+
+
+def executemany(session: Session, sql: str, params: list[tuple[Any, ...]]) -> int:
+    """The driver's executemany in the session's transaction; returns the rows changed."""
+    session.flush()   # ORM changes first, as ``session.execute`` would
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(sql, params)
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
 def _is_json(table: Table, column: str) -> bool:
     return isinstance(table.c[column].type, JSON)
 
 
 def update_from_values(session: Session, table: Table, rows: Sequence[dict[str, Any]],
                        keys: dict[str, str], types: dict[str, str],
-                       extra_set: str = "") -> int:
+                       extra_set: str = "", extra_where: str = "") -> int:
     """PostgreSQL: one ``UPDATE … FROM unnest(arrays…)`` for many rows; returns rows updated.
 
     ``keys`` maps parameter names to the column they must match (``b_id`` → ``id``);
@@ -94,7 +190,8 @@ def update_from_values(session: Session, table: Table, rows: Sequence[dict[str, 
     sets = [f'"{c}" = v."{c}"' + ("::jsonb" if types[c] == "jsonb" else "") for c in params]
     if extra_set:
         sets.append(extra_set)
-    where = " AND ".join(f't."{col}" = v."{k}"' for k, col in keys.items())
+    where = " AND ".join([f't."{col}" = v."{k}"' for k, col in keys.items()]
+                         + ([extra_where] if extra_where else []))
     names = ", ".join(f'"{c}"' for c in order)
     sql = (f'UPDATE "{table.name}" AS t SET {", ".join(sets)} FROM unnest({arrays}) '
            f"AS v({names}) WHERE {where}")

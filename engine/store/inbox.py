@@ -3,10 +3,14 @@
 Observations, admissions, discharges, task completions and pathway events
 arrive from the CLI, imports and (later) the web and interfaces. ``enqueue``
 records each one in the ``inbox`` table and returns at once; the same event
-id received twice is kept once. ``drain`` applies pending events through the
-case service in the order they were received, each in its own transaction
-and idempotent by its event id (an ``event_receipt`` row), then records the
-outcome on the inbox row:
+id received twice is kept once. ``drain`` applies pending events in the order
+they were received, idempotent by their event id (an ``event_receipt`` row),
+and records each outcome on its inbox row. Events are applied in slices of
+``SLICE``, one transaction each, with the result of one transaction per event:
+consecutive observations and hospital events are applied in memory over one
+batch load and written in bulk (``engine.store.runs``), the others through the
+case service, each in a savepoint; a refused event writes nothing. The
+outcomes of a slice are recorded in one statement:
 
 ``applied``     the event changed its cases
 ``duplicate``   its id had already been applied (a resend, or a crash between
@@ -15,11 +19,14 @@ outcome on the inbox row:
                 bug: the row keeps the error for the coordinator, who can fix
                 the data and ``retry`` it. Nothing is ever dropped.
 
-A *transient* database error (after the service's own retries) leaves the
-row pending and stops the drain, so that no later event of the same patient
-overtakes it. Order across processes: on PostgreSQL one drainer at a time
-holds an advisory lock (``drain_lock``); others return at once. On SQLite
-(one process) a drain is simply sequential.
+A *transient* database error inside a slice commits the events before it;
+that event is then applied alone in its own transaction, with the service's
+retries (as is a slice that could not commit, event by event). A transient
+error there (after the retries) leaves the row pending and stops the drain,
+so that no later event of the same patient overtakes it. Order across
+processes: on PostgreSQL one drainer at a time holds an advisory lock
+(``drain_lock``); others return at once. On SQLite (one process) a drain is
+simply sequential.
 
 Error texts stay in the application database; reports carry ids and error
 types only (they end up in Prefect).
@@ -35,15 +42,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from engine import events
+from engine.store import runs
+from engine.store.bulk import collector_paused, update_from_values
 from engine.store.db import is_id, is_transient, transaction
 from engine.store.exceptions import InputError
-from engine.store.service import Applied, CaseService
+from engine.store.service import Applied, CaseService, observation_catalogue
 from engine.store.tables import INBOX_TABLE, InboxRow
 from engine.store.writer import SYSTEM, Actor
 
@@ -130,22 +139,47 @@ def enqueue(session: Session, kind: str, *, effective_at: datetime, received_at:
 
     An interface's message is recorded as received with the status it already has
     (``applied``: its events are rows of their own; ``failed``: refused, with ``error``)."""
+    values = row_of(kind, effective_at=effective_at, received_at=received_at,
+                    event_id=event_id, patient_ref=patient_ref, case_id=case_id,
+                    task_id=task_id, payload=payload, source=source, actor=actor,
+                    status=status, error=error, processed_at=processed_at)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(_INBOX).values(**values).on_conflict_do_nothing(
+        index_elements=["event_id"]).returning(_INBOX.c.id)
+    new_id = session.execute(stmt).scalar()
+    if new_id is not None:
+        return Received(new_id, values["event_id"], True)
+    existing = session.scalar(select(col(InboxRow.id)).where(
+        col(InboxRow.event_id) == values["event_id"]))
+    return Received(existing or 0, values["event_id"], False)
+
+
+def row_of(kind: str, *, effective_at: datetime, received_at: datetime,
+           event_id: str | None = None, patient_ref: str | int | None = None,
+           case_id: int | None = None, task_id: int | None = None,
+           payload: Mapping[str, Any] | None = None, source: str | None = None,
+           actor: Actor = SYSTEM, status: str = "pending", error: str | None = None,
+           processed_at: datetime | None = None) -> dict[str, Any]:
+    """The inbox row of an inbound event, checked (``InputError`` when it is malformed)."""
     ref = None if patient_ref is None else str(patient_ref).strip()
     data = dict(payload or {})
     validate(kind, ref, case_id, task_id, data)
-    event_id = event_id or f"inbox:{uuid.uuid4()}"
+    return {"event_id": event_id or f"inbox:{uuid.uuid4()}", "kind": kind, "patient_ref": ref,
+            "case_id": case_id, "task_id": task_id, "payload": data,
+            "effective_at": effective_at, "received_at": received_at, "source": source,
+            "actor_kind": actor.kind, "actor_id": actor.id, "status": status, "attempts": 0,
+            "error": None if error is None else error[:2000], "processed_at": processed_at}
+
+
+def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows of ``row_of`` in one statement (idempotent by event id); returns the ids of
+    those it created, by event id (a row already received is left out)."""
+    if not rows:
+        return {}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(_INBOX).values(
-        event_id=event_id, kind=kind, patient_ref=ref, case_id=case_id, task_id=task_id,
-        payload=data, effective_at=effective_at, received_at=received_at, source=source,
-        actor_kind=actor.kind, actor_id=actor.id, status=status, attempts=0,
-        error=None if error is None else error[:2000], processed_at=processed_at,
-    ).on_conflict_do_nothing(index_elements=["event_id"]).returning(_INBOX.c.id)
-    new_id = session.execute(stmt).scalar()
-    if new_id is not None:
-        return Received(new_id, event_id, True)
-    existing = session.scalar(select(col(InboxRow.id)).where(col(InboxRow.event_id) == event_id))
-    return Received(existing or 0, event_id, False)
+    stmt = dialect.insert(_INBOX).values(rows).on_conflict_do_nothing(
+        index_elements=["event_id"]).returning(_INBOX.c.id, _INBOX.c.event_id)
+    return {event_id: row_id for row_id, event_id in session.execute(stmt)}
 
 
 # -- applying ----------------------------------------------------------------------------------
@@ -200,10 +234,165 @@ def _count_attempt(engine: Engine, row_id: int, error: str) -> None:
             attempts=_INBOX.c.attempts + 1, error=error))
 
 
-def drain(service: CaseService, now: datetime, limit: int) -> DrainReport:
-    """Apply up to ``limit`` pending events in order; see the module docstring."""
+def drain(service: CaseService, now: datetime, limit: int, *,
+          batched: bool = True) -> DrainReport:
+    """Apply up to ``limit`` pending events in order; see the module docstring.
+
+    ``batched`` (the default): the events are applied in slices, each slice one
+    transaction with a savepoint per event (``_apply_slice``); the results are the
+    same as one transaction per event (``batched=False``), which remains the path of
+    messages read again and of an event whose slice could not be committed."""
+    rows = pending(service.engine, now, limit)
+    if not batched:
+        return _drain_one_by_one(service, rows, now)
     report = DrainReport()
-    for row in pending(service.engine, now, limit):
+    start = 0
+    while start < len(rows):
+        end = start
+        while end < len(rows) and end - start < SLICE and rows[end].kind != events.MESSAGE:
+            end += 1
+        done = _apply_slice(service, rows[start:end], now, report) if end > start else 0
+        if end > start and done == end - start:
+            start = end
+            continue
+        # a message to read again, an event that failed transiently inside the slice (its
+        # savepoint rolled back, the events before it committed) or a slice that could not
+        # commit: the next event alone, in its own transaction with the service's retries
+        start += done
+        alone = _drain_one_by_one(service, rows[start:start + 1], now)
+        report.merge(alone)
+        if alone.stopped is not None:
+            return report
+        start += 1
+    return report
+
+
+#: events applied in one transaction (each in its own savepoint)
+SLICE = 200
+
+
+def _apply_slice(service: CaseService, rows: list[InboxRow], now: datetime,
+                 report: DrainReport) -> int:
+    """Apply ``rows`` in one transaction; returns how many were handled.
+
+    Consecutive observations and hospital events are applied together in memory
+    (``engine.store.runs``) and written in bulk in a savepoint; should that write
+    fail, they are applied again one per savepoint. Other events go through the case
+    service, each in its own savepoint. Stops before a row that failed transiently (the
+    caller retries it alone). If the transaction itself cannot commit, nothing of the
+    slice is kept and the caller applies its rows one by one: the outcome is the same
+    as one transaction each."""
+    part = DrainReport()
+    outcomes: list[dict[str, Any]] = []
+    try:
+        with collector_paused(), transaction(service.engine) as session, \
+                service.shared(session):
+            session.info["now"] = now
+            catalogue = session.info["catalogue"] = observation_catalogue(session)
+            i, stopped = 0, False
+            while i < len(rows) and not stopped:
+                j = i
+                while j < len(rows) and runs.fast(rows[j], catalogue):
+                    j += 1
+                if j > i and _run(service, session, rows[i:j], now, catalogue, part,
+                                  outcomes):
+                    i = j
+                    continue
+                for row in rows[i:max(j, i + 1)]:
+                    if not _one(service, session, row, now, part, outcomes):
+                        stopped = True   # commit what came before it, stop there
+                        break
+                i = max(j, i + 1)
+            _record_many(session, outcomes, now)
+    except Exception:  # nothing of the slice was kept: the caller goes on event by event
+        return 0
+    report.merge(part)
+    return len(outcomes)
+
+
+def _run(service: CaseService, session: Session, rows: list[InboxRow], now: datetime,
+         catalogue: dict[str, dict[str, Any]], part: DrainReport,
+         outcomes: list[dict[str, Any]]) -> bool:
+    """Rows applied in memory and written in bulk; False (nothing kept) if the write failed."""
+    mine = DrainReport()
+    results: list[dict[str, Any]] = []
+    try:
+        with session.begin_nested():
+            run = runs.Run(service, session, rows, now, catalogue)
+            for row in rows:
+                try:
+                    result = run.apply(row)
+                except Exception as exc:
+                    _refused(row, exc, mine, results)
+                else:
+                    _done(row, result, mine, results)
+            run.flush()
+    except Exception:
+        session.expunge_all()
+        return False
+    part.merge(mine)
+    outcomes.extend(results)
+    return True
+
+
+def _one(service: CaseService, session: Session, row: InboxRow, now: datetime,
+         part: DrainReport, outcomes: list[dict[str, Any]]) -> bool:
+    """One row through the case service, in its own savepoint; False if transient."""
+    try:
+        result = apply_row(service, row, now)
+    except Exception as exc:
+        if is_transient(exc):
+            return False
+        _refused(row, exc, part, outcomes)
+    else:
+        _done(row, result, part, outcomes)
+    finally:
+        session.expunge_all()   # no stale objects for the next event; flat memory
+    return True
+
+
+def _refused(row: InboxRow, exc: Exception, report: DrainReport,
+             outcomes: list[dict[str, Any]]) -> None:
+    report.seen += 1
+    outcomes.append({"b_id": row.id, "status": "failed",
+                     "error": f"{type(exc).__name__}: {exc}"[:2000]})
+    report.failed.append(FailedEvent(row.id or 0, row.kind, row.case_id, row.task_id,
+                                     type(exc).__name__))
+
+
+def _done(row: InboxRow, result: Applied, report: DrainReport,
+          outcomes: list[dict[str, Any]]) -> None:
+    report.seen += 1
+    if result.duplicate:
+        report.duplicates += 1
+        outcomes.append({"b_id": row.id, "status": "duplicate", "error": None})
+    else:
+        report.applied[row.kind] += 1
+        report.case_ids.update(result.case_ids)
+        outcomes.append({"b_id": row.id, "status": "applied", "error": None})
+
+
+def _record_many(session: Session, outcomes: list[dict[str, Any]], now: datetime) -> None:
+    """The outcomes of a slice, in one statement."""
+    if not outcomes:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        update_from_values(session, _INBOX, [{**o, "processed_at": now} for o in outcomes],
+                           {"b_id": "id"}, {"b_id": "int", "status": "text", "error": "text",
+                                            "processed_at": "timestamptz"},
+                           extra_set='"attempts" = t."attempts" + 1',
+                           extra_where="t.\"status\" = 'pending'")
+        return
+    session.execute(update(_INBOX).where(_INBOX.c.id == bindparam("b_id"),
+                                         _INBOX.c.status == "pending").values(
+        processed_at=now, attempts=_INBOX.c.attempts + 1), outcomes)
+
+
+def _drain_one_by_one(service: CaseService, rows: list[InboxRow],
+                      now: datetime) -> DrainReport:
+    """One transaction per event, and one for its outcome."""
+    report = DrainReport()
+    for row in rows:
         report.seen += 1
         try:
             result = apply_row(service, row, now)

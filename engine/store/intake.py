@@ -31,7 +31,7 @@ from engine.intake.reader import read_hl7, read_text
 from engine.store.db import transaction
 from engine.store.exceptions import InputError
 from engine.store.identity import match
-from engine.store.inbox import enqueue
+from engine.store.inbox import enqueue, enqueue_many, row_of
 from engine.store.service import Applied, CaseService
 from engine.store.tables import INBOX_TABLE, InboxRow
 
@@ -64,21 +64,18 @@ def store_intake(session: Session, intake: Intake, payload: dict[str, Any], now:
         patient = match(session, intake.identity, now) if intake.identity else None
     except RefusedMessage as exc:
         return _refused(session, intake, payload, now, exc)
-    ids = []
-    for event in intake.events:
-        received = enqueue(session, event.kind, effective_at=event.effective_at, received_at=now,
-                           event_id=event.event_id, source=intake.source,
-                           patient_ref=None if patient is None else patient.id,
-                           payload=event.payload)
-        ids.append(received.event_id)
-        if received.created:
-            receipt.inbox_ids.append(received.id)
-    row = enqueue(session, events.MESSAGE, effective_at=intake.sent_at or now, received_at=now,
-                  event_id=intake.message_id, source=intake.source,
-                  patient_ref=None if patient is None else patient.id,
-                  payload={**payload, "events": ids, "note": intake.note},
-                  status="applied", processed_at=now)
-    receipt.duplicate = not row.created
+    ref = None if patient is None else patient.id
+    rows = [row_of(event.kind, effective_at=event.effective_at, received_at=now,
+                   event_id=event.event_id, source=intake.source, patient_ref=ref,
+                   payload=event.payload) for event in intake.events]
+    ids = [row["event_id"] for row in rows]
+    rows.append(row_of(events.MESSAGE, effective_at=intake.sent_at or now, received_at=now,
+                       event_id=intake.message_id, source=intake.source, patient_ref=ref,
+                       payload={**payload, "events": ids, "note": intake.note},
+                       status="applied", processed_at=now))
+    created = enqueue_many(session, rows)   # the message and its events: one statement
+    receipt.inbox_ids.extend(created[i] for i in ids if i in created)
+    receipt.duplicate = rows[-1]["event_id"] not in created
     return receipt
 
 

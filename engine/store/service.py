@@ -13,11 +13,13 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +35,7 @@ from engine.runtime import Runtime
 from engine.settings import Settings
 from engine.store import lengths, registry, results, task_actions
 from engine.store.batch import Batch, as_of, load_batch, load_patients, subject_of
-from engine.store.bulk import in_ids
+from engine.store.bulk import collector_paused, in_ids
 from engine.store.claims import claim_due
 from engine.store.db import is_id, transaction, with_retries
 from engine.store.exceptions import InputError, NotFoundError
@@ -88,6 +90,18 @@ class EnrolReport:
         self.case_ids.extend(other.case_ids)
 
 
+@dataclass(frozen=True)
+class Eligibility:
+    """A pathway's eligibility rule for one patient, evaluated now."""
+
+    #: None: the pathway has no eligibility rule (entered by the coordinator's decision)
+    eligible: bool | None
+    rule: str | None
+    #: the patient's open case in that pathway, if any (enrolment is then refused)
+    open_case: int | None
+    title: str
+
+
 @dataclass
 class AdvanceReport:
     batches: int = 0
@@ -118,6 +132,22 @@ class CaseService:
         self.settings = settings or Settings()
         self.parameters = parameters or {}
         self._runtimes: dict[str, Runtime] = {}
+        #: a transaction shared by several operations (``shared``), in this thread only
+        self._shared: ContextVar[Session | None] = ContextVar(f"shared-{id(self)}",
+                                                               default=None)
+
+    @contextmanager
+    def shared(self, session: Session) -> Iterator[Session]:
+        """Run the operations called inside in ``session``'s transaction, each in a savepoint.
+
+        An operation that fails rolls back its savepoint only (it wrote nothing) and raises
+        as usual, without retries: the caller decides (the inbox drain falls back to one
+        transaction per event). Used to apply a slice of inbound events in one commit."""
+        token = self._shared.set(session)
+        try:
+            yield session
+        finally:
+            self._shared.reset(token)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -133,6 +163,11 @@ class CaseService:
         return runtime
 
     def _unit(self, work: Callable[[Session], T]) -> T:
+        shared = self._shared.get()
+        if shared is not None:
+            with shared.begin_nested():
+                return work(shared)
+
         def attempt() -> T:
             with transaction(self.engine) as session:
                 return work(session)
@@ -141,7 +176,7 @@ class CaseService:
     def _idempotent(self, event_id: str | None, kind: str, now: datetime,
                     work: Callable[[Session], Applied]) -> Applied:
         event_id = event_id or str(uuid.uuid4())
-        lengths.check(EventReceipt.__table__, {"event_id": event_id})  # type: ignore[attr-defined]
+        check_event_id(event_id)
 
         def guarded(session: Session) -> Applied:
             session.info["now"] = now
@@ -224,6 +259,26 @@ class CaseService:
         return Applied(case_ids=[row.id or 0], counts=writer.counts,
                        message=f"dossier {row.id} ouvert dans {version.key} v{version.version}")
 
+    def eligibility(self, patient_ref: str | int, pathway_key: str,
+                    now: datetime) -> Eligibility:
+        """Would ``enroll`` accept this patient now? The same check, nothing written."""
+        def work(session: Session) -> Eligibility:
+            patient = find_patient(session, patient_ref)
+            version = registry.latest(session, pathway_key)
+            pathway = registry.compiled(version)
+            open_case = session.scalar(select(col(CaseRow.id)).where(
+                col(CaseRow.patient_id) == patient.id, col(CaseRow.pathway_key) == version.key,
+                col(CaseRow.closed_at).is_(None)))
+            rule = pathway.definition.eligibility
+            if rule is None:
+                return Eligibility(None, None, open_case, pathway.definition.title)
+            batch = Batch({})
+            load_patients(session, batch, {patient.id or 0}, as_of(now))
+            subject = subject_of(patient, pathway, batch.observations)
+            return Eligibility(self.runtime(pathway).is_eligible(subject, now), str(rule),
+                               open_case, pathway.definition.title)
+        return self._unit(work)
+
     def enroll_many(self, patient_ids: list[int], pathway_key: str, now: datetime, *,
                     batch_size: int = 1000, check_eligibility: bool = True,
                     progress: Callable[[int], None] | None = None) -> EnrolReport:
@@ -298,29 +353,19 @@ class CaseService:
         ``keep_unknown``: a code no pathway reads is stored and drives nothing (interfaces)
         instead of being refused (people); ``correction`` replaces the earlier value of the
         same result (see ``engine.store.results``); ``interpretation``: abnormal flags."""
-        if at > now + FUTURE_TOLERANCE:
-            raise InputError(f"la date de l'observation {at:%d/%m/%Y %H:%M} est dans le futur "
-                             f"(maintenant : {now:%d/%m/%Y %H:%M}) ; enregistrez une "
-                             "observation une fois réalisée")
-        if at.year < EARLIEST_YEAR:
-            raise InputError(f"la date de l'observation ({at:%d/%m/%Y}) est impossible : "
-                             f"avant {EARLIEST_YEAR}")
-        lengths.check(OBSERVATION_TABLE, {"unit": unit, "source": source, "code": code})
+        check_observation(at, now, code, unit, source)
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
             check_within_life(patient, at, "l'observation")
-            catalogue = observation_catalogue(session)
-            spec = catalogue.get(code) or next(
-                (s for s in catalogue.values() if s["key"] == code), None)
+            catalogue = session.info.get("catalogue") or observation_catalogue(session)
+            spec = spec_of(catalogue, code)
             if spec is None and keep_unknown:
                 return Applied(message=results.store_unknown(
                     session, patient, code, value, unit, at, now, source, interpretation,
                     correction))
             if spec is None:
-                known = ", ".join(f"{c} ({s['key']})" for c, s in sorted(catalogue.items()))
-                raise InputError(f"code d'observation inconnu {code!r} ; codes connus : "
-                                 f"{known or 'aucun (publiez d’abord un parcours)'}")
+                raise unknown_code(code, catalogue)
             parsed, conversion = in_declared_unit(spec, value, unit)
             stored_unit = spec["unit"] or unit
             cases = self._open_cases(session, patient.id or 0)
@@ -352,16 +397,7 @@ class CaseService:
     def hospital_event(self, patient_ref: str | int, kind: str, at: datetime, now: datetime, *,
                        data: Mapping[str, Any] | None = None, actor: Actor = SYSTEM,
                        event_id: str | None = None) -> Applied:
-        if not events.is_hospital(kind):
-            raise InputError(f"événement hospitalier inconnu {kind!r} ; possibles : "
-                             f"{', '.join(events.HOSPITAL_EVENTS)}")
-        if at > now + FUTURE_TOLERANCE:
-            raise InputError(f"la date de l'événement {kind} ({at:%d/%m/%Y %H:%M}) est dans le "
-                             "futur")
-        try:
-            data = hospital.check_data(kind, data or {})
-        except InvalidEventDataError as exc:
-            raise InputError(str(exc)) from exc
+        data = check_hospital_event(kind, at, now, data)
 
         def work(session: Session) -> Applied:
             patient = find_patient(session, patient_ref)
@@ -501,19 +537,20 @@ class CaseService:
             ids = claim_due(session, now, size, case_ids)
             if not ids:
                 return [], {}, {}, {}
-            batch = load_batch(session, ids, as_of(now))
-            writer = Writer(session, batch, now)
-            failures = {}
-            for case_id in ids:
-                try:
-                    outcome = self.runtime(batch.pathway(case_id)).advance(
-                        batch.case(case_id), batch.subject(case_id), now)
-                except ParcoursError as exc:
-                    failures[case_id] = str(exc)
-                    continue
-                writer.record(case_id, outcome)
-            self._postpone(session, writer, failures, now)
-            writer.flush()
+            with collector_paused():
+                batch = load_batch(session, ids, as_of(now))
+                writer = Writer(session, batch, now)
+                failures = {}
+                for case_id in ids:
+                    try:
+                        outcome = self.runtime(batch.pathway(case_id)).advance(
+                            batch.case(case_id), batch.subject(case_id), now)
+                    except ParcoursError as exc:
+                        failures[case_id] = str(exc)
+                        continue
+                    writer.record(case_id, outcome)
+                self._postpone(session, writer, failures, now)
+                writer.flush()
             return ids, writer.counts, failures, _moves(batch, writer)
         ids, counts, failures, moves = self._unit(work)
         if ids:
@@ -579,7 +616,14 @@ def _obs_key(pathway: CompiledPathway, code: str) -> str | None:
     return next((k for k, o in pathway.definition.observations.items() if o.code == code), None)
 
 
-def check_within_life(patient: Patient, at: datetime, what: str) -> None:
+class Born(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def birth_date(self) -> date | None: ...
+
+
+def check_within_life(patient: Born, at: datetime, what: str) -> None:
     """Refuse a clinical event dated before the patient's birth (Europe/Paris calendar)."""
     day = at.astimezone(PARIS).date()
     if patient.birth_date is not None and day < patient.birth_date:
@@ -594,9 +638,57 @@ def find_patient(session: Session, ref: str | int) -> Patient:
     if patient is None and text.isdigit() and len(text) < 10:
         patient = session.get(Patient, int(text))
     if patient is None:
-        raise NotFoundError("patient", ref, " ; donnez l'identifiant interne, l'INS ou "
-                                            "l'identifiant local (voir parcours patients import)")
+        raise unknown_patient(ref)
     return patient
+
+
+def unknown_patient(ref: object) -> NotFoundError:
+    return NotFoundError("patient", ref, " ; donnez l'identifiant interne, l'INS ou "
+                                         "l'identifiant local (voir parcours patients import)")
+
+
+def check_observation(at: datetime, now: datetime, code: str, unit: str | None,
+                      source: str | None) -> None:
+    """What an observation must satisfy before the database is read (else ``InputError``)."""
+    if at > now + FUTURE_TOLERANCE:
+        raise InputError(f"la date de l'observation {at:%d/%m/%Y %H:%M} est dans le futur "
+                         f"(maintenant : {now:%d/%m/%Y %H:%M}) ; enregistrez une "
+                         "observation une fois réalisée")
+    if at.year < EARLIEST_YEAR:
+        raise InputError(f"la date de l'observation ({at:%d/%m/%Y}) est impossible : "
+                         f"avant {EARLIEST_YEAR}")
+    lengths.check(OBSERVATION_TABLE, {"unit": unit, "source": source, "code": code})
+
+
+def check_hospital_event(kind: str, at: datetime, now: datetime,
+                         data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The checked data of a hospital event (else ``InputError``), before any read."""
+    if not events.is_hospital(kind):
+        raise InputError(f"événement hospitalier inconnu {kind!r} ; possibles : "
+                         f"{', '.join(events.HOSPITAL_EVENTS)}")
+    if at > now + FUTURE_TOLERANCE:
+        raise InputError(f"la date de l'événement {kind} ({at:%d/%m/%Y %H:%M}) est dans le "
+                         "futur")
+    try:
+        return hospital.check_data(kind, data or {})
+    except InvalidEventDataError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def check_event_id(event_id: str) -> None:
+    lengths.check(EventReceipt.__table__, {"event_id": event_id})  # type: ignore[attr-defined]
+
+
+def spec_of(catalogue: Mapping[str, dict[str, Any]], code: str) -> dict[str, Any] | None:
+    """The definition of an observation code (or key) in the catalogue, None if unknown."""
+    return catalogue.get(code) or next((s for s in catalogue.values() if s["key"] == code),
+                                       None)
+
+
+def unknown_code(code: str, catalogue: Mapping[str, dict[str, Any]]) -> InputError:
+    known = ", ".join(f"{c} ({s['key']})" for c, s in sorted(catalogue.items()))
+    return InputError(f"code d'observation inconnu {code!r} ; codes connus : "
+                      f"{known or 'aucun (publiez d’abord un parcours)'}")
 
 
 def observation_catalogue(session: Session) -> dict[str, dict[str, Any]]:

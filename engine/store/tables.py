@@ -9,10 +9,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from engine.caseformat import CURRENT as CASE_FORMAT
+from engine.store.search import (
+    FAMILY_DEFAULT,
+    FAMILY_DERIVED,
+    GIVEN_DEFAULT,
+    GIVEN_DERIVED,
+    fold,
+    folded,
+)
 from engine.store.types import JsonType, UTCDateTime
 
 #: FHIR Task statuses (https://hl7.org/fhir/valueset-task-status.html) used here, plus
@@ -39,6 +47,9 @@ def _json(**kw: Any) -> Any:
 
 class Patient(SQLModel, table=True):
     __tablename__ = "patient"
+    __table_args__ = (Index("ix_patient_search_family", "search_family"),
+                      Index("ix_patient_search_given", "search_given"),
+                      Index("ix_patient_birth_date", "birth_date"))
     id: int | None = Field(default=None, primary_key=True)
     ins: str | None = Field(default=None, unique=True, max_length=40,
                             description="INS (qualified national health identifier)")
@@ -59,6 +70,16 @@ class Patient(SQLModel, table=True):
     ald: bool | None = Field(default=None, description=(
         "long-term condition (ALD) fully covered by the Assurance Maladie; None: unknown"))
     created_at: datetime = _ts()
+
+    # -- coordinator's search (issue 13, migration 0009): folded names (engine.store.search)
+    search_family: str | None = Field(
+        default=None, sa_type=folded(120),
+        sa_column_kwargs={"default": FAMILY_DEFAULT, "info": FAMILY_DERIVED},
+        description="family name folded (no accents, lower case): filled on insert")
+    search_given: str | None = Field(
+        default=None, sa_type=folded(200),
+        sa_column_kwargs={"default": GIVEN_DEFAULT, "info": GIVEN_DERIVED},
+        description="given names folded (no accents, lower case): filled on insert")
 
 
 class PatientIdentifier(SQLModel, table=True):
@@ -394,3 +415,10 @@ CARE_TEAM_TABLE: Any = CareTeamMember.__table__  # type: ignore[attr-defined]
 USED_SIGN_IN_KEY_TABLE: Any = UsedSignInKey.__table__  # type: ignore[attr-defined]
 MIGRATION_RUN_TABLE: Any = MigrationRun.__table__  # type: ignore[attr-defined]
 MIGRATION_CASE_TABLE: Any = MigrationCase.__table__  # type: ignore[attr-defined]
+
+
+# -- coordinator's search (issue 13): a name changed through the ORM is folded again -------
+@event.listens_for(Patient, "before_update")
+def _refold_names(mapper: Any, connection: Any, target: Patient) -> None:
+    target.search_family = fold(target.family_name)
+    target.search_given = fold(target.given_names)

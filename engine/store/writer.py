@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from engine import caseformat, outbox
@@ -44,7 +44,7 @@ from engine.case import (
     Transitioned,
 )
 from engine.store.batch import COORDINATOR, Batch
-from engine.store.bulk import in_ids, insert_rows, update_from_values
+from engine.store.bulk import in_ids, insert_rows, update_from_values, update_rows
 from engine.store.exceptions import ConcurrentUpdateError
 from engine.store.tables import (
     CASE_TABLE,
@@ -253,9 +253,7 @@ class Writer:
                                     "result": "jsonb", "closed_at": "timestamptz",
                                     "closed_by": "int", "close_reason": "text"})
             else:
-                s.execute(update(_TASK).where(_TASK.c.case_id == bindparam("b_case"),
-                                              _TASK.c.ref == bindparam("b_ref")),
-                          self.task_updates)
+                update_rows(s, _TASK, self.task_updates, {"b_case": "case_id", "b_ref": "ref"})
         if self.new_tasks:
             self._insert_tasks()
         if self.timers:
@@ -295,15 +293,8 @@ class Writer:
             if updated != len(self.case_updates):
                 raise ConcurrentUpdateError(self.case_updates[0]["b_id"])
             return
-        stmt = update(_CASE).where(_CASE.c.id == bindparam("b_id"),
-                                   _CASE.c.row_version == bindparam("b_version")).values(
-            row_version=_CASE.c.row_version + 1)
-        if self.session.get_bind().dialect.supports_sane_multi_rowcount:
-            result = self.session.execute(stmt, self.case_updates)
-            if result.rowcount != len(self.case_updates):  # type: ignore[attr-defined]
-                raise ConcurrentUpdateError(self.case_updates[0]["b_id"])
-            return
-        for params in self.case_updates:
-            result = self.session.execute(stmt, params)
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise ConcurrentUpdateError(params["b_id"])
+        updated = update_rows(self.session, _CASE, self.case_updates,
+                              {"b_id": "id", "b_version": "row_version"},
+                              extra_set='"row_version" = "row_version" + 1')
+        if updated != len(self.case_updates):
+            raise ConcurrentUpdateError(self.case_updates[0]["b_id"])

@@ -35,16 +35,20 @@ if TYPE_CHECKING:
 
 
 def pathway_files(paths: list[str]) -> Iterator[str]:
+    """The files named, and the pathway files under the folders named (hidden folders such
+    as ``.venv`` left out). An empty name is not the current folder: it is reported."""
     for raw in paths:
         path = Path(raw)
         try:
-            folder = path.is_dir()
+            folder = bool(raw.strip()) and path.is_dir()
         except OSError:  # e.g. a name too long: check_file reports it
             folder = False
         if folder:
             yield from sorted(str(p) for p in path.rglob("*.yaml")
                               if not p.name.endswith((".timeline.yaml", ".scenario.yaml",
-                                                      ".mapping.yaml")))
+                                                      ".mapping.yaml"))
+                              and not any(part.startswith(".")
+                                          for part in p.relative_to(path).parts))
         else:
             yield raw
 

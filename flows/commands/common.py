@@ -112,12 +112,14 @@ def now_of(args: argparse.Namespace) -> datetime:
     return args.now or SystemClock().now()
 
 
-def engine_of(settings: Settings, *, create: bool = False) -> Engine:
+def engine_of(settings: Settings, *, create: bool = False, pre_ping: bool = True) -> Engine:
     """The engine of ``settings``' database. Only ``create=True`` (``parcours db upgrade``)
-    may create a SQLite file: every other command refuses a database that is not there."""
+    may create a SQLite file: every other command refuses a database that is not there.
+    ``pre_ping``: see ``make_engine``."""
     from engine.store.db import make_engine
 
-    return make_engine(settings.database_url, echo=settings.echo_sql, create=create)
+    return make_engine(settings.database_url, echo=settings.echo_sql, create=create,
+                       pre_ping=pre_ping)
 
 
 def service(args: argparse.Namespace) -> CaseService:

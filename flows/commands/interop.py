@@ -29,7 +29,7 @@ def mllp_serve(args: argparse.Namespace) -> int:
     from engine.store.intake import respond
 
     settings = Settings()
-    engine = engine_of(settings)
+    engine = engine_of(settings, pre_ping=False)   # see make_engine: no ACK, resent
     zone, clock = ZoneInfo(settings.timezone), SystemClock()
     tls = mllp.tls_context(settings.mllp_tls_cert, settings.mllp_tls_key) \
         if settings.mllp_tls_cert and settings.mllp_tls_key else None

@@ -157,12 +157,14 @@ def task_complete(args: argparse.Namespace) -> int:
 
 @guarded
 def case_show(args: argparse.Namespace) -> int:
+    from engine import narrative
     from engine.store.db import transaction
     from engine.store.listings import professional_names, state_titles
     from engine.store.queries import show_case
 
     with transaction(engine_of(Settings())) as session:
         view = show_case(session, args.id, now_of(args))
+        timeline = narrative.render_text(narrative.case_timeline(session, args.id))
         titles = state_titles(session, args.id)
         tasks = view["open_tasks"] + view["closed_tasks"]
         names = professional_names(session, {t["assignee_id"] for t in tasks
@@ -190,46 +192,10 @@ def case_show(args: argparse.Namespace) -> int:
     for timer in view["timers"]:
         every = f" (tous les {timer['every']})" if timer["every"] else ""
         print(f"    {timer['name']} le {fmt(timer['fire_at'])}{every}")
-    print("  historique :")
-    by_id = {t["id"]: t for t in tasks}
-    by_key = {t["key"]: t for t in tasks}
-    for item in view["history"]:
-        print(f"    {fmt(item['at'])}  {_history_line(item, titles, by_id, by_key, names)}")
+    print("  historique :")  # the same French timeline as the coordinator's web page
+    for line in timeline.splitlines():
+        print(f"    {line}")
     return 0
-
-
-def _history_line(item: dict[str, Any], titles: dict[str, str],
-                  by_id: dict[int, dict[str, Any]], by_key: dict[str, dict[str, Any]],
-                  names: dict[int, str]) -> str:
-    """One history entry in French: what happened, to which task, step or value."""
-    data = item["data"] or {}
-    text = labels.history(item["kind"])
-    task = by_id.get(data.get("task_id") or 0) or by_key.get(data.get("key") or "")
-    if task is not None:
-        text += f" : {task['title']} (n° {task['id']})"
-        if data.get("assignee_id"):
-            text += f", confiée à {names.get(data['assignee_id'], 'personne')}"
-    elif data.get("key"):
-        text += f" : {data['key']}"
-    if item["from"] or item["to"]:
-        source = titles.get(item["from"] or "", item["from"] or "")
-        target = ", ".join(titles.get(s.strip(), s.strip())
-                           for s in (item["to"] or "").split(",") if s.strip())
-        text += f" : {source} → {target}" if source and target else \
-            f" : {target}" if target else f", étape « {source} »"
-    if data.get("timer"):
-        text += f" : minuterie {data['timer']}"
-    if "fact" in data:
-        text += f" : {data['fact']} = {data.get('value')}"
-    if data.get("code") and "value" in data:
-        value = str(data["value"]).replace(".", ",") if isinstance(data["value"], float) \
-            else data["value"]
-        text += f" : {data['code']} = {value} {data.get('unit') or ''}".rstrip()
-    if data.get("event") and item["kind"] != "transition":
-        text += f" : {data['event']}"
-    if item["actor_id"] and item["actor"] == "professional":
-        text += f" — par {names.get(item['actor_id'], 'un professionnel')}"
-    return text
 
 
 @guarded

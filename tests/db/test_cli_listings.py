@@ -215,9 +215,11 @@ def test_case_show_names_the_tasks_in_french(territory: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "case", "show", "1", "--now", NOW)
     assert code == 0
-    assert "tâche créée : Réaliser le bilan initial (n° 1), confiée à Paul Martin" in out
-    assert "tâche terminée : Réaliser le bilan initial (n° 1) — par Paul Martin" in out
-    assert "changement d'étape : Inclusion → Suivi" in out
+    # the history is the coordinator's web timeline (engine.narrative)
+    assert ("« Réaliser le bilan initial » demandée au Dr Paul Martin (Médecin traitant) "
+            "pour le 20/01/2026") in out
+    assert "« Réaliser le bilan initial » terminée par le Dr Paul Martin" in out
+    assert "passage à l'étape « Suivi »" in out
     assert not re.search(r"→\s*$", out, re.MULTILINE)  # never an arrow to nothing
     french_only(out)
 

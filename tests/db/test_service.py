@@ -128,7 +128,7 @@ def test_task_completion_rules(engine, tmp_path: Path) -> None:
     svc.enroll(MARIE, "exemple-suivi", T0)
     task = open_task(engine, "bilan_initial")
     svc.complete_task(task.id, {}, T0, T0)
-    with pytest.raises(InputError, match="statut completed"):
+    with pytest.raises(InputError, match="est terminée"):
         svc.complete_task(task.id, {}, T0, T0)
     foot = open_task(engine, "examen_pieds")
     before = counts(engine)
@@ -152,7 +152,7 @@ def test_event_on_closed_case_and_cancelled_task(engine, tmp_path: Path) -> None
         kinds = [o.kind for o in s.scalars(select(OutboxRow).order_by(OutboxRow.id))]
         assert kinds == ["task_assigned", "task_cancelled"]
     before = counts(engine)
-    with pytest.raises(InputError, match="statut cancelled"):
+    with pytest.raises(InputError, match="est annulée"):
         svc.complete_task(task.id, {}, T0, T0 + timedelta(days=2))
     with pytest.raises(InputError, match="clos"):
         svc.pathway_event(1, "sortie_parcours", T0, T0 + timedelta(days=2),

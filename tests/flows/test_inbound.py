@@ -81,7 +81,7 @@ def test_applies_in_order_keeps_refusals_and_never_drops(world: Engine) -> None:
     assert statuses == ["applied", "applied", "failed", "failed", "applied", "applied",
                         "applied", "failed", "pending"]
     errors = [r.error for r in inbox.values() if r.status == "failed"]
-    assert "HbA1c" in errors[0] and "nobody" in errors[1] and "completed" in errors[2]
+    assert "HbA1c" in errors[0] and "nobody" in errors[1] and "est terminée" in errors[2]
     with transaction(world) as s:
         from engine.store.tables import CaseRow
 
@@ -118,7 +118,7 @@ def test_cli_receives_lists_applies_and_retries(world: Engine, capsys: Any) -> N
     assert "2 événement(s) appliqué(s)" in capsys.readouterr().out
     assert main(["inbox", "list", "--status", "failed"]) == 0
     out = capsys.readouterr().out
-    assert "discharge" in out and "nobody" in out
+    assert "sortie d'hospitalisation" in out and "nobody" in out
     assert main(["inbox", "retry", "--all-failed"]) == 0
     assert main(["flow", "inbound", *now]) == 0
     [failed] = [r for r in rows(world).values() if r.status == "failed"]

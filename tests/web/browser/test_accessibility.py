@@ -9,6 +9,7 @@ that no visit covers, so a new page cannot skip the check.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +29,8 @@ pytestmark = [pytest.mark.browser,
 BLOCKING = ("serious", "critical")
 #: GET routes that only redirect (no page of their own to check).
 REDIRECTS = {"/", "/cases/{case_id}"}
+#: GET routes that answer a file to download (CSV), not a page.
+DOWNLOADS = {"/coordination/patients.csv", "/coordination/professionals.csv"}
 
 
 def sign_in_directly(page: Page, site: Site, person: Any) -> None:
@@ -118,6 +121,72 @@ def _declined(world: World) -> str:
     return "/coordination"
 
 
+# -- the coordinator's patients and professionals (issue 13) ---------------------------------
+
+def _search_patients(query: str, expected: str) -> Callable[[Page, Site], None]:
+    def go(page: Page, site: Site) -> None:
+        site.world.heart_failure_followed()
+        page.goto(site.at("/coordination/patients"))
+        page.get_by_label("Nom, date de naissance (JJ/MM/AAAA), INS ou identifiant local") \
+            .fill(query)
+        page.get_by_role("button", name="Rechercher").click()
+        expect(page.get_by_role("status")).to_contain_text(expected)
+
+    return go
+
+
+def _care_team_error(page: Page, site: Site) -> None:
+    patient = site.world.heart_failure_followed()
+    page.goto(site.at(f"/coordination/patients/{patient}"))
+    page.get_by_role("button", name="Enregistrer l'équipe de soins").click()
+    expect(page.locator("#equipe-erreur")).to_be_visible()
+
+
+def _care_team_changed(page: Page, site: Site) -> None:
+    patient = site.world.heart_failure_followed()
+    page.goto(site.at(f"/coordination/patients/{patient}"))
+    page.get_by_label("Rôle", exact=True).select_option(label="Cardiologue")
+    page.get_by_label("Professionnel (à partir d'aujourd'hui)").select_option(
+        label="PETIT Luc (pédicure-podologue)")
+    page.get_by_role("button", name="Enregistrer l'équipe de soins").click()
+    expect(page.get_by_role("status")).to_be_visible()
+
+
+def _close_without_reason(page: Page, site: Site) -> None:
+    patient = site.world.heart_failure_followed()
+    page.goto(site.at(f"/coordination/patients/{patient}"))
+    page.get_by_role("button", name="Clore ce dossier").first.click()
+    expect(page.locator(".close-case .field-error")).to_be_visible()
+
+
+def _case_closed(page: Page, site: Site) -> None:
+    patient = site.world.heart_failure_followed()
+    page.goto(site.at(f"/coordination/patients/{patient}"))
+    page.locator(".close-case input[name=motif]").first.fill("Déménagement")
+    page.get_by_role("button", name="Clore ce dossier").first.click()
+    expect(page.get_by_role("status")).to_contain_text("clos")
+
+
+def _eligibility(pathway: str) -> Callable[[World], str]:
+    return lambda w: f"/coordination/patients/{w.heart_failure_followed()}/inscription" \
+                     f"?parcours={pathway}"
+
+
+def _new_professional_errors(page: Page, site: Site) -> None:
+    page.goto(site.at("/coordination/professionals/nouveau"))
+    page.get_by_label("Numéro RPPS").fill("123")
+    page.get_by_role("button", name="Enregistrer le professionnel").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+
+
+def _professional_deactivated(page: Page, site: Site) -> None:
+    site.world.heart_failure_followed()
+    page.goto(site.at(f"/coordination/professionals/{site.world.ids['pharmacist']}"))
+    button = page.get_by_role("button", name=re.compile("Désactiver|Réactiver"))
+    button.click()
+    expect(page.get_by_role("status")).to_be_visible()
+
+
 @dataclass(frozen=True)
 class Visit:
     name: str
@@ -154,6 +223,36 @@ VISITS = [
     Visit("mes-preferences-erreurs", "/preferences", NURSE, _preferences("25:00", ".field-error")),
     Visit("mes-preferences-enregistrees", "/preferences", GP,
           _preferences("18:30", ".notice.success")),
+    Visit("patients", "/coordination/patients", COORDINATOR,
+          _goto(lambda w: "/coordination/patients")),
+    Visit("patients-trouves", "/coordination/patients", COORDINATOR,
+          _search_patients("jeanne moreau", "patient(s)")),
+    Visit("patients-aucun", "/coordination/patients", COORDINATOR,
+          _search_patients("zzzz", "Aucun patient")),
+    Visit("dossier-coordination", "/coordination/patients/{patient_id}", COORDINATOR,
+          _goto(lambda w: f"/coordination/patients/{w.heart_failure_followed()}")),
+    Visit("dossier-equipe-erreur", "/coordination/patients/{patient_id}", COORDINATOR,
+          _care_team_error),
+    Visit("dossier-equipe-modifiee", "/coordination/patients/{patient_id}", COORDINATOR,
+          _care_team_changed),
+    Visit("dossier-cloture-sans-motif", "/coordination/patients/{patient_id}", COORDINATOR,
+          _close_without_reason),
+    Visit("dossier-clos", "/coordination/patients/{patient_id}", COORDINATOR, _case_closed),
+    Visit("inscription-non-eligible", "/coordination/patients/{patient_id}/inscription",
+          COORDINATOR, _goto(_eligibility("diabete-type2"))),
+    Visit("inscription-deja-inscrit", "/coordination/patients/{patient_id}/inscription",
+          COORDINATOR, _goto(_eligibility("insuffisance-cardiaque-65"))),
+    Visit("professionnels", "/coordination/professionals", COORDINATOR,
+          _goto(lambda w: "/coordination/professionals?q=e")),
+    Visit("nouveau-professionnel", "/coordination/professionals/nouveau", COORDINATOR,
+          _goto(lambda w: "/coordination/professionals/nouveau")),
+    Visit("nouveau-professionnel-erreurs", "/coordination/professionals/nouveau",
+          COORDINATOR, _new_professional_errors),
+    Visit("professionnel", "/coordination/professionals/{professional_id}", COORDINATOR,
+          _goto(lambda w: (w.heart_failure_followed(),
+                           f"/coordination/professionals/{w.ids['nurse']}")[1])),
+    Visit("professionnel-desactive", "/coordination/professionals/{professional_id}",
+          COORDINATOR, _professional_deactivated),
     Visit("erreur-404", "/tasks/{task_id}", GP, _goto(lambda w: "/tasks/999999")),
     Visit("erreur-404-hors-connexion", "/{page}", None, _goto(lambda w: "/nulle-part")),
 ]
@@ -214,5 +313,5 @@ def test_every_page_of_the_app_is_checked(site: Site) -> None:
     pages = get_routes(app.routes)
     assert {"/tasks", "/tasks/{task_id}", "/connexion"} <= pages
     checked = {v.route for v in VISITS}
-    assert pages - REDIRECTS - checked == set()
+    assert pages - REDIRECTS - DOWNLOADS - checked == set()
     assert checked - {"/{page}"} <= pages
