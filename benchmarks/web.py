@@ -1,7 +1,8 @@
 """Load test of the professionals' workspace: Locust (headless) against ``parcours web``.
 
 Run: ``.venv/bin/python benchmarks/web.py [--patients 50000] [--professionals 100]
-[--users 50] [--run-time 60] [--workers 2] [--keep] [--reuse] [--profile]`` (needs the
+[--users 50] [--coordinators 10] [--run-time 60] [--workers 2] [--keep] [--reuse]
+[--profile]`` (needs the
 ``bench`` extra: ``pip install -e '.[dev,bench]'``).
 
 1. Creates the PostgreSQL database ``parcours_bench_web`` (dropped first if a previous
@@ -13,7 +14,10 @@ Run: ``.venv/bin/python benchmarks/web.py [--patients 50000] [--professionals 10
 4. Runs Locust in headless mode on loopback for a fixed time: ``--users`` professionals
    (half GPs, half nurses) each sign in once with their link, then, with 0.5–1.5 s of
    thinking between actions, open « Mes tâches » (3), open one of their tasks (3), or
-   complete one (1: open it, post the result form).
+   complete one (1: open it, post the result form); and ``--coordinators`` CPTS
+   coordinators open the territory dashboard (3), one of its SVG charts (1) or
+   « À traiter » (3). The territory has one coordinator, 50 refused inbound events and 50
+   undelivered messages for her queue.
 5. Prints p50/p95/p99 of each request kind from every sample (not Locust's rounded
    percentiles), stops the server and drops the database (unless ``--keep``;
    ``--reuse`` runs again on a kept database without seeding it).
@@ -22,7 +26,8 @@ Run: ``.venv/bin/python benchmarks/web.py [--patients 50000] [--professionals 10
 and prints where the server's time goes (``benchmarks/webload/profile.py``).
 
 Goals (issue 12): p95 < 150 ms for the inbox and the task page, < 300 ms for a
-completion, with 50 concurrent professionals on this 2-core machine. Locust itself runs
+completion, with 50 concurrent professionals on this 2-core machine; (issue 13) p95 <
+300 ms for the dashboard and the queue with 10 concurrent coordinators. Locust itself runs
 on the same two cores as the server and PostgreSQL, so the figures include that
 contention.
 """
@@ -52,7 +57,10 @@ from benchmarks.common import PG_ADMIN, ROOT, machine, now_utc
 
 DATABASE = "parcours_bench_web"
 GOALS_MS = {"inbox: GET /tasks": 150.0, "task page: GET /tasks/[id]": 150.0,
-            "completion: POST /tasks/[id]/terminer": 300.0}
+            "completion: POST /tasks/[id]/terminer": 300.0,
+            "dashboard: GET /coordination/tableau-de-bord": 300.0,
+            "dashboard chart: GET /coordination/graphiques/[x].svg": 300.0,
+            "queue: GET /coordination/a-traiter": 300.0}
 BIN = Path(sys.executable).parent
 
 
@@ -148,10 +156,11 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
 def run_locust(base: str, plan_file: Path, samples: Path, args: argparse.Namespace) -> None:
     locust = shutil.which("locust", path=str(BIN)) or "locust"
     env = {**os.environ, "PARCOURS_BENCH_WEB_PLAN": str(plan_file),
-           "PARCOURS_BENCH_WEB_SAMPLES": str(samples)}
+           "PARCOURS_BENCH_WEB_SAMPLES": str(samples),
+           "PARCOURS_BENCH_WEB_COORDINATORS": str(args.coordinators)}
     locustfile = ROOT / "benchmarks" / "webload" / "locustfile.py"
     command = [locust, "-f", str(locustfile), "--headless",
-               "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
+               "--users", str(args.users + args.coordinators), "--spawn-rate", str(args.spawn_rate),
                "--run-time", f"{args.run_time}s", "--host", base, "--only-summary",
                "--stop-timeout", "10", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
     with (samples.parent / "locust.log").open("w") as log:
@@ -194,6 +203,8 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=50_000)
     parser.add_argument("--professionals", type=int, default=100)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--coordinators", type=int, default=10,
+                        help="coordinators on the dashboard and the queue (issue 13)")
     parser.add_argument("--spawn-rate", type=float, default=10.0)
     parser.add_argument("--run-time", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
@@ -221,7 +232,8 @@ def main() -> int:
               f"({'reused' if args.reuse else 'seeded'} in "
               f"{time.perf_counter() - started:.0f} s)")
         plan_file = folder / "plan.json"
-        plan_file.write_text(json.dumps(plan(engine, territory, args.users, now_utc())))
+        plan_file.write_text(json.dumps(plan(engine, territory, args.users, now_utc(),
+                                             coordinators=args.coordinators)))
         engine.dispose()
         samples = folder / "samples.json"
         with server(url, args.workers, folder, args.profile) as base:

@@ -25,7 +25,7 @@ STATUS_LABELS = {
     "deferred": "différées", HELD: "gardées pour le récapitulatif",
     DIGESTED: "regroupées dans un récapitulatif", "dead": "non remises",
     "sending": "en cours", "applied": "appliqués", "failed": "refusés",
-    "duplicate": "doublons",
+    "duplicate": "doublons", "discarded": "écartés",
 }
 
 

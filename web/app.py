@@ -69,15 +69,18 @@ def create_app(web: WebSettings | None = None, settings: Settings | None = None,
     _errors(app)
     app.middleware("http")(_security_headers)
     from web.auth.signin import router as sign_in
+    from web.routes.coord_dashboard import router as coord_dashboard
+    from web.routes.coord_exports import router as coord_exports
     from web.routes.coord_patients import router as coord_patients
     from web.routes.coord_professionals import router as coord_professionals
+    from web.routes.coord_queue import router as coord_queue
     from web.routes.coordination import router as coordination
     from web.routes.patients import router as patients
     from web.routes.preferences import router as preferences
     from web.routes.tasks import router as tasks
 
-    for router in (sign_in, tasks, patients, coordination, coord_patients, coord_professionals,
-                   preferences):
+    for router in (sign_in, tasks, patients, coordination, preferences, coord_dashboard,
+                   coord_queue, coord_exports, coord_patients, coord_professionals):
         app.include_router(router)
     if oidc.enabled:
         from web.auth.oidc import oidc_routes

@@ -47,6 +47,13 @@ class WebSettings(BaseSettings):
                                  "demo's last simulated day); never in production")
     timezone: str = Field("Europe/Paris", validation_alias=AliasChoices(
         "PARCOURS_WEB_TIMEZONE", "PARCOURS_TIMEZONE", "timezone"))
+    prefect_api_url: str = Field("", description="Prefect's REST API, read by the "
+                                 "coordinator's dashboard (latest flow runs); empty: not shown",
+                                 validation_alias=AliasChoices("PARCOURS_WEB_PREFECT_API_URL",
+                                                               "PREFECT_API_URL",
+                                                               "prefect_api_url"))
+    prefect_timeout: float = Field(1.5, gt=0, description="Seconds the dashboard waits for "
+                                   "Prefect before saying it is unreachable")
 
     @property
     def secure_cookies(self) -> bool:

@@ -1,5 +1,5 @@
 """Locust users of ``benchmarks/web.py``: professionals who sign in once, then browse and
-complete their tasks.
+complete their tasks; coordinators who watch the dashboard and the queue.
 
 Run by ``benchmarks/web.py`` (``locust --headless``), never by hand: the plan (one
 sign-in token per professional, the tasks each may open and complete, the form values)
@@ -24,6 +24,7 @@ PLAN: dict[str, Any] = json.loads(open(os.environ["PARCOURS_BENCH_WEB_PLAN"],  #
 SAMPLES: dict[str, list[float]] = {}
 FAILURES: dict[str, int] = {}
 _NEXT = itertools.count()
+_NEXT_COORDINATOR = itertools.count()
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 KEY = re.compile(r'name="cle" value="([0-9a-f]+)"')
 DONE = "Tâche terminée"
@@ -86,3 +87,34 @@ class Professional(HttpUser):
                               ) as answer:
             if answer.status_code != 200 or DONE not in answer.text:
                 answer.failure(f"not completed ({answer.status_code})")
+
+
+class Coordinator(HttpUser):
+    """The CPTS coordinator (``fixed_count`` of them): the dashboard, its charts, the queue."""
+
+    wait_time = between(0.5, 1.5)
+    fixed_count = int(os.environ.get("PARCOURS_BENCH_WEB_COORDINATORS", "0"))
+
+    def on_start(self) -> None:
+        me = PLAN["coordinators"][next(_NEXT_COORDINATOR) % len(PLAN["coordinators"])]
+        link = f"/connexion/lien?p={me['id']}&t={me['token']}"
+        page = self.client.get(link, name="sign-in (once)")
+        csrf = CSRF.search(page.text)
+        self.client.post("/connexion/lien", name="sign-in (once)", data={
+            "csrf": csrf.group(1) if csrf else "", "p": me["id"], "t": me["token"],
+            "suite": "/tasks"})
+
+    @task(3)
+    def dashboard(self) -> None:
+        self.client.get("/coordination/tableau-de-bord",
+                        name="dashboard: GET /coordination/tableau-de-bord")
+
+    @task(1)
+    def chart(self) -> None:
+        self.client.get(random.choice(["/coordination/graphiques/roles.svg",
+                                       "/coordination/graphiques/mois.svg"]),
+                        name="dashboard chart: GET /coordination/graphiques/[x].svg")
+
+    @task(3)
+    def queue(self) -> None:
+        self.client.get("/coordination/a-traiter", name="queue: GET /coordination/a-traiter")

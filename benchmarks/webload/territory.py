@@ -33,6 +33,7 @@ class Territory:
     patients: int
     professionals: list[tuple[int, str]]   # (id, profession)
     open_tasks: int
+    coordinator: int | None = None          # the CPTS coordinator (dashboard and queue)
 
 
 def seed(engine: Engine, patients: int, professionals: int, enrolled_at: datetime,
@@ -56,9 +57,38 @@ def seed(engine: Engine, patients: int, professionals: int, enrolled_at: datetim
 
         from engine.store.tables import TaskRow
 
+        coordinator = _coordination_work(session, ids, enrolled_at)
         open_tasks = session.scalar(select(func.count()).select_from(TaskRow)
                                     .where(col(TaskRow.status) == "requested")) or 0
-    return Territory(patients, pros, open_tasks)
+    return Territory(patients, pros, open_tasks, coordinator)
+
+
+def _coordination_work(session: Session, patients: list[int], at: datetime,
+                       problems: int = 50) -> int:
+    """The CPTS coordinator, and something for her queue: ``problems`` refused inbound
+    observations and ``problems`` messages that could not be delivered."""
+    from engine import outbox
+    from engine.store.bulk import insert_rows
+    from engine.store.tables import INBOX_TABLE, OUTBOX_TABLE, PROFESSIONAL_TABLE
+
+    (coordinator,) = insert_rows(session, PROFESSIONAL_TABLE, [{
+        "rpps": "99999999999", "family_name": "Coordination", "given_names": "Bench",
+        "profession": "coordinateur", "email": "coordination@bench.example.fr",
+        "mssante": None, "phone": None, "active": True, "preferences": {}}], with_ids=True)
+    insert_rows(session, INBOX_TABLE, [{
+        "event_id": f"bench-refused-{n}", "kind": "observation", "patient_ref": str(pid),
+        "case_id": None, "task_id": None, "payload": {"code": "4548-4", "value": "78"},
+        "effective_at": at, "received_at": at, "source": "bench", "actor_kind": "system",
+        "actor_id": None, "status": "failed", "attempts": 1, "processed_at": at,
+        "error": "InputError: valeur hors des bornes"} for n, pid in enumerate(
+            patients[:problems])])
+    insert_rows(session, OUTBOX_TABLE, [{
+        "idempotency_key": f"bench-dead-{n}", "kind": outbox.DAILY_DIGEST, "case_id": None,
+        "task_id": None, "recipient_id": coordinator, "payload": {}, "status": "dead",
+        "attempts": 5, "created_at": at, "next_attempt_at": at, "sent_at": None,
+        "last_error": "550 mailbox unavailable", "channel": "email"}
+        for n in range(problems)])
+    return int(coordinator)
 
 
 def existing(engine: Engine) -> Territory:
@@ -71,10 +101,12 @@ def existing(engine: Engine) -> Territory:
     with transaction(engine) as session:
         pros = [(p.id or 0, p.profession) for p in session.scalars(
             select(Professional).order_by(col(Professional.id)))]
+        coordinator = next((i for i, p in pros if p == "coordinateur"), None)
+        pros = [(i, p) for i, p in pros if p != "coordinateur"]
         patients = session.scalar(select(func.count()).select_from(Patient)) or 0
         open_tasks = session.scalar(select(func.count()).select_from(TaskRow)
                                     .where(col(TaskRow.status) == "requested")) or 0
-    return Territory(patients, pros, open_tasks)
+    return Territory(patients, pros, open_tasks, coordinator)
 
 
 def _professionals(session: Session, count: int) -> list[tuple[int, str]]:
@@ -120,7 +152,7 @@ def _patients(session: Session, count: int, pros: list[tuple[int, str]],
 
 
 def plan(engine: Engine, territory: Territory, users: int, now: datetime,
-         views: int = 200, completions: int = 200) -> dict[str, Any]:
+         views: int = 200, completions: int = 200, coordinators: int = 0) -> dict[str, Any]:
     """One entry per Locust user: a one-time sign-in token (issued in the database, valid
     two hours), tasks to open and distinct tasks to complete, the form values."""
     from engine.store import signin
@@ -143,4 +175,9 @@ def plan(engine: Engine, territory: Territory, users: int, now: datetime,
                 "id": pid, "token": signin.issue(session, pid, now, timedelta(hours=2)),
                 "view": tasks[:half], "complete": tasks[half:],
                 "form": {PREFIX + key: value for key, value in form.items()}})
-    return {"users": entries}
+        chief, chiefs = territory.coordinator, []
+        if chief is not None:
+            chiefs = [{"id": chief, "token": signin.issue(session, chief, now,
+                                                          timedelta(hours=2))}
+                      for _ in range(coordinators)]
+    return {"users": entries, "coordinators": chiefs}

@@ -47,7 +47,9 @@ def log_access(session: Session, professional_id: int, action: str, now: datetim
 
 
 def read_log(session: Session, *, patient_id: int | None = None,
-             professional_id: int | None = None, limit: int = 200) -> list[AccessEntry]:
+             professional_id: int | None = None, since: datetime | None = None,
+             until: datetime | None = None, limit: int = 200) -> list[AccessEntry]:
+    """Newest first; ``since`` included, ``until`` excluded."""
     query = (select(AccessLogRow, col(Professional.given_names),
                     col(Professional.family_name), col(Patient.given_names),
                     col(Patient.family_name))
@@ -57,6 +59,10 @@ def read_log(session: Session, *, patient_id: int | None = None,
         query = query.where(col(AccessLogRow.patient_id) == patient_id)
     if professional_id is not None:
         query = query.where(col(AccessLogRow.professional_id) == professional_id)
+    if since is not None:
+        query = query.where(col(AccessLogRow.at) >= since)
+    if until is not None:
+        query = query.where(col(AccessLogRow.at) < until)
     rows = session.execute(query.order_by(col(AccessLogRow.id).desc()).limit(limit)).all()
     return [AccessEntry(row.id or 0, row.at, row.professional_id, f"{pg} {pf}", row.action,
                         row.patient_id, f"{ag} {af.upper()}" if af else "", row.task_id,

@@ -57,7 +57,7 @@ from engine.store.tables import INBOX_TABLE, InboxRow
 from engine.store.writer import SYSTEM, Actor
 
 KINDS = events.INBOUND_KINDS
-STATUSES = ("pending", "applied", "duplicate", "failed")
+STATUSES = ("pending", "applied", "duplicate", "failed", "discarded")
 #: advisory lock key of the inbox drainer (PostgreSQL), "parcours-inbox" as a number
 DRAIN_LOCK_KEY = 0x7061_7263_696E_6278 & 0x7FFF_FFFF_FFFF_FFFF
 _INBOX = INBOX_TABLE

@@ -393,7 +393,7 @@ def deactivate(session: Session, professional_id: int, by: int, now: datetime) -
         .with_for_update(of=TaskRow)))
     for task in tasks:
         task.assignee_id, task.status, task.accepted_at = None, "requested", None
-        task.unassigned_role = False
+        task.unassigned_role = True  # listed in « À traiter » (role nobody holds)
     session.flush()
     if tasks:
         ids = [t.id for t in tasks]

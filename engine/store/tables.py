@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, event
+from sqlalchemy import Index, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from engine.caseformat import CURRENT as CASE_FORMAT
@@ -138,7 +138,12 @@ class PathwayVersion(SQLModel, table=True):
 class CaseRow(SQLModel, table=True):
     __tablename__ = "pathway_case"
     __table_args__ = (Index("ix_case_due", "next_due_at"),
-                      Index("ix_case_patient", "patient_id", "pathway_key"))
+                      Index("ix_case_patient", "patient_id", "pathway_key"),
+                      # the coordinator's dashboard (migration 0009): open cases by pathway
+                      # and the pathway of an open task, from the index alone
+                      Index("ix_case_open_pathway", "id", "pathway_key",
+                            postgresql_where=text("closed_at IS NULL"),
+                            sqlite_where=text("closed_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     pathway_version_id: int = Field(foreign_key="pathway_version.id")
@@ -157,11 +162,31 @@ class CaseRow(SQLModel, table=True):
     format: int = Field(default=CASE_FORMAT)
 
 
+class CaseStateRow(SQLModel, table=True):
+    """One row per active state of each open case: the dashboard's counts by state.
+
+    Kept by the database itself, in the writer's transaction: triggers on ``pathway_case``
+    (migration 0009) rewrite a case's rows whenever its ``active_states`` or ``closed_at``
+    change, whoever writes the case (the bulk writer, enrolment, closing, imports). A case in
+    two parallel regions has two rows: "n dossiers dans l'état Y", never extra cases.
+    """
+
+    __tablename__ = "case_state"
+    __table_args__ = (Index("ix_case_state_pathway_state", "pathway_key", "state", "case_id"),)
+    case_id: int = Field(foreign_key="pathway_case.id", primary_key=True, ondelete="CASCADE")
+    state: str = Field(primary_key=True, max_length=200)
+    pathway_key: str = Field(max_length=80)
+
+
 class CaseEvent(SQLModel, table=True):
     """Append-only history of a case."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
+    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),
+                      # the coordinator's queue: cases whose timers failed (migration 0009)
+                      Index("ix_case_event_advance_failed", "case_id", "id",
+                            postgresql_where=text("kind = 'advance_failed'"),
+                            sqlite_where=text("kind = 'advance_failed'")))
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="pathway_case.id")
     at: datetime = _ts(description="When it happened (effective time)")
@@ -353,7 +378,7 @@ class UsedSignInKey(SQLModel, table=True):
     expires_at: datetime = _ts(index=True)
 
 
-# -- migration of running cases (issue 15, migration 0009) ----------------------------------
+# -- migration of running cases (issue 15, migration 0011) ----------------------------------
 class MigrationRun(SQLModel, table=True):
     """One ``parcours migrate apply``: resumable (its cursor and counts are written in the
     transaction of each batch) and the history a rollback reads."""
@@ -393,9 +418,9 @@ class MigrationCase(SQLModel, table=True):
 
 
 ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion, CaseRow,
-              CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow, OutboxRow, InboxRow,
-              SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey, MigrationRun,
-              MigrationCase]
+              CaseStateRow, CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow,
+              OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey,
+              MigrationRun, MigrationCase]
 
 
 # -- Core tables ---------------------------------------------------------------------------
@@ -403,6 +428,7 @@ ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayV
 # reads): typed columns without the ORM's per-row bookkeeping. One place, one ``ignore``:
 # SQLModel does not declare ``__table__`` to type checkers.
 CASE_TABLE: Any = CaseRow.__table__  # type: ignore[attr-defined]
+CASE_STATE_TABLE: Any = CaseStateRow.__table__  # type: ignore[attr-defined]
 TASK_TABLE: Any = TaskRow.__table__  # type: ignore[attr-defined]
 TIMER_TABLE: Any = TimerRow.__table__  # type: ignore[attr-defined]
 EVENT_TABLE: Any = CaseEvent.__table__  # type: ignore[attr-defined]

@@ -31,13 +31,19 @@ HISTORY = {"enrolment": "inscription", "transition": "changement d'étape",
            "admission_cancelled": "entrée à l'hôpital annulée",
            "discharge_cancelled": "sortie annulée", "task_declined": "tâche refusée",
            "task_accepted": "tâche prise en charge", "task_reassigned": "tâche réattribuée",
-           "case_closed_by_coordinator": "dossier clos par la coordination"}
+           "case_closed_by_coordinator": "dossier clos par la coordination",
+           # the coordinator's queue (web/routes/coord_queue.py, engine/store/queue.py)
+           "care_team_role_filled": "rôle pourvu dans l'équipe de soins par la coordination",
+           "inbound_corrected": "événement entrant corrigé par la coordination",
+           "inbound_discarded": "événement entrant écarté par la coordination",
+           "message_resent": "message renvoyé par la coordination",
+           "timers_retried": "échéances relancées par la coordination"}
 
 #: statuses of the inbound events (``parcours inbox``)
 INBOX_STATUS = {"pending": "en attente", "applied": "appliqué", "duplicate": "doublon",
-                "failed": "refusé", "processing": "en cours"}
+                "failed": "refusé", "processing": "en cours", "discarded": "écarté"}
 INBOX_STATUS_OPTIONS = {"en-attente": "pending", "appliques": "applied",
-                        "doublons": "duplicate", "refuses": "failed"}
+                        "doublons": "duplicate", "refuses": "failed", "ecartes": "discarded"}
 
 #: actor kinds of the history
 ACTOR = {"system": "le parcours", "professional": "un professionnel",

@@ -242,6 +242,10 @@ def test_deactivation_releases_open_tasks_and_blocks_sign_in(engine: Engine,
         tasks = people.released_tasks(db)
         assert {t.assignee_id for t in tasks} == {None} and len(tasks) == 2
         assert {t.status for t in tasks} == {"requested"}
+        # the coordinator's « À traiter » lists them with the roles nobody holds
+        from engine.store import queue
+
+        assert {t.id for t in tasks} <= {t.task_id for t in queue.vacant_role_tasks(db)}
         pending = db.scalars(select(OutboxRow).where(OutboxRow.recipient_id == GP,
                                                      OutboxRow.status == "pending")).all()
         assert pending == []

@@ -1,11 +1,12 @@
-"""The coordinator's pages: declined tasks to reassign, and the access log."""
+"""The coordinator's pages: declined tasks to reassign, a message of the outbox (the access
+log is in ``coord_exports``)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from engine.store import access, worklist
+from engine.store import worklist
 from engine.store.db import transaction
 from engine.store.exceptions import InputError, NotFoundError
 from notifications import kinds
@@ -77,15 +78,3 @@ def message(request: Request, row_id: int) -> Response:
         recipient = professional_name(db, row.recipient_id)
     return render(request, "outbox.html", row=row, recipient=recipient,
                   label=kinds.label(row.kind), state=STATUS_FR.get(row.status, row.status))
-
-
-@router.get("/coordination/journal")
-def journal(request: Request, patient: str = "", professionnel: str = "") -> Response:
-    coordinator(request)
-    ctx = context_of(request)
-    with transaction(ctx.engine) as db:
-        entries = access.read_log(
-            db, patient_id=int(patient) if patient.isdigit() else None,
-            professional_id=int(professionnel) if professionnel.isdigit() else None)
-    return render(request, "journal.html", entries=entries, patient=patient,
-                  professionnel=professionnel)

@@ -21,6 +21,11 @@ from playwright.sync_api import Page, expect
 from engine.store import signin
 from engine.store.db import transaction
 from tests.web.browser.conftest import Site
+from tests.web.browser.coord_scenarios import (
+    declined_review,
+    diabetic_without_nurse,
+    refused_peptide,
+)
 from tests.web.browser.world import COORDINATOR, GP, NURSE, PHARMACIST, WEIGHT, World
 
 #: One server, on SQLite: what axe checks does not depend on the database.
@@ -29,8 +34,12 @@ pytestmark = [pytest.mark.browser,
 BLOCKING = ("serious", "critical")
 #: GET routes that only redirect (no page of their own to check).
 REDIRECTS = {"/", "/cases/{case_id}"}
-#: GET routes that answer a file to download (CSV), not a page.
-DOWNLOADS = {"/coordination/patients.csv", "/coordination/professionals.csv"}
+#: GET routes that answer a file, not a page (CSV downloads, SVG charts): their format is
+#: tested in tests/web/test_csv_export.py, test_coord_dashboard.py and test_coord_access.py.
+DOWNLOADS = {"/coordination/patients.csv", "/coordination/professionals.csv",
+             "/coordination/tableau-de-bord/etats.csv", "/coordination/graphiques/roles.svg",
+             "/coordination/graphiques/mois.svg", "/coordination/a-traiter/{liste}.csv",
+             "/coordination/rapport.csv", "/coordination/journal.csv"}
 
 
 def sign_in_directly(page: Page, site: Site, person: Any) -> None:
@@ -187,6 +196,28 @@ def _professional_deactivated(page: Page, site: Site) -> None:
     expect(page.get_by_role("status")).to_be_visible()
 
 
+def _queue_full(world: World) -> str:
+    """« À traiter » with something in every section that has a form."""
+    refused_peptide(world)
+    diabetic_without_nurse(world)
+    declined_review(world)
+    return "/coordination/a-traiter"
+
+
+def _queue_error(page: Page, site: Site) -> None:
+    _, row = refused_peptide(site.world)
+    page.goto(site.at("/coordination/a-traiter"))
+    page.locator(f"#ecarter-{row}").click()
+    expect(page.get_by_role("alert")).to_contain_text("Motif")
+
+
+def _queue_done(page: Page, site: Site) -> None:
+    _, task = diabetic_without_nurse(site.world)
+    page.goto(site.at("/coordination/a-traiter"))
+    page.locator(f"#affecter-{task}").click()
+    expect(page.get_by_role("status")).to_be_visible()
+
+
 @dataclass(frozen=True)
 class Visit:
     name: str
@@ -253,6 +284,21 @@ VISITS = [
                            f"/coordination/professionals/{w.ids['nurse']}")[1])),
     Visit("professionnel-desactive", "/coordination/professionals/{professional_id}",
           COORDINATOR, _professional_deactivated),
+    Visit("tableau-de-bord", "/coordination/tableau-de-bord", COORDINATOR,
+          _goto(lambda w: (_queue_full(w), "/coordination/tableau-de-bord")[1])),
+    Visit("tableau-de-bord-un-parcours", "/coordination/tableau-de-bord", COORDINATOR,
+          _goto(lambda w: "/coordination/tableau-de-bord?parcours=diabete-type2")),
+    Visit("a-traiter", "/coordination/a-traiter", COORDINATOR, _goto(_queue_full)),
+    Visit("a-traiter-erreur", "/coordination/a-traiter", COORDINATOR, _queue_error),
+    Visit("a-traiter-fait", "/coordination/a-traiter", COORDINATOR, _queue_done),
+    Visit("exports", "/coordination/exports", COORDINATOR,
+          _goto(lambda w: "/coordination/exports")),
+    Visit("rapport-mensuel", "/coordination/rapport", COORDINATOR,
+          _goto(lambda w: "/coordination/rapport?mois=2026-02")),
+    Visit("rapport-mensuel-erreur", "/coordination/rapport", COORDINATOR,
+          _goto(lambda w: "/coordination/rapport?mois=fevrier")),
+    Visit("journal-des-acces-filtre", "/coordination/journal", COORDINATOR,
+          _goto(lambda w: "/coordination/journal?du=2026-03-01&au=2026-02-01")),
     Visit("erreur-404", "/tasks/{task_id}", GP, _goto(lambda w: "/tasks/999999")),
     Visit("erreur-404-hors-connexion", "/{page}", None, _goto(lambda w: "/nulle-part")),
 ]
@@ -314,4 +360,5 @@ def test_every_page_of_the_app_is_checked(site: Site) -> None:
     assert {"/tasks", "/tasks/{task_id}", "/connexion"} <= pages
     checked = {v.route for v in VISITS}
     assert pages - REDIRECTS - DOWNLOADS - checked == set()
+    assert pages >= DOWNLOADS
     assert checked - {"/{page}"} <= pages

@@ -3,8 +3,8 @@ they moved (what a rollback needs), and the stored case format number on each ca
 
 Rows already stored were written by the release that has format 3 (``engine.caseformat``).
 
-Revision ID: 0010_migration
-Revises: 0009_coordpeople
+Revision ID: 0011_migration
+Revises: 0010
 Create Date: 2026-12-02 14:00:00
 """
 import sqlalchemy as sa
@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql
 
 import engine.store.types
 
-revision = '0010_migration'
-down_revision = '0009_coordpeople'
+revision = '0011_migration'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

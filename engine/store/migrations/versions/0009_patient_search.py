@@ -2,7 +2,7 @@
 case; byte order ``C`` collation on PostgreSQL) in two indexed columns, and an index on
 the birth date; existing rows are filled.
 
-Revision ID: 0009_coordpeople
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 14:15:00
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 from engine.store.search import fold
 
-revision = '0009_coordpeople'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None

@@ -1,0 +1,88 @@
+"""The coordinator's territory dashboard: cases by state, tasks, charts, latest flow runs.
+
+Counts come from ``engine.store.dashboard`` (state counts from the ``case_state`` index,
+never from every case's JSON); the charts are SVG images drawn on the server
+(``web/charts.py``), each with its figures in a table next to it; the flow runs are read
+from Prefect's REST API (``web/flow_runs.py``), and the page renders without them.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from engine.store import dashboard, queue, worklist
+from engine.store.db import transaction
+from web.auth.guard import coordinator
+from web.charts import SVG_CSP, grouped_bars
+from web.context import context_of
+from web.csv_export import csv_response
+from web.flow_runs import latest_runs
+from web.pages import render
+
+router = APIRouter()
+MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.",
+             "oct.", "nov.", "déc.")
+
+
+def month_fr(key: str) -> str:
+    year, month = key.split("-")
+    return f"{MONTHS_FR[int(month) - 1]} {year}"
+
+
+def _board(request: Request, parcours: str) -> dashboard.Dashboard:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as db:
+        return dashboard.board(db, ctx.now(), ctx.today(), parcours or None)
+
+
+@router.get("/coordination/tableau-de-bord")
+def dashboard_page(request: Request, parcours: str = "") -> Response:
+    coordinator(request)
+    ctx = context_of(request)
+    board = _board(request, parcours)
+    with transaction(ctx.engine) as db:
+        problems = queue.counts(db, ctx.now())
+        keys = sorted(worklist.pathway_titles(db).items())
+    runs = latest_runs(ctx.settings.prefect_api_url, ctx.settings.prefect_timeout)
+    months = [(month_fr(m), *v) for m, v in board.months.items()]
+    return render(request, "coord_dashboard.html", board=board, problems=problems,
+                  runs=runs, months=months, parcours=parcours, keys=keys)
+
+
+@router.get("/coordination/tableau-de-bord/etats.csv")
+def states_csv(request: Request, parcours: str = "") -> Response:
+    coordinator(request)
+    board = _board(request, parcours)
+    rows = [(b.title, s.region or "", s.title, s.cases) for b in board.pathways
+            for s in b.states]
+    return csv_response("dossiers-par-etat", ["Parcours", "Région", "État", "Dossiers"], rows,
+                        day=context_of(request).today())
+
+
+@router.get("/coordination/graphiques/roles.svg")
+def roles_chart(request: Request, parcours: str = "") -> Response:
+    coordinator(request)
+    ctx = context_of(request)
+    with transaction(ctx.engine) as db:
+        roles = dashboard.role_counts(db, ctx.now(), parcours or None)
+    labels = list(roles)
+    svg = grouped_bars("Tâches ouvertes par rôle", labels, {
+        "ouvertes": [roles[r][0] for r in labels], "en retard": [roles[r][1] for r in labels]})
+    return Response(svg, media_type="image/svg+xml",
+                    headers={"Content-Security-Policy": SVG_CSP})
+
+
+@router.get("/coordination/graphiques/mois.svg")
+def months_chart(request: Request, parcours: str = "") -> Response:
+    coordinator(request)
+    ctx = context_of(request)
+    with transaction(ctx.engine) as db:
+        months = dashboard.monthly_tasks(db, ctx.now(), ctx.today(), parcours or None)
+    labels = [month_fr(m) for m in months]
+    values = list(months.values())
+    svg = grouped_bars("Tâches par mois", labels, {
+        "créées": [v[0] for v in values], "terminées": [v[1] for v in values],
+        "en retard": [v[2] for v in values]})
+    return Response(svg, media_type="image/svg+xml",
+                    headers={"Content-Security-Policy": SVG_CSP})
