@@ -14,6 +14,10 @@ Run: ``.venv/bin/python benchmarks/intake.py [--messages N] [--connections C]
    after slice), end to end.
 3. ``fhir``: the 12 Synthea bundles of ``shared/data/synthea-r4`` imported (read,
    validated with ``fhir.resources`` R4B, stored, one transaction per bundle).
+4. ``rest``: the same 12 bundles POSTed to the FHIR REST interface (``POST /fhir``, OAuth2
+   Bearer token, one connection) of ``parcours web`` started as a subprocess on loopback,
+   into a database of its own (so that they are new there): bundles per second, each
+   answered only once stored. ``--only rest`` runs this phase alone.
 """
 
 from __future__ import annotations
@@ -131,13 +135,78 @@ def fhir(url: str) -> tuple[int, float]:
     return len(files) - 1, time.perf_counter() - started
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rest() -> tuple[int, float]:
+    """POST /fhir of every Synthea bundle to a real ``parcours web`` (uvicorn) on loopback."""
+    import os
+    import subprocess
+
+    import httpx
+
+    from engine.store.db import make_engine, transaction
+    from engine.store.fhir_clients import add_client
+    from engine.store.migrate import upgrade
+
+    url, name = fresh_pg_database()
+    engine = make_engine(url)
+    upgrade(engine)
+    with transaction(engine) as session:
+        system = add_client(session, "bench", ["system/Bundle.write"], now_utc())
+    engine.dispose()
+    port = _free_port()
+    env = {**os.environ, "PARCOURS_DATABASE_URL": url, "PARCOURS_WEB_SECRET_KEY": "b" * 48,
+           "PARCOURS_WEB_BASE_URL": f"http://127.0.0.1:{port}"}
+    server = subprocess.Popen([sys.executable, "-m", "flows.cli", "web", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}/fhir"
+        with httpx.Client(timeout=120) as client:
+            for _ in range(600):
+                try:
+                    if client.get(f"{base}/metadata").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            answer = client.post(f"{base}/auth/token", data={"grant_type": "client_credentials"},
+                                 auth=(system.client_id, system.secret))
+            headers = {"Authorization": f"Bearer {answer.json()['access_token']}",
+                       "Content-Type": "application/fhir+json"}
+            files = sorted(SYNTHEA.glob("*.json"))
+            bodies = [path.read_bytes() for path in files]
+            assert client.post(base, content=bodies[0], headers=headers).status_code == 200
+            started = time.perf_counter()
+            for body in bodies[1:]:
+                answer = client.post(base, content=body, headers=headers)
+                assert answer.status_code == 200, answer.text[:500]
+            elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        drop_pg_database(name)
+    return len(bodies) - 1, elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--only", choices=("rest",), help="run this phase alone")
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--patients", type=int, default=500)
     parser.add_argument("--day", type=int, default=3000)
     args = parser.parse_args()
+    if args.only == "rest":
+        bundles, elapsed = rest()
+        print(f"rest: {bundles} Synthea bundles POSTed in {elapsed:.1f} s = "
+              f"{bundles / elapsed:.1f} bundles/s\nmachine: {machine()}")
+        return
     url, name = fresh_pg_database()
     try:
         territory(url, args.patients)
@@ -162,6 +231,9 @@ def main() -> None:
             listener.stop()
         bundles, elapsed = fhir(url)
         print(f"fhir: {bundles} Synthea bundles in {elapsed:.1f} s = "
+              f"{bundles / elapsed:.1f} bundles/s", flush=True)
+        bundles, elapsed = rest()
+        print(f"rest: {bundles} Synthea bundles POSTed in {elapsed:.1f} s = "
               f"{bundles / elapsed:.1f} bundles/s")
         print(f"machine: {machine()}")
     finally:

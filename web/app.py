@@ -6,7 +6,8 @@ Every response carries security headers: a Content-Security-Policy without inlin
 or style (``default-src 'self'``), no framing, no referrer (a sign-in link must not leak
 through it), no MIME sniffing, and ``Cache-Control: no-store`` (pages hold patient data).
 Errors never show details: 404 is the same page whether a thing does not exist or is not
-the professional's to see.
+the professional's to see. Under ``/fhir`` (the FHIR R4 interface, ``web/fhir/``) every
+error is an ``OperationOutcome`` in ``application/fhir+json`` instead of a page.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from notifications.channels import Channel
 from notifications.settings import NotificationSettings
 from web.context import WebContext
 from web.exceptions import NotVisible, SignInRequired, WebError
+from web.fhir.errors import is_fhir, outcome_response
+from web.fhir.settings import FhirSettings
 from web.oidc.settings import OidcSettings
 from web.pages import render
 from web.settings import WebSettings, resolve_secret
@@ -52,7 +55,7 @@ SECURITY_HEADERS = {
 def create_app(web: WebSettings | None = None, settings: Settings | None = None, *,
                notify: NotificationSettings | None = None, clock: Clock | None = None,
                channels: Mapping[str, Channel] | None = None,
-               oidc: OidcSettings | None = None) -> FastAPI:
+               oidc: OidcSettings | None = None, fhir: FhirSettings | None = None) -> FastAPI:
     web = web or WebSettings()
     oidc = oidc or OidcSettings()
     settings = settings or Settings()
@@ -69,6 +72,7 @@ def create_app(web: WebSettings | None = None, settings: Settings | None = None,
     _errors(app)
     app.middleware("http")(_security_headers)
     from web.auth.signin import router as sign_in
+    from web.fhir.router import fhir_router
     from web.routes.coord_dashboard import router as coord_dashboard
     from web.routes.coord_exports import router as coord_exports
     from web.routes.coord_patients import router as coord_patients
@@ -80,7 +84,8 @@ def create_app(web: WebSettings | None = None, settings: Settings | None = None,
     from web.routes.tasks import router as tasks
 
     for router in (sign_in, tasks, patients, coordination, preferences, coord_dashboard,
-                   coord_queue, coord_exports, coord_patients, coord_professionals):
+                   coord_queue, coord_exports, coord_patients, coord_professionals,
+                   fhir_router(fhir or FhirSettings())):
         app.include_router(router)
     if oidc.enabled:
         from web.auth.oidc import oidc_routes
@@ -117,20 +122,28 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(WebError)
     async def web_error(request: Request, exc: WebError) -> Response:
+        if is_fhir(request):
+            return outcome_response(request, exc)
         return render(request, "error.html", status=exc.status_code, message=str(exc))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if is_fhir(request):
+            return outcome_response(request, exc)
         status = 404 if exc.status_code in (404, 405) else exc.status_code
         return render(request, "error.html", status=status,
                       message=str(NotVisible()) if status == 404 else "requête refusée")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_fhir(request):
+            return outcome_response(request, exc)
         return render(request, "error.html", status=404, message=str(NotVisible()))
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
+        if is_fhir(request):
+            return outcome_response(request, exc)
         log.error("web request failed: %s %s (%s)", request.method, request.url.path,
                   type(exc).__name__)
         return render(request, "error.html", status=500,

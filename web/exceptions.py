@@ -8,6 +8,8 @@
     ├── SignInRequired     no valid session: redirect to the sign-in page
     ├── CsrfRefused        a form without the session's CSRF token: 403, nothing done
     ├── RateLimited        too many sign-in requests: 429, nothing sent
+    ├── FhirError          a request under /fhir refused: an OperationOutcome with its
+    │                      status (web/fhir/errors.py)
     └── SignInError        a sign-in was refused: no session; ``public_message`` is French
         └── OidcError                   OpenID Connect sign-in (``web/oidc/``)
             ├── OidcConfigurationError  the provider's discovery document is unusable

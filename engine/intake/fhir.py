@@ -10,7 +10,9 @@ Read: the ``Patient`` (identifiers, INS with its OID
 name, birth date, sex), active ``Condition`` codes (SNOMED CT), final,
 amended or corrected ``Observation`` with a LOINC code the pathways read
 (``codes.RESULTS``) and a quantity, and inpatient ``Encounter`` (class
-``IMP``: an admission at its start, a discharge at its end). Every resource
+``IMP``: an admission at its start, a discharge at its end). The REST interface also
+takes a single ``Observation`` or ``Encounter`` (``read_resource``), about a patient we
+know (``subject``: ``Patient/<our id>`` or an identifier). Every resource
 used is validated against its R4B model; an invalid one refuses the whole
 bundle with the path of the error (``entry[3].resource.birthDate``). Other
 resources are counted, not read.
@@ -40,11 +42,15 @@ SEXES = {"female": "F", "male": "M"}
 
 
 class InvalidResource(RefusedMessage):
-    """A resource that does not validate; ``path`` locates the error (FHIRPath-like)."""
+    """A resource that does not validate; ``path`` locates the (first) error, FHIRPath-like;
+    ``issues`` lists every error found as (path, problem)."""
 
-    def __init__(self, path: str, problem: str) -> None:
+    def __init__(self, path: str, problem: str,
+                 more: list[tuple[str, str]] | None = None) -> None:
         self.path = path
-        super().__init__(f"{path} : {problem}", "", None)
+        self.issues = [(path, problem), *(more or [])]
+        extra = f" (et {len(more)} autre(s) erreur(s))" if more else ""
+        super().__init__(f"{path} : {problem}{extra}", "", None)
 
 
 @dataclass
@@ -73,10 +79,10 @@ def validated(resource: dict[str, Any], prefix: str) -> Any:
     try:
         return model.model_validate(resource)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidResource(_path(prefix, tuple(first["loc"])),
-                              f"{first['msg']} (reçu {str(first.get('input'))[:60]!r})"
-                              ) from exc
+        issues = [(_path(prefix, tuple(error["loc"])),
+                   f"{error['msg']} (reçu {str(error.get('input'))[:60]!r})")
+                  for error in exc.errors()]
+        raise InvalidResource(*issues[0], issues[1:]) from exc
 
 
 def _aware(moment: datetime | date | None) -> datetime | None:
@@ -197,3 +203,70 @@ def read_bundle(data: Any, source: str) -> BundleContent:
             intake.events.extend(stay(model, key))
     intake.events.sort(key=lambda e: e.effective_at)
     return BundleContent(intake, _aware(patient.deceasedDateTime), ignored)
+
+
+# -- single resources (the REST interface's POST /Observation, /Encounter) ------------------
+
+SINGLE = ("Observation", "Encounter")
+
+
+def business_id(resource: dict[str, Any]) -> str:
+    """What makes a posted resource the same one when it comes again: its id, else its first
+    identifier, else (hashed) its whole content: posting it twice changes nothing."""
+    import hashlib
+    import json
+
+    if resource.get("id"):
+        return str(resource["id"])[:64]
+    for ident in resource.get("identifier") or []:
+        if isinstance(ident, dict) and ident.get("system") and ident.get("value"):
+            text = f"{ident['system']}|{ident['value']}"
+            return "id-" + hashlib.sha256(text.encode()).hexdigest()[:40]
+    content = json.dumps(resource, sort_keys=True, separators=(",", ":"))
+    return "content-" + hashlib.sha256(content.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whom a posted resource is about: our id (``Patient/12``) or an identifier."""
+
+    patient_id: int | None = None
+    identifier: Identifier | None = None
+
+
+def subject(model: Any, kind: str) -> Subject:
+    ref = model.subject
+    if ref is None:
+        raise InvalidResource(f"{kind}.subject", "le patient (subject) est obligatoire")
+    if ref.reference:
+        tail = str(ref.reference).rstrip("/").split("/")
+        if len(tail) >= 2 and tail[-2] == "Patient" and tail[-1].isdigit():
+            return Subject(patient_id=int(tail[-1]))
+        raise InvalidResource(f"{kind}.subject.reference",
+                              f"référence {ref.reference!r} : attendu Patient/<id Parcours>, "
+                              "ou subject.identifier (INS ou identifiant de l'établissement)")
+    ident = ref.identifier
+    if ident is not None and ident.system and ident.value:
+        return Subject(identifier=Identifier(str(ident.value),
+                                             str(ident.system).removeprefix("urn:oid:")))
+    raise InvalidResource(f"{kind}.subject", "attendu subject.reference (Patient/<id>) ou "
+                                             "subject.identifier (system et value)")
+
+
+def read_resource(resource: dict[str, Any], kind: str) -> tuple[Any, Subject]:
+    """A posted Observation or Encounter, validated (R4B), and whom it is about."""
+    if resource.get("resourceType") != kind:
+        raise InvalidResource("resourceType", f"une ressource {kind} est attendue à cette "
+                                              f"adresse, reçu {resource.get('resourceType')!r}")
+    model = validated(resource, kind)
+    return model, subject(model, kind)
+
+
+def resource_events(model: Any, patient_id: int, ident: str) -> list[Inbound]:
+    """The inbox events of a posted Observation or Encounter (none: not read)."""
+    model.id = ident
+    key = f"patient-{patient_id}"
+    if model.get_resource_type() == "Observation":
+        event = observation(model, key)
+        return [event] if event else []
+    return stay(model, key)

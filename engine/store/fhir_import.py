@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -21,11 +22,11 @@ from sqlmodel import col
 
 from engine import events
 from engine.intake.exceptions import RefusedMessage, UnknownPatient
-from engine.intake.fhir import BundleContent, read_bundle
+from engine.intake.fhir import BundleContent, InvalidResource, Subject, read_bundle, resource_events
 from engine.intake.model import Identity
 from engine.store import inbox
 from engine.store.db import transaction
-from engine.store.identity import link, match
+from engine.store.identity import link, match, owners
 from engine.store.inbox import enqueue
 from engine.store.service import CaseService
 from engine.store.tables import PathwayVersion, Patient
@@ -92,6 +93,51 @@ def import_bundle(session: Session, content: BundleContent, file: str,
             event_id=intake.message_id, source=intake.source, patient_ref=patient.id,
             payload={"format": FHIR, "file": file, "events": report.events},
             status="applied", processed_at=now)
+    session.flush()
+    return report
+
+
+@dataclass
+class ResourceReport:
+    """A single posted resource: its patient, and its events new or already received."""
+
+    patient_id: int
+    events: int = 0
+    already: int = 0
+
+
+def subject_patient(session: Session, subject: Subject, kind: str) -> int:
+    """Our patient a posted resource is about; InvalidResource (``kind.subject``) if none."""
+    if subject.patient_id is not None:
+        if session.get(Patient, subject.patient_id) is not None:
+            return subject.patient_id
+        raise InvalidResource(f"{kind}.subject.reference",
+                              f"patient Patient/{subject.patient_id} inconnu")
+    ident = subject.identifier
+    assert ident is not None  # Subject has one or the other
+    if ident.is_ins:
+        found = session.scalar(select(col(Patient.id)).where(col(Patient.ins) == ident.value))
+    else:
+        found = owners(session, [ident]).get(ident)
+    if found is None:
+        raise InvalidResource(f"{kind}.subject.identifier",
+                              f"aucun patient connu avec l'identifiant {ident.value} "
+                              f"({ident.system}) : envoyez d'abord son Patient ou un Bundle")
+    return found
+
+
+def import_resource(session: Session, model: Any, subject: Subject, ident: str,
+                    source: str, now: datetime) -> ResourceReport:
+    """Store one posted Observation or Encounter's events in the caller's transaction."""
+    kind = str(model.get_resource_type())  # an R4B model
+    patient_id = subject_patient(session, subject, kind)
+    report = ResourceReport(patient_id)
+    for event in resource_events(model, patient_id, ident):
+        received = enqueue(session, event.kind, effective_at=event.effective_at,
+                           received_at=now, event_id=event.event_id, source=source[:120],
+                           patient_ref=patient_id, payload=event.payload)
+        report.events += received.created
+        report.already += not received.created
     session.flush()
     return report
 

@@ -188,22 +188,28 @@ def search_patients(session: Session, text: str, *, limit: int = DEFAULT_LIMIT,
                          "(JJ/MM/AAAA), une INS ou un identifiant local")
     if len(wanted) > 200:
         raise InputError("recherche trop longue (200 caractères au plus)")
-    born = _as_date(wanted)
-    exact = or_(col(Patient.ins) == wanted, func.lower(col(Patient.local_id)) == wanted.lower())
+    from engine.store.people import patient_search_query
+
+    # the same indexed search as the coordinator's web page (folded names, INS, local id,
+    # birth date): no patient table scan on a large territory
+    query = patient_search_query(wanted)
+    ids: list[int] = []
+    if wanted.isdigit() and len(wanted) < 10 and is_id(int(wanted)) \
+            and session.get(Patient, int(wanted)) is not None:  # the internal id
+        ids.append(int(wanted))
+    born = _as_date(wanted)  # AAAA-MM-JJ too; a local id whatever its case
+    exact = func.lower(col(Patient.local_id)) == wanted.lower()
     if born is not None:
         exact = or_(exact, col(Patient.birth_date) == born)
-    if wanted.isdigit() and len(wanted) < 10:  # the internal id, as ``find_patient`` reads it
-        exact = or_(exact, col(Patient.id) == int(wanted))
-    ids = list(session.scalars(select(col(Patient.id)).where(exact).order_by(col(Patient.id))))
-    words = fold(wanted).split()
-    if words and born is None:
-        seen = set(ids)
-        for pid, family, given in session.execute(
-                select(col(Patient.id), col(Patient.family_name), col(Patient.given_names))
-                .order_by(col(Patient.family_name), col(Patient.given_names), col(Patient.id))):
-            names = fold(f"{family} {given}")
-            if pid not in seen and all(w in names for w in words):
-                ids.append(pid)
+    ids += [pid for pid in session.scalars(select(col(Patient.id)).where(exact)
+                                           .order_by(col(Patient.id)))
+            if pid is not None and pid not in ids]
+    if query is not None:
+        found = query.subquery()
+        ids += [pid for pid in session.scalars(
+            select(col(Patient.id)).join(found, found.c.pid == col(Patient.id))
+            .order_by(col(Patient.family_name), col(Patient.given_names), col(Patient.id)))
+            if pid is not None and pid not in ids]
     page_ids = ids[offset:offset + limit]
     patients = {p.id: p for p in session.scalars(
         select(Patient).where(col(Patient.id).in_(page_ids)))} if page_ids else {}

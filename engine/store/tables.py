@@ -378,7 +378,34 @@ class UsedSignInKey(SQLModel, table=True):
     expires_at: datetime = _ts(index=True)
 
 
-# -- migration of running cases (issue 15, migration 0011) ----------------------------------
+# -- FHIR REST clients (issue 14, migration 0011) -----------------------------------------
+class FhirClient(SQLModel, table=True):
+    """A system allowed to call the FHIR REST interface (OAuth2 client credentials).
+
+    The secret is never stored: only its SHA-256 (it is 256 random bits, shown once)."""
+
+    __tablename__ = "fhir_client"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=80)
+    client_id: str = Field(unique=True, max_length=64)
+    secret_hash: str = Field(max_length=64, description="SHA-256 of the secret, hex")
+    scopes: list[str] = _json(default_factory=list, description="SMART system/… scopes")
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(default=None)
+
+
+class FhirToken(SQLModel, table=True):
+    """An access token issued to a FHIR client (only its SHA-256 is kept), short-lived."""
+
+    __tablename__ = "fhir_token"
+    token_hash: str = Field(primary_key=True, max_length=64, description="SHA-256, hex")
+    client_id: int = Field(foreign_key="fhir_client.id", index=True)
+    scope: str = Field(max_length=2000)
+    issued_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+
+
+# -- migration of running cases (issue 15, migration 0012) ----------------------------------
 class MigrationRun(SQLModel, table=True):
     """One ``parcours migrate apply``: resumable (its cursor and counts are written in the
     transaction of each batch) and the history a rollback reads."""
@@ -420,7 +447,7 @@ class MigrationCase(SQLModel, table=True):
 ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion, CaseRow,
               CaseStateRow, CaseEvent, EventReceipt, ObservationRow, TaskRow, TimerRow,
               OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow, UsedSignInKey,
-              MigrationRun, MigrationCase]
+              FhirClient, FhirToken, MigrationRun, MigrationCase]
 
 
 # -- Core tables ---------------------------------------------------------------------------

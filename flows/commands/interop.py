@@ -5,7 +5,9 @@ override; it prints the port it listens on); ``parcours mllp send FILE…``
 sends files of HL7 v2 messages one by one, each after the previous one's ACK;
 ``parcours import fhir FILE_OR_FOLDER…`` imports FHIR bundles, each all or
 nothing, with a French report per file (``--apply``: then enrol the imported
-patients where eligible and apply the inbox). None of them imports Prefect.
+patients where eligible and apply the inbox). ``parcours fhir clients add|list|revoke``
+manages the systems allowed to call the FHIR REST interface (``web/fhir``): the secret
+is printed once, at ``add``, and only its hash is kept. None of them imports Prefect.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import sys
 from pathlib import Path
 
 from engine.settings import Settings
-from flows.commands.common import add_now, bounded_int, engine_of, guarded, now_of
+from flows.commands.common import (
+    add_json,
+    add_now,
+    bounded_int,
+    dump,
+    engine_of,
+    fmt,
+    guarded,
+    now_of,
+)
 
 
 @guarded
@@ -136,6 +147,54 @@ def import_fhir(args: argparse.Namespace) -> int:
     return 0 if not failures else 1
 
 
+@guarded
+def fhir_client_add(args: argparse.Namespace) -> int:
+    from engine.store.db import transaction
+    from engine.store.fhir_clients import add_client
+
+    scopes = [s for group in args.scope for s in group.split()]
+    with transaction(engine_of(Settings())) as session:
+        new = add_client(session, args.name, scopes, now_of(args))
+    print(f"client FHIR {new.name!r} enregistré, portées : {' '.join(new.scopes)}\n"
+          f"client_id     : {new.client_id}\n"
+          f"client_secret : {new.secret}\n"
+          "Notez le secret maintenant : il n'est conservé que sous forme d'empreinte et ne "
+          "sera plus jamais affiché (perdu : révoquez ce client et créez-en un autre).")
+    return 0
+
+
+@guarded
+def fhir_client_list(args: argparse.Namespace) -> int:
+    from engine.store.db import transaction
+    from engine.store.fhir_clients import list_clients
+
+    with transaction(engine_of(Settings())) as session:
+        clients = list_clients(session)
+    if args.json:
+        dump([{"name": c.name, "client_id": c.client_id, "scopes": c.scopes,
+               "created_at": c.created_at, "revoked_at": c.revoked_at} for c in clients])
+        return 0
+    if not clients:
+        print("aucun client FHIR (parcours fhir clients add NOM --scope …)")
+    for c in clients:
+        state = f"révoqué le {fmt(c.revoked_at)}" if c.revoked_at else "actif"
+        print(f"{c.name}  {c.client_id}  {' '.join(c.scopes)}  créé le {fmt(c.created_at)}  "
+              f"{state}")
+    return 0
+
+
+@guarded
+def fhir_client_revoke(args: argparse.Namespace) -> int:
+    from engine.store.db import transaction
+    from engine.store.fhir_clients import revoke_client
+
+    with transaction(engine_of(Settings())) as session:
+        client = revoke_client(session, args.client, now_of(args))
+        name = client.name
+    print(f"client FHIR {name!r} révoqué : ses jetons ne sont plus acceptés")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     h = "flows.commands.interop:"
     p = sub.add_parser("mllp", help="HL7 v2 : écoute MLLP (ACK après enregistrement)")
@@ -163,3 +222,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="puis inscrire les patients éligibles et appliquer l'inbox")
     add_now(q)
     q.set_defaults(handler=h + "import_fhir")
+
+    p = sub.add_parser("fhir", help="interface FHIR REST : systèmes autorisés")
+    fsub = p.add_subparsers(dest="fhir_command", required=True, metavar="OBJET")
+    q = fsub.add_parser("clients", help="clients OAuth2 (client credentials) de l'interface "
+                                        "FHIR")
+    csub = q.add_subparsers(dest="clients_command", required=True, metavar="ACTION")
+    r = csub.add_parser("add", help="enregistrer un système ; son secret est affiché une "
+                                    "seule fois")
+    r.add_argument("name", metavar="NOM", help="nom du système (moteur d'interfaces, "
+                                               "plateforme régionale…)")
+    r.add_argument("--scope", action="append", required=True, metavar="PORTÉE",
+                   help="portée SMART system/RESSOURCE.ACTION, répétable ou séparée par des "
+                        "espaces : system/*.write system/Patient.read system/Task.read …")
+    add_now(r)
+    r.set_defaults(handler=h + "fhir_client_add")
+    r = csub.add_parser("list", help="lister les clients (jamais leurs secrets)")
+    add_json(r)
+    r.set_defaults(handler=h + "fhir_client_list")
+    r = csub.add_parser("revoke", help="révoquer un client : ses jetons sont refusés aussitôt")
+    r.add_argument("client", metavar="NOM_OU_CLIENT_ID")
+    add_now(r)
+    r.set_defaults(handler=h + "fhir_client_revoke")

@@ -17,7 +17,7 @@ from tests.db.test_cli import territory as territory
 from tests.db.test_migration import REMOVED, REMOVED_MAPPING
 
 
-def test_migration_0011_matches_the_tables(engine: Engine) -> None:
+def test_migration_0012_matches_the_tables(engine: Engine) -> None:
     with engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     ours = [d for d in diffs if any(name in repr(d) for name in

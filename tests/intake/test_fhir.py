@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from engine.store.db import transaction
@@ -106,3 +108,81 @@ def test_an_invalid_bundle_is_refused_whole_with_the_path_of_the_error(
     assert "broken.json : fichier JSON illisible" in err
     with transaction(territory) as s:
         assert s.scalars(select(Patient.family_name)).all() == ["Thompson"]
+
+
+# -- the same bundles through the REST interface (POST /fhir) --------------------------------
+
+
+def _rest_client(engine: Engine, db_url: str) -> tuple[TestClient, dict[str, str]]:
+    from engine.clock import FixedClock
+    from engine.settings import Settings
+    from engine.store.fhir_clients import add_client
+    from flows.commands.common import moment
+    from web.app import create_app
+    from web.settings import WebSettings
+
+    now = moment(NOW)
+    app = create_app(WebSettings(secret_key="s" * 48), Settings(database_url=db_url),
+                     clock=FixedClock(now))
+    client = TestClient(app, raise_server_exceptions=False)
+    with transaction(engine) as s:
+        system = add_client(s, "plateforme", ["system/Bundle.write"], now)
+    answer = client.post("/fhir/auth/token", data={"grant_type": "client_credentials"},
+                         auth=(system.client_id, system.secret))
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}",
+               "Content-Type": "application/fhir+json"}
+    return client, headers
+
+
+def test_every_synthea_bundle_posted_to_the_rest_interface_drives_the_pathways(
+        territory: Engine, db_url: str) -> None:
+    from engine.store.fhir_import import BundleReport, apply_imported
+    from flows.commands.common import moment
+
+    client, headers = _rest_client(territory, db_url)
+    bundles = sorted(SYNTHEA.glob("*.json"))
+    assert len(bundles) == 12
+    reports = []
+    for path in bundles:
+        answer = client.post("/fhir", content=path.read_bytes(), headers=headers)
+        assert answer.status_code == 200, (path.name, answer.text)
+        body = answer.json()
+        assert body["type"] == "transaction-response"
+        data = json.loads(path.read_bytes())
+        assert len(body["entry"]) == len(data["entry"])
+        first = body["entry"][0]["response"]
+        assert first["status"] == "201 Created", path.name
+        patient = next(d["resource"] for d in data["entry"]
+                       if d["resource"]["resourceType"] == "Patient")
+        reports.append(BundleReport(path.name, int(first["location"].split("/")[1]),
+                                    deceased="deceasedDateTime" in patient))
+    # what --apply does after a file import: enrol where eligible, apply the inbox in order
+    summary = apply_imported(CaseService(territory), reports, moment(NOW))
+    assert " 0 refusé(s)" in summary
+    first_counts = counts(territory)
+
+    renato = cases_of(territory, "Dare")
+    assert set(renato) == {"diabete-type2"}
+    with transaction(territory) as s:
+        hba1c = s.scalars(select(ObservationRow.value).where(
+            ObservationRow.code == "4548-4", ObservationRow.patient_id == renato[
+                "diabete-type2"].patient_id)).all()
+    assert len(hba1c) == 5
+    assert "insuffisance-cardiaque-65" in cases_of(territory, "Murazik")
+    lavelle = cases_of(territory, "Kuvalis")["hospitalisation-sujet-age"]
+    assert "parcours.retour_domicile.veille.en_veille" in lavelle.active_states
+    with transaction(territory) as s:
+        tasks = set(s.scalars(select(TaskRow.key).where(TaskRow.case_id == lavelle.id)))
+    assert {"visite_medecin_sortie", "conciliation_medicamenteuse"} <= tasks
+    assert cases_of(territory, "Beer") == {}
+
+    # posted again: 200 OK, nothing new anywhere
+    for path in bundles:
+        answer = client.post("/fhir", content=path.read_bytes(), headers=headers)
+        first = answer.json()["entry"][0]["response"]
+        assert first["status"] == "200 OK" and " 0 événement(s) reçu(s)" in first[
+            "outcome"]["issue"][0]["diagnostics"]
+    assert counts(territory) == first_counts
+    app = client.app
+    assert isinstance(app, FastAPI)
+    app.state.web.engine.dispose()

@@ -3,8 +3,8 @@ they moved (what a rollback needs), and the stored case format number on each ca
 
 Rows already stored were written by the release that has format 3 (``engine.caseformat``).
 
-Revision ID: 0011_migration
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02 14:00:00
 """
 import sqlalchemy as sa
@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql
 
 import engine.store.types
 
-revision = '0011_migration'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
