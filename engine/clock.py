@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -75,3 +76,63 @@ def days_overdue(due_at: datetime, now: datetime, zone: ZoneInfo = PARIS) -> int
     from midnight; never "0 days late" the night it falls due.
     """
     return max(calendar_days(due_at, now, zone), 0) if now > due_at else 0
+
+
+class Addable(Hashable, Protocol):
+    """A calendar duration (``engine.durations.Duration``) as the cache sees it."""
+
+    def add_to(self, moment: datetime, times: int = 1) -> datetime: ...
+
+
+class CalendarCache:
+    """Calendar arithmetic remembered per (duration, instant), where it repeats.
+
+    A sweep applies the same delays at the same instants to thousands of cases (every
+    timer armed at 08:00 today, every task created then gets the same due date), and
+    adding months on the Paris wall clock or finding the end of a day costs microseconds
+    each time. The key holds the instant's time zone and fold besides the instant, so a
+    result is reused only for the very same wall clock and zone (two equal instants in
+    different zones give results in their own zones). Bounded: forgotten when full.
+    """
+
+    __slots__ = ("_added", "_dates", "_ends", "_limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._added: dict[tuple[Hashable, datetime, object, int], datetime] = {}
+        self._ends: dict[tuple[datetime, object, int], datetime] = {}
+        self._dates: dict[tuple[datetime, object, int], date] = {}
+        self._limit = limit
+
+    def local_date(self, moment: datetime) -> date:
+        """``local_date(moment)``: the territory's calendar date of an instant."""
+        key = (moment, moment.tzinfo, moment.fold)
+        found = self._dates.get(key)
+        if found is None:
+            if len(self._dates) >= self._limit:
+                self._dates.clear()
+            found = self._dates[key] = local_date(moment)
+        return found
+
+    def days(self, start: datetime, end: datetime) -> int:
+        """``calendar_days(start, end)``."""
+        return (self.local_date(end) - self.local_date(start)).days
+
+    def add(self, duration: Addable, moment: datetime) -> datetime:
+        """``duration.add_to(moment)``."""
+        key = (duration, moment, moment.tzinfo, moment.fold)
+        found = self._added.get(key)
+        if found is None:
+            if len(self._added) >= self._limit:
+                self._added.clear()
+            found = self._added[key] = duration.add_to(moment)
+        return found
+
+    def end_of_day(self, moment: datetime) -> datetime:
+        """``end_of_day(moment)`` in the territory's zone."""
+        key = (moment, moment.tzinfo, moment.fold)
+        found = self._ends.get(key)
+        if found is None:
+            if len(self._ends) >= self._limit:
+                self._ends.clear()
+            found = self._ends[key] = end_of_day(moment)
+        return found

@@ -52,7 +52,7 @@ from engine.case import (
     TimerState,
     Transitioned,
 )
-from engine.clock import calendar_days, end_of_day
+from engine.clock import CalendarCache
 from engine.durations import Duration
 from engine.exceptions import (
     ClosedCaseError,
@@ -104,8 +104,13 @@ class _Work:
 
     def freeze(self, rank: Mapping[str, int]) -> Case:
         """The new case: leaves in document order, timers by time then name."""
-        timers = tuple(sorted(self.timers.values(), key=_TIMER_ORDER))
-        return Case(tuple(sorted(self.leaves, key=rank.__getitem__)), self.facts, timers,
+        timers = self.timers
+        leaves = self.leaves
+        return Case(tuple(leaves) if len(leaves) < 2 else tuple(sorted(leaves,
+                                                                       key=rank.__getitem__)),
+                    self.facts,
+                    tuple(timers.values()) if len(timers) < 2
+                    else tuple(sorted(timers.values(), key=_TIMER_ORDER)),
                     tuple(self.tasks.values()), self.seq, self.closed_at, self.history,
                     self.stays)
 
@@ -118,6 +123,12 @@ class Runtime:
         self.pathway = pathway
         self.params = pathway.resolve_parameters(parameters)
         self._durations: dict[str, Duration] = {}
+        #: due dates, reminders and timers: the same delays from the same instants
+        self._calendar = CalendarCache()
+        self._units: dict[tuple[str, str | None], bool] = {}
+        #: per state: its timers and its entry actions (None when it has none)
+        self._entering = {sid: (state.timers, state.entry if state.entry else None)
+                          for sid, state in pathway.states.items()}
         self._obs_keys = set(pathway.definition.observations)
         # per-pathway lookups, computed once so that no event rebuilds them
         states = pathway.states
@@ -260,12 +271,22 @@ class Runtime:
         if kind != events.OBSERVATION or event.unit is None:
             return event
         spec = self.pathway.definition.observations.get(key)
-        if spec is None or same_unit(event.unit, spec.unit):
+        if spec is None or self._same_unit(event.unit, spec.unit):
             return event
         converted = to_declared(spec.title, event.value, event.unit, spec.unit, spec.code)
         if converted is None:
             return event
         return replace(event, value=converted.value, unit=converted.unit)
+
+    def _same_unit(self, unit: str, declared: str | None) -> bool:
+        """``same_unit``, remembered per pair (a laboratory sends the same units all day)."""
+        pair = (unit, declared)
+        same = self._units.get(pair)
+        if same is None:
+            if len(self._units) >= 1024:
+                self._units.clear()
+            same = self._units[pair] = same_unit(unit, declared)
+        return same
 
     # -- validation -------------------------------------------------------------------------
 
@@ -324,13 +345,13 @@ class Runtime:
         if "obs" in reads:
             obs: dict[str, Any] = dict.fromkeys(self._obs_keys)
             for key, value in subject.observations.items():
-                obs[key] = _obs_view(value, now)
+                obs[key] = self._obs_view(value, now)
             kind, key = self._kind(event.name)
             if kind == events.OBSERVATION:
                 latest = subject.observations.get(key)
                 if latest is None or latest.at <= event.at:
-                    obs[key] = _obs_view(ObservationValue(event.value, event.at, event.unit),
-                                         now)
+                    obs[key] = self._obs_view(
+                        ObservationValue(event.value, event.at, event.unit), now)
             values["obs"] = obs
         if "patient" in reads:
             values["patient"] = self._patient(subject, now)
@@ -339,6 +360,10 @@ class Runtime:
         if history.ROOT in reads:
             values[history.ROOT] = history.views(work.history, self._history_keys, now)
         return _EventScope(values)
+
+    def _obs_view(self, value: ObservationValue, now: datetime) -> dict[str, Any]:
+        return {"value": value.value, "unit": value.unit, "date": value.at,
+                "days_ago": self._calendar.days(value.at, now)}
 
     def _remember(self, work: _Work, key: str, value: ObservationValue, now: datetime) -> None:
         work.history = {**work.history, key: history.record(
@@ -384,14 +409,15 @@ class Runtime:
         """
         duration = self._dur(delay)
         if recurring:
-            return TimerState(name, sid, duration.add_to(now), self._period(delay), now)
+            return TimerState(name, sid, self._calendar.add(duration, now), self._period(delay),
+                              now)
         fired = work.firing
         if fired is not None and fired.state == sid and fired.name == name \
                 and fired.every is None:
             anchor = fired.anchor or fired.fire_at
             return TimerState(name, sid, _on_schedule(anchor, duration, fired.fire_at),
                               None, anchor)
-        return TimerState(name, sid, duration.add_to(now), None, now)
+        return TimerState(name, sid, self._calendar.add(duration, now), None, now)
 
     def _period(self, ref: str) -> str:
         """A recurring timer's period as stored on the case: the duration's canonical text."""
@@ -478,14 +504,15 @@ class Runtime:
 
     def _enter(self, work: _Work, entered: tuple[str, ...], scope: _EventScope,
                now: datetime) -> None:
+        entering = self._entering
         for sid in entered:
-            state = self.pathway.states[sid]
-            for timer in state.timers:
+            timers, entry = entering[sid]
+            for timer in timers:
                 armed = self._arm(work, sid, timer.name, timer.delay, timer.recurring, now)
                 work.timers[(sid, timer.name)] = armed
                 work.effects.append(TimerSet(timer.name, sid, armed.fire_at))
-            if state.entry:
-                self._run(work, state.entry, sid, scope, now)
+            if entry is not None:
+                self._run(work, entry, sid, scope, now)
 
     def _run(self, work: _Work, actions: CompiledActions, owner: str, scope: _EventScope,
              now: datetime) -> None:
@@ -510,10 +537,11 @@ class Runtime:
         ref = f"{key}-{work.seq}"
         due_at = self._deadline(spec.due, now)
         work.tasks[ref] = OpenTask(ref, key, owner, spec.role, due_at)
+        add = self._calendar.add
         work.effects.append(TaskCreated(
             now, ref, key, owner, spec.title, spec.description, spec.role, due_at,
-            self._dur(spec.reminder).add_to(now) if spec.reminder else None,
-            self._dur(spec.escalation).add_to(now) if spec.escalation else None,
+            add(self._dur(spec.reminder), now) if spec.reminder else None,
+            add(self._dur(spec.escalation), now) if spec.escalation else None,
             {name: _copy_view(view) for name, view in self._task_results[key].items()}))
 
     def _cancel_tasks(self, work: _Work, key: str, owner: str, now: datetime) -> None:
@@ -528,8 +556,8 @@ class Runtime:
         of that calendar day in the territory (a task due "in 7 days" is not late before
         midnight, Europe/Paris); a delay with a time part (PT48H, P1DT12H) is exact."""
         duration = self._dur(ref)
-        moment = duration.add_to(now)
-        return moment if duration.seconds else end_of_day(moment)
+        moment = self._calendar.add(duration, now)
+        return moment if duration.seconds else self._calendar.end_of_day(moment)
 
     def _complete_tasks(self, work: _Work, event: Event) -> None:
         if event.task is not None:
@@ -580,11 +608,6 @@ def _roots_read(pathway: CompiledPathway) -> frozenset[str]:
         expressions += [value for _, value in actions.set]
     return frozenset(path[0] for e in expressions if isinstance(e, CompiledExpression)
                      for path in e.names if path)
-
-
-def _obs_view(value: ObservationValue, now: datetime) -> dict[str, Any]:
-    return {"value": value.value, "unit": value.unit, "date": value.at,
-            "days_ago": calendar_days(value.at, now)}
 
 
 def _copy_view(view: dict[str, Any]) -> dict[str, Any]:

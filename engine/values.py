@@ -71,19 +71,19 @@ def check_value(title: str, value: Any, kind: str, minimum: float | None = None,
     """Refuse a value that is not of ``kind`` or outside [minimum, maximum]."""
     text = MESSAGES[lang]
     unit_text = f" {unit}" if unit else ""
-    bounds = _range(text, minimum, maximum, unit_text)
     problem: str | None = None
     if kind in ("number", "integer"):
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not math.isfinite(value):
-            problem = text["nan"].format(title=title, value=value, range=bounds,
+            problem = text["nan"].format(title=title, value=value,
+                                         range=_range(text, minimum, maximum, unit_text),
                                          whole=text["whole"] if kind == "integer" else "")
         elif kind == "integer" and not float(value).is_integer():
             problem = text["not_whole"].format(title=title, value=value)
         elif (minimum is not None and value < minimum) or \
                 (maximum is not None and value > maximum):
             problem = text["impossible"].format(title=title, value=value, unit=unit_text,
-                                                range=bounds)
+                                                range=_range(text, minimum, maximum, unit_text))
     elif kind == "boolean" and not isinstance(value, bool):
         problem = text["bool"].format(title=title, value=value)
     elif kind == "choice" and choices is not None and value not in choices:
@@ -122,6 +122,20 @@ def check_fields(title: str, values: Mapping[str, Any], spec: Mapping[str, Field
                 raise InvalidEventDataError(text["missing"].format(
                     title=title, name=name, type=field_spec.type))
             continue
-        check_value(text["field"].format(title=title, name=name), values[name],
-                    field_spec.type, field_spec.minimum, field_spec.maximum,
-                    field_spec.choices, field_spec.unit, lang=lang)
+        if not _plainly_valid(values[name], field_spec):
+            check_value(text["field"].format(title=title, name=name), values[name],
+                        field_spec.type, field_spec.minimum, field_spec.maximum,
+                        field_spec.choices, field_spec.unit, lang=lang)
+
+
+def _plainly_valid(value: Any, spec: FieldSpec) -> bool:
+    """The common case of ``check_value`` without building its messages: a finite number
+    within its bounds (a whole one for an integer field). Anything else goes through
+    ``check_value``, which accepts it or says why not."""
+    if spec.type not in ("number", "integer") or isinstance(value, bool) \
+            or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    if spec.type == "integer" and not float(value).is_integer():
+        return False
+    return (spec.minimum is None or value >= spec.minimum) and \
+        (spec.maximum is None or value <= spec.maximum)

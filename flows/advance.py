@@ -116,6 +116,11 @@ def due_pathways(ws: Workspace, now: datetime) -> list[str]:
         return overview.due_pathways(session, now)
 
 
+def has_work(ws: Workspace, now: datetime) -> bool:
+    """Whether some case is due (the cycle skips the step otherwise)."""
+    return bool(due_pathways(ws, now))
+
+
 def due_pages(ws: Workspace, pathway: str, now: datetime, page: int) -> Iterator[list[int]]:
     """Ids of the pathway's due cases, ``page`` at a time, in id order (no locks taken)."""
     cursor = 0

@@ -21,6 +21,10 @@ from typing import Any
 
 from engine.clock import PARIS
 
+#: the name of a final state that completed but left refused inbound events behind: in the
+#: Prefect UI such a run is not a plain green "Completed" (its message gives the counts)
+WITH_REFUSALS = "Terminé avec refus"
+
 _IDENT = re.compile(r"^[A-Za-z0-9_:.\-]{0,80}$")
 Row = dict[str, Any]
 

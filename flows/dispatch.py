@@ -104,6 +104,15 @@ def available() -> bool:
     return importlib.util.find_spec("notifications.dispatch") is not None
 
 
+def has_work(ws: Workspace, now: datetime) -> bool:
+    """Whether a message is due or held for a digest (the cycle skips the step otherwise)."""
+    if not available():
+        return False
+    from notifications.outbox import has_work as outbox_has_work
+
+    return outbox_has_work(ws.engine, now)
+
+
 @flow(name="dispatch-notifications", flow_run_name=artifacts.run_name("notify"),
       persist_result=False, log_prints=False)
 def dispatch_notifications(now: datetime | None = None, digests: bool = True) -> Any:

@@ -44,6 +44,13 @@ def never_enrolled(ws: Workspace, pathway: str) -> list[int]:
         return overview.never_enrolled(session, pathway)
 
 
+def has_work(ws: Workspace, now: datetime) -> bool:
+    """Whether some patient was never enrolled in an automatic pathway."""
+    keys = auto_pathways(ws, None)
+    with transaction(ws.engine) as session:
+        return overview.any_never_enrolled(session, keys)
+
+
 @task(name="enroll-pathway", task_run_name="inscriptions · {pathway}", cache_policy=NO_CACHE,
       persist_result=False, retry_condition_fn=retry_transient)
 def enroll_pathway(ws: Workspace, pathway: str, now: datetime) -> EnrolReport:

@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 
 from engine.store.db import transaction
-from engine.store.escalation import EscalationReport, escalate_one, overdue_by_role
+from engine.store.escalation import EscalationReport, escalate_one, has_due, overdue_by_role
 from flows import artifacts
 from flows.advance import retry_transient
 from flows.exceptions import run_batch, sanitized
@@ -35,6 +35,12 @@ def escalate_batch(ws: Workspace, number: int, now: datetime, size: int) -> Esca
     get_run_logger().info("lot %d : %d rappel(s), %d escalade(s)", number,
                           len(report.reminded_ids), len(report.escalated_ids))
     return report
+
+
+def has_work(ws: Workspace, now: datetime) -> bool:
+    """Whether a reminder or an escalation is due (the cycle skips the step otherwise)."""
+    with transaction(ws.engine) as session:
+        return has_due(session, now)
 
 
 def publish(report: EscalationReport, now: datetime, overdue: list[dict[str, Any]]) -> None:

@@ -6,7 +6,11 @@ the outcome of one transaction per event), idempotent by its event id.
 Slices of ``inbox_batch`` events are Prefect tasks run in sequence (order
 matters, so no parallelism here). A refused event stays in the inbox with
 its error (``parcours inbox list --status failed``) and is listed in the
-run's artifact by inbox id, kind and error type; nothing is dropped. On
+run's artifact by inbox id, kind and error type; nothing is dropped. Such a
+run ends *Completed* under the name « Terminé avec refus »
+(``artifacts.WITH_REFUSALS``) with the counts in its message, so the Prefect
+UI does not show it as a clean success; a transient error that stopped the
+drain ends it *Failed*. On
 PostgreSQL one drainer runs at a time (advisory lock); a second
 run started meanwhile returns at once.
 """
@@ -38,6 +42,12 @@ def apply_slice(ws: Workspace, number: int, now: datetime, limit: int) -> DrainR
     get_run_logger().info("tranche %d : %d appliqué(s), %d doublon(s), %d refusé(s)", number,
                           sum(report.applied.values()), report.duplicates, len(report.failed))
     return report
+
+
+def has_work(ws: Workspace, now: datetime) -> bool:
+    """Whether an event received by ``now`` waits (the cycle skips the step otherwise)."""
+    with transaction(ws.engine) as session:
+        return overview.inbox_waiting(session, now)
 
 
 def pathways_of(ws: Workspace, case_ids: set[int]) -> set[str]:
@@ -94,5 +104,10 @@ def _process_inbound_events(now: datetime | None = None, max_events: int | None 
                f"doublon(s), {len(report.failed)} refusé(s)"
                + (f" ; arrêt sur erreur transitoire {report.stopped}" if report.stopped else ""))
     get_run_logger().info(message)
-    # a refused event is bad data for the coordinator, not a failure of the run
-    return (Failed if report.stopped else Completed)(message=message, data=report)
+    if report.stopped:
+        return Failed(message=message, data=report)
+    if report.failed:
+        # a refused event is bad data for the coordinator, not a failure of the run; but the
+        # run must not look like a clean success either: a Completed state of its own name
+        return Completed(name=artifacts.WITH_REFUSALS, message=message, data=report)
+    return Completed(message=message, data=report)

@@ -17,6 +17,7 @@ Measured on this project (see README, Production):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -47,6 +48,53 @@ def local_runs(*, heartbeats: bool = False) -> Iterator[None]:
         updates.update(LOCAL_SERVER)
     with temporary_settings(updates=updates):
         yield
+
+
+class ServerWarmUp:
+    """The temporary local server started in the background while the caller prepares its
+    work (the demo builds its territory meanwhile): its start (a few seconds: a process that
+    imports Prefect's server and migrates its database) overlaps that work instead of
+    delaying the first flow run. ``ready()`` waits for it; the flows then find it running
+    (Prefect keeps one such server per process) and never start a second one."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> ServerWarmUp:
+        """Call inside ``local_runs()``: the server gets the settings of that context."""
+        from prefect.settings import get_current_settings
+
+        settings = get_current_settings()
+        if api_url() is not None or not settings.server.ephemeral.enabled:
+            return self
+        import contextvars
+
+        context = contextvars.copy_context()  # the temporary settings, in the thread too
+        self._thread = threading.Thread(target=context.run, args=(self._run,),
+                                        name="prefect-server-warm-up", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            from prefect.server.api.server import SubprocessASGIServer
+
+            SubprocessASGIServer().start()
+        except BaseException as exc:  # reported by ready(); the flows would retry the start
+            self._error = exc
+
+    def ready(self) -> None:
+        """Wait until the server answers (or its start failed: the first flow run then
+        starts it itself and reports the error)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                from prefect.server.api.server import SubprocessASGIServer
+
+                SubprocessASGIServer().running = False  # let the first client try again
+                self._error = None
 
 
 def ui_url() -> str:

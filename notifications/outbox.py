@@ -77,6 +77,17 @@ def claim(engine: Engine, now: datetime, limit: int, lease: timedelta) -> list[C
     return with_retries(work)
 
 
+def has_work(engine: Engine, now: datetime) -> bool:
+    """Whether a dispatch at ``now`` has anything to do: a due row (the claim's condition) or
+    a message held for a digest. One probe each, no lock."""
+    t = OUTBOX.c
+    with transaction(engine) as session:
+        due = session.scalar(select(t.id).where(t.status.in_((PENDING, SENDING)),
+                                                t.next_attempt_at <= now).limit(1))
+        return due is not None or session.scalar(
+            select(t.id).where(t.status == HELD).limit(1)) is not None
+
+
 def _claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
     t = OUTBOX.c
     query = (select(OUTBOX).where(t.status.in_((PENDING, SENDING)), t.next_attempt_at <= now)

@@ -106,6 +106,16 @@ def _claim(session: Session, now: datetime, limit: int, coordinator: int | None)
     return list(session.execute(query).all())
 
 
+def has_due(session: Session, now: datetime) -> bool:
+    """Whether a reminder or an escalation is due at ``now`` (the claim's query, no lock)."""
+    coordinator = coordinator_id(session)
+    query = (select(col(TaskRow.id)).join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
+             .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), col(CaseRow.closed_at).is_(None),
+                    or_(and_(col(TaskRow.reminded_at).is_(None), col(TaskRow.reminder_at) <= now),
+                        _escalates(now, coordinator))).limit(1))
+    return session.scalar(query) is not None
+
+
 def _message(kind: str, task: Any, recipient: int | None, now: datetime) -> dict[str, Any]:
     return {"idempotency_key": f"task:{task.id}:{'reminder' if kind == REMINDER else 'overdue'}"
                                f":{recipient if recipient is not None else 'none'}",

@@ -83,6 +83,12 @@ def due_case_ids(session: Session, pathway: str, now: datetime, after: int,
     return [i for i in session.scalars(query) if i is not None]
 
 
+def inbox_waiting(session: Session, now: datetime) -> bool:
+    """Whether an inbound event received by ``now`` waits to be applied (one indexed probe)."""
+    return session.scalar(select(col(InboxRow.id)).where(
+        col(InboxRow.status) == "pending", col(InboxRow.received_at) <= now).limit(1)) is not None
+
+
 def pathways_of(session: Session, case_ids: Iterable[int]) -> set[str]:
     ids = sorted(case_ids)
     if not ids:
@@ -97,6 +103,16 @@ def never_enrolled(session: Session, pathway: str) -> list[int]:
                               col(CaseRow.pathway_key) == pathway)
     query = select(col(Patient.id)).where(~had_case).order_by(col(Patient.id))
     return [i for i in session.scalars(query) if i is not None]
+
+
+def any_never_enrolled(session: Session, pathways: Iterable[str]) -> bool:
+    """Whether some patient never had a case in one of ``pathways`` (one probe each)."""
+    for pathway in pathways:
+        had_case = exists().where(col(CaseRow.patient_id) == col(Patient.id),
+                                  col(CaseRow.pathway_key) == pathway)
+        if session.scalar(select(col(Patient.id)).where(~had_case).limit(1)) is not None:
+            return True
+    return False
 
 
 def latest_versions(session: Session) -> list[PathwayVersion]:

@@ -11,26 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.case import (
-    CaseClosed,
-    Effect,
-    Entered,
-    FactSet,
-    GuardFailed,
-    HospitalEventUndone,
-    Notification,
-    TaskCancelled,
-    TaskCompleted,
-    TaskCreated,
-    TimerCancelled,
-    TimerFired,
-    TimerSet,
-    Transitioned,
-)
 from engine.exceptions import Diagnostic, ParcoursError, PathwayDefinitionError
 
 if TYPE_CHECKING:
     from engine.authoring.timeline import StepResult
+    from engine.case import Effect
     from engine.pathway.compiler import CompiledPathway
 
 
@@ -162,6 +147,22 @@ def print_step(result: StepResult, pathway: CompiledPathway | None = None) -> No
 
 def describe(effect: Effect) -> str | None:
     """One line for one effect, without its time."""
+    from engine.case import (  # here: ``parcours --help`` and ``validate`` do without it
+        CaseClosed,
+        Entered,
+        FactSet,
+        GuardFailed,
+        HospitalEventUndone,
+        Notification,
+        TaskCancelled,
+        TaskCompleted,
+        TaskCreated,
+        TimerCancelled,
+        TimerFired,
+        TimerSet,
+        Transitioned,
+    )
+
     match effect:
         case Entered(states=states):
             return f"enrolled in {', '.join(states)}"

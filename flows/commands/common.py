@@ -18,12 +18,20 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.clock import PARIS, SystemClock, ensure_aware
 from engine.exceptions import ParcoursError
-from engine.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from engine.settings import Settings
     from engine.store.service import CaseService
+else:
+    def Settings(**values: Any) -> Any:
+        """``engine.settings.Settings(**values)``, imported when first called: the command
+        modules import it from here so that ``parcours --help`` and ``parcours validate``
+        never load pydantic-settings (0.1–0.2 s) for commands they do not run."""
+        from engine.settings import Settings as settings_class
+
+        return settings_class(**values)
 
 
 #: the last year a date given on the command line may fall in: beyond, date arithmetic (a

@@ -89,6 +89,13 @@ def demo(args: argparse.Namespace) -> int:
     db = _fresh(out)
     _edge_environment(out, db)
 
+    from flows.prefect_settings import ServerWarmUp, local_runs
+
+    with local_runs():  # the temporary server starts while the territory is built
+        return _run(args, out, db, started, ServerWarmUp().start())
+
+
+def _run(args: argparse.Namespace, out: Path, db: Path, started: float, server: Any) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -96,6 +103,7 @@ def demo(args: argparse.Namespace) -> int:
     from engine.settings import Settings
     from engine.store.migrate import upgrade
     from flows.config import FlowSettings
+    from flows.prefect_settings import where_runs_go
     from flows.territory import create_territory
     from flows.workspace import close_all, open_workspace
 
@@ -116,14 +124,14 @@ def demo(args: argparse.Namespace) -> int:
     from prefect.states import State
 
     from flows.cycle import cpts_cycle
-    from flows.prefect_settings import local_runs, where_runs_go
     from flows.simulation import Simulator
 
     say(f"  {where_runs_go()}")
     simulator = Simulator(ws.engine, seed=args.seed)
     days = args.weeks * 7
     failed_cycles = 0
-    with local_runs(), Progress(TextColumn("{task.description}"), BarColumn(),
+    server.ready()
+    with Progress(TextColumn("{task.description}"), BarColumn(),
                                 MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                                 console=console, transient=False) as progress:
         bar = progress.add_task("cycles CPTS", total=days, info="démarrage de Prefect…")

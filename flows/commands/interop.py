@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.settings import Settings
 from flows.commands.common import (
+    Settings,
     add_json,
     add_now,
     bounded_int,

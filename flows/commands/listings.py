@@ -13,9 +13,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from engine.clock import local_date
-from engine.settings import Settings
 from flows.commands import labels
-from flows.commands.common import dump, engine_of, fmt, guarded, now_of
+from flows.commands.common import Settings, dump, engine_of, fmt, guarded, now_of
 
 if TYPE_CHECKING:
     from engine.store.listings import Page

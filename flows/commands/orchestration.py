@@ -15,9 +15,9 @@ import sys
 from typing import Any
 
 from engine import events
-from engine.settings import Settings
 from flows.commands import labels
 from flows.commands.common import (
+    Settings,
     add_json,
     add_now,
     bounded_int,
@@ -66,11 +66,15 @@ def run_flow(args: argparse.Namespace) -> int:
     print(where_runs_go(), file=sys.stderr)
     with local_runs():
         state = flow(**params, return_state=True)
+    from flows.artifacts import WITH_REFUSALS
+
     if args.json:
-        dump({"state": state.type.value, "message": state.message})
+        dump({"state": state.type.value, "name": state.name, "message": state.message})
     else:
-        print(f"{args.name} : {FLOW_STATES.get(state.type.value, state.type.value.lower())}"
-              f" — {state.message}")
+        word = FLOW_STATES.get(state.type.value, state.type.value.lower())
+        if state.name == WITH_REFUSALS:  # completed, but something was refused: say so
+            word = WITH_REFUSALS.lower()
+        print(f"{args.name} : {word} — {state.message}")
     return 0 if state.is_completed() else 1
 
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine import events
 from engine.clock import local_date
-from engine.settings import Settings
 from flows.commands import labels
 from flows.commands.common import (
+    Settings,
     bounded_int,
     dump,
     engine_of,

@@ -115,7 +115,8 @@ def test_cli_receives_lists_applies_and_retries(world: Engine, capsys: Any) -> N
     listed = json.loads(capsys.readouterr().out)
     assert listed["counts"] == {"pending": 3}
     assert main(["flow", "inbound", *now]) == 0
-    assert "2 événement(s) appliqué(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 événement(s) appliqué(s)" in out and "inbound : terminé avec refus" in out
     assert main(["inbox", "list", "--status", "failed"]) == 0
     out = capsys.readouterr().out
     assert "sortie d'hospitalisation" in out and "nobody" in out

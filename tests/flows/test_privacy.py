@@ -185,8 +185,8 @@ def test_prefect_never_sees_names_birth_dates_or_values(
             break
         time.sleep(0.5)
     assert not missing, f"Prefect has not recorded the runs yet: {missing}"
-    stored = [readable(p) for p in (HOME / "storage").glob("*")]
-    assert any(b"FlowInterrupted" in data for data in stored)  # failures were stored there
+    # result storage (under HOME, scanned above) held the exception of each failed subflow;
+    # the cycle's steps now run in its own flow run and end as states, so it may stay empty
     for secret in SECRETS:
         assert secret.encode() not in blob, f"{secret!r} reached Prefect"
     for value in VALUES:
