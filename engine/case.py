@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from engine import caseformat
 from engine.clock import local_date
 from engine.durations import Duration
 
@@ -78,6 +79,7 @@ class Case:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data; ``zone`` names the time zone of the case's dates, if any."""
         data: dict[str, Any] = jsonable(asdict(self))
+        data["format"] = caseformat.CURRENT
         zone = self._zone()
         if zone is not None:
             data["zone"] = zone.key
@@ -102,7 +104,11 @@ class Case:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Case:
-        """The inverse of ``to_dict``: dates come back in the case's zone, wall clock kept."""
+        """The inverse of ``to_dict``: dates come back in the case's zone, wall clock kept.
+
+        A case written by an older release (``format`` below ``caseformat.CURRENT``, or no
+        ``format`` at all: format 1) is upgraded first, one documented step per change."""
+        data = caseformat.upgrade(data)
         zone = ZoneInfo(data["zone"]) if data.get("zone") else None
         return cls(
             active=tuple(data["active"]), facts=dict(data.get("facts", {})),
@@ -329,6 +335,20 @@ class HospitalEventUndone(Effect):
     cancelled: tuple[str, ...]      # refs of the tasks it had created, cancelled now
     not_reopened: tuple[str, ...]   # refs of the tasks it had closed (cannot be reopened)
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Migrated(Effect):
+    """The case moved to another version of its pathway (or back): the history line."""
+
+    kind: ClassVar[str] = "migrated"
+    at: datetime
+    from_version: int
+    to_version: int
+    run: int | None
+    note: str          # « passé de la version 1 à la version 2 »
+    source: tuple[str, ...] = ()   # the states before
+    target: tuple[str, ...] = ()   # the states after
 
 
 @dataclass(frozen=True, slots=True)

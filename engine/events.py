@@ -57,6 +57,10 @@ HOSPITAL_FIELDS: tuple[str, ...] = (STAY, PLANNED, REASON, DESTINATION)
 DESTINATIONS: tuple[str, ...] = ("domicile", "ehpad", "ssr", "had", "autre_etablissement",
                                  "deces")
 
+#: The event a migration to another pathway version applies (``Runtime.enter``): what
+#: guards and ``set:`` expressions of the states it enters see as ``event.name``.
+MIGRATION = "migration"
+
 #: Inbox row kinds: what an interface or an import may deliver.
 PATHWAY_EVENT = "event"
 #: A message from an interface kept as received (HL7 v2, FHIR): refused at the door, or

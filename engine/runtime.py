@@ -207,6 +207,39 @@ class Runtime:
             return self._hospital(case, event, subject)
         return self._apply(case, event, subject)
 
+    # -- migration to another version (``engine.migration``) ---------------------------------
+
+    def duration(self, ref: str) -> Duration:
+        """A delay of this pathway (duration text or parameter name) with these parameters."""
+        return self._dur(ref)
+
+    def period(self, ref: str) -> str:
+        """A recurring timer's period as the runtime stores it on a case."""
+        return self._period(ref)
+
+    def arm(self, sid: str, name: str, delay: str, recurring: bool,
+            now: datetime) -> TimerState:
+        """A timer of ``sid`` armed at ``now`` (what entering the state would arm)."""
+        duration = self._dur(delay)
+        return TimerState(name, sid, duration.add_to(now),
+                          self._period(delay) if recurring else None, now)
+
+    def enter(self, case: Case, states: tuple[str, ...], leaves: tuple[str, ...],
+              tasks: tuple[tuple[str, str], ...], subject: Subject, now: datetime) -> Outcome:
+        """A migrated ``case`` (already in this version's states) enters ``states``, top-down
+        (a parallel region the new version adds: its timers armed from ``now``, its entry
+        actions run), gains the atomic ``leaves`` they lead to, and gets the ``tasks``
+        (kind, owning state) the mapping creates: the same effects as an event would have."""
+        work = _Work.of(case)
+        scope = self._scope(work, subject, Event(events.MIGRATION, now), now)
+        self._enter(work, states, scope, now)
+        work.leaves = list(dict.fromkeys([*work.leaves, *leaves]))
+        for key, owner in tasks:
+            if not any(task.key == key for task in work.tasks.values()):  # entry made it
+                self._create_task(work, key, owner, now)
+        self._close_if_final(work, now)
+        return Outcome(work.freeze(self._rank), tuple(work.effects))
+
     def _hospital(self, case: Case, event: Event, subject: Subject) -> Outcome:
         """A typed hospital event: once per stay and kind; a cancellation undoes."""
         if hospital.already_applied(case, event):
@@ -550,6 +583,11 @@ class Runtime:
             work.effects.append(TimerCancelled(now, timer.name, timer.state))
         work.closed_at = now
         work.effects.append(CaseClosed(now, final))
+
+
+def on_schedule(anchor: datetime, period: Duration, after: datetime) -> datetime:
+    """The first ``anchor + k × period`` (k ≥ 1) strictly after ``after``: no drift."""
+    return _on_schedule(anchor, period, after)
 
 
 def _on_schedule(anchor: datetime, period: Duration, after: datetime) -> datetime:

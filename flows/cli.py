@@ -37,6 +37,7 @@ GROUPS = (
     "flows.commands.testing",
     "flows.commands.records",
     "flows.commands.territory",
+    "flows.commands.migration",
     "flows.commands.notify",
     "flows.commands.orchestration",
     "flows.commands.demo",

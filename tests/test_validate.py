@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BROKEN = sorted((ROOT / "tests" / "data" / "broken").glob("*.yaml"))
 VALID = sorted(
     [p for p in (ROOT / "pathways").rglob("*.yaml")
-     if not p.name.endswith((".timeline.yaml", ".scenario.yaml", ".settings.yaml"))]
+     if not p.name.endswith((".timeline.yaml", ".scenario.yaml", ".settings.yaml",
+                                 ".mapping.yaml"))]
     + list((ROOT / "tests" / "data" / "valid").glob("*.yaml")))
 PARCOURS = Path(sys.executable).with_name("parcours")
 

@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from engine import caseformat
 from engine.case import Case, ObservationValue, OpenTask, Subject, TimerState, history_of_memory
 from engine.pathway.compiler import CompiledPathway
 from engine.store import registry
@@ -73,6 +74,8 @@ class Batch:
 
     def case(self, case_id: int) -> Case:
         row = self.cases[case_id]
+        if row.format != caseformat.CURRENT:
+            return self._upgraded(case_id)
         return Case(
             active=tuple(row.active_states), facts=dict(row.facts),
             timers=tuple(TimerState(t.name, t.state, t.fire_at, t.every, t.anchor_at)
@@ -81,6 +84,21 @@ class Batch:
                         for t in self.tasks[case_id]),
             seq=row.seq, closed_at=row.closed_at, history=history_of_memory(row.memory),
             stays=dict((row.memory or {}).get("stays", {})))
+
+    def _upgraded(self, case_id: int) -> Case:
+        """A row written in an older case format: through ``engine.caseformat``'s upgrades
+        (written back in the current format by the next update of the case)."""
+        row = self.cases[case_id]
+        memory = row.memory or {}
+        return Case.from_dict({
+            "format": row.format, "active": list(row.active_states), "facts": dict(row.facts),
+            "timers": [{"name": t.name, "state": t.state, "fire_at": t.fire_at,
+                        "every": t.every, "anchor": t.anchor_at}
+                       for t in self.timers[case_id]],
+            "tasks": [{"ref": t.ref, "key": t.key, "state": t.state, "role": t.role,
+                       "due_at": t.due_at} for t in self.tasks[case_id]],
+            "seq": row.seq, "closed_at": row.closed_at, "history": memory.get("history", {}),
+            "stays": memory.get("stays", {})})
 
     def subject(self, case_id: int) -> Subject:
         row = self.cases[case_id]

@@ -16,7 +16,7 @@ from engine.exceptions import ParcoursError
 
 _WHAT = {"patient": "patient", "professional": "professionnel", "case": "dossier",
          "task": "tâche", "pathway": "parcours", "pathway version": "version de parcours",
-         "settings": "réglages"}
+         "settings": "réglages", "migration run": "migration"}
 
 
 class StoreError(ParcoursError):

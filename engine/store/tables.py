@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
+from engine.caseformat import CURRENT as CASE_FORMAT
 from engine.store.search import (
     FAMILY_DEFAULT,
     FAMILY_DERIVED,
@@ -178,6 +179,8 @@ class CaseRow(SQLModel, table=True):
     closed_at: datetime | None = _ts(default=None)
     close_reason: str | None = None
     row_version: int = 1
+    #: the stored case format (``engine.caseformat``): older rows are upgraded when read
+    format: int = Field(default=CASE_FORMAT)
 
 
 class CaseStateRow(SQLModel, table=True):
@@ -423,10 +426,49 @@ class FhirToken(SQLModel, table=True):
     expires_at: datetime = _ts(index=True)
 
 
+# -- migration of running cases (issue 15, migration 0013) ----------------------------------
+class MigrationRun(SQLModel, table=True):
+    """One ``parcours migrate apply``: resumable (its cursor and counts are written in the
+    transaction of each batch) and the history a rollback reads."""
+
+    __tablename__ = "migration_run"
+    id: int | None = Field(default=None, primary_key=True)
+    pathway_key: str = Field(max_length=80, index=True)
+    to_version_id: int = Field(foreign_key="pathway_version.id")
+    mapping_file: str | None = None
+    mapping_hash: str = Field(max_length=64)
+    mapping_text: str | None = None
+    status: str = Field(default="running", max_length=20,
+                        description="running, done, rolled_back (or partly_rolled_back)")
+    cursor: int = Field(default=0, description="the last case id looked at")
+    counts: dict[str, Any] = _json(default_factory=dict)
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(default=None)
+    rolled_back_at: datetime | None = _ts(default=None)
+
+
+class MigrationCase(SQLModel, table=True):
+    """A case a run moved, with what a rollback needs to move it back exactly."""
+
+    __tablename__ = "migration_case"
+    __table_args__ = (UniqueConstraint("run_id", "case_id"),
+                      Index("ix_migration_case_case", "case_id"))
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="migration_run.id")
+    case_id: int = Field(foreign_key="pathway_case.id")
+    from_version_id: int = Field(foreign_key="pathway_version.id")
+    #: the case before (``Case.to_dict``) and its open tasks' kinds and states
+    before: dict[str, Any] = _json(default_factory=dict)
+    #: refs of the tasks the migration created, cancelled, retargeted
+    changes: dict[str, Any] = _json(default_factory=dict)
+    row_version: int = Field(description="the case's row version the migration left")
+    status: str = Field(default="migrated", max_length=20, description="migrated or rolled_back")
+
+
 ALL_TABLES = [Patient, PatientIdentifier, Professional, CareTeamMember, PathwayVersion,
               SettingsVersion, CaseRow, CaseStateRow, CaseEvent, EventReceipt, ObservationRow,
               TaskRow, TimerRow, OutboxRow, InboxRow, SignInToken, SignInAttempt, AccessLogRow,
-              UsedSignInKey, FhirClient, FhirToken]
+              UsedSignInKey, FhirClient, FhirToken, MigrationRun, MigrationCase]
 
 
 # -- Core tables ---------------------------------------------------------------------------
@@ -445,6 +487,8 @@ PROFESSIONAL_TABLE: Any = Professional.__table__  # type: ignore[attr-defined]
 OBSERVATION_TABLE: Any = ObservationRow.__table__  # type: ignore[attr-defined]
 CARE_TEAM_TABLE: Any = CareTeamMember.__table__  # type: ignore[attr-defined]
 USED_SIGN_IN_KEY_TABLE: Any = UsedSignInKey.__table__  # type: ignore[attr-defined]
+MIGRATION_RUN_TABLE: Any = MigrationRun.__table__  # type: ignore[attr-defined]
+MIGRATION_CASE_TABLE: Any = MigrationCase.__table__  # type: ignore[attr-defined]
 
 
 # -- coordinator's search (issue 13): a name changed through the ORM is folded again -------

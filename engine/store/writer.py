@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from engine import outbox
+from engine import caseformat, outbox
 from engine.case import (
     CaseClosed,
     Effect,
@@ -34,6 +34,7 @@ from engine.case import (
     FactSet,
     GuardFailed,
     HospitalEventUndone,
+    Migrated,
     Notification,
     Outcome,
     TaskCancelled,
@@ -112,7 +113,7 @@ class Writer:
         self.case_updates.append({
             "b_id": case_id, "b_version": row.row_version, "active_states": list(case.active),
             "facts": dict(case.facts), "memory": case.memory(), "seq": case.seq,
-            "next_due_at": case.next_due,
+            "next_due_at": case.next_due, "format": caseformat.CURRENT,
             "closed_at": case.closed_at,
             "close_reason": "final state" if case.closed and row.closed_at is None
             else row.close_reason})
@@ -149,6 +150,11 @@ class Writer:
                                                                     "error": error})
             case CaseClosed(at=at, state=state):
                 self.log(case_id, at, "case_closed", actor, None, state)
+            case Migrated(at=at):
+                self.log(case_id, at, effect.kind, actor, ", ".join(effect.source),
+                         ", ".join(effect.target),
+                         {"from_version": effect.from_version, "to_version": effect.to_version,
+                          "run": effect.run, "note": effect.note})
             case HospitalEventUndone(at=at, event=event, stay=stay):
                 self.log(case_id, at, effect.kind, actor, None, ", ".join(effect.restored),
                          {"event": event, "stay": stay, "cancelled": effect.cancelled,
@@ -217,6 +223,11 @@ class Writer:
         self.log(case_id, at, "notification", SYSTEM, data={"roles": roles,
                                                             "template": template})
 
+    def message(self, kind: str, key: str, case_id: int, task_id: int | None,
+                recipient: int | None, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
+        """An outbox row (for callers that write their own messages in this unit)."""
+        return self._message(kind, key, case_id, task_id, recipient, at, payload)
+
     def _message(self, kind: str, key: str, case_id: int, task_id: int | None,
                  recipient: int | None, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
         return {"idempotency_key": key, "kind": kind, "case_id": case_id, "task_id": task_id,
@@ -276,6 +287,7 @@ class Writer:
                 self.session, _CASE, self.case_updates, {"b_id": "id", "b_version": "row_version"},
                 {"b_id": "int", "b_version": "int", "active_states": "jsonb",
                  "facts": "jsonb", "memory": "jsonb", "seq": "int", "next_due_at": "timestamptz",
+                 "format": "int",
                  "closed_at": "timestamptz", "close_reason": "text"},
                 extra_set='"row_version" = t."row_version" + 1')
             if updated != len(self.case_updates):

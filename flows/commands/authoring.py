@@ -31,7 +31,7 @@ def pathway_files(paths: list[str]) -> Iterator[str]:
         if folder:
             yield from sorted(str(p) for p in path.rglob("*.yaml")
                               if not p.name.endswith((".timeline.yaml", ".scenario.yaml",
-                                                      ".settings.yaml"))
+                                                      ".settings.yaml", ".mapping.yaml"))
                               and not any(part.startswith(".")
                                           for part in p.relative_to(path).parts))
         else:

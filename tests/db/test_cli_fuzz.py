@@ -140,6 +140,12 @@ def _templates(tmp: Path) -> list[tuple[str, list[str | Slot]]]:
         ("preview", ["notify", "preview", _text, "--task", _id, "--now", _moment]),
         ("advance", ["advance", "--now", _moment, "--batch-size", _id, "--json"]),
         ("import-fhir", ["import", "fhir", file, "--now", _moment]),
+        ("migrate-plan", ["migrate", "plan", lambda r: r.choice(["exemple-suivi", "inconnu",
+                                                                  "", "x" * 5000]),
+                          "--to", _id, "--mapping", file, "--now", _moment, "--json"]),
+        ("migrate-apply", ["migrate", "apply", "exemple-suivi", "--to", _id,
+                           "--batch-size", _id, "--now", _moment]),
+        ("migrate-rollback", ["migrate", "rollback", _id, "--now", _moment]),
     ]
 
 

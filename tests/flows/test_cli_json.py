@@ -45,6 +45,9 @@ JSON_COMMANDS: dict[str, list[str]] = {
     "notify preview": ["notify", "preview", "task_assigned", "--task", "1", "--now", LATER],
     "notify digest": ["notify", "digest", "--now", LATER],
     "flow": ["flow", "advance", "--now", "2026-08-01T08:00"],
+    "migrate plan": ["migrate", "plan", "exemple-suivi", "--to", "1", "--now", LATER],
+    "migrate apply": ["migrate", "apply", "exemple-suivi", "--to", "1", "--now", LATER],
+    "migrate runs": ["migrate", "runs"],
     "run": ["run", str(EXAMPLE), "--timeline",
             str(EXAMPLE.with_name("exemple-suivi.timeline.yaml"))],
 }

@@ -2,7 +2,7 @@
 (``territory_settings``), and the settings version each case runs with
 (``pathway_case.settings_version_id``; NULL: the pathway's defaults).
 
-Revision ID: 0012_settings
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-02 14:30:00
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import engine.store.types
 
-revision = '0012_settings'
+revision = '0012'
 down_revision = '0011'
 branch_labels = None
 depends_on = None
