@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, false, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -36,8 +36,10 @@ from engine.case import Case, Effect, Migrated, Outcome, TaskCancelled, TaskCrea
 from engine.exceptions import PathwayDefinitionError
 from engine.migration import Mapping as MigrationMapping
 from engine.migration import Move, Refusal, load_mapping_text, migrate_case
+from engine.pathway.compiler import CompiledPathway
 from engine.runtime import Runtime
 from engine.store import registry
+from engine.store import settings as territory
 from engine.store.batch import Batch, as_of, load_batch
 from engine.store.bulk import in_ids, insert_rows, update_from_values
 from engine.store.db import is_id, transaction, with_retries
@@ -189,6 +191,14 @@ class _Context:
                                 f" ; versions publiées : {', '.join(map(str, known))}")
         self.target = target
         self.new = registry.compiled(target)
+        #: the territory settings the migrated cases will run under: the latest published
+        #: (None: the pathway's defaults), unless the caller gives the parameters itself
+        self.manage_settings = to_parameters is None
+        self.target_settings = territory.latest(session, key) if self.manage_settings \
+            else None
+        self.target_settings_id = self.target_settings.id if self.target_settings else None
+        if self.manage_settings:
+            to_parameters = territory.effective_parameters(self.new, self.target_settings)
         try:
             self.new_runtime = Runtime(self.new, to_parameters)
         except ValueError as exc:
@@ -199,8 +209,13 @@ class _Context:
         versions = session.scalars(select(PathwayVersion).where(
             col(PathwayVersion.key) == key, col(PathwayVersion.id) != target.id)
             .order_by(col(PathwayVersion.version))).all()
+        if self.manage_settings and mapping_text is None:
+            # cases already on the target version but under other settings move too
+            versions = [*versions, target]
         self.mappings: dict[int, MigrationMapping] = {}
-        self.runtimes: dict[int, Runtime] = {}
+        #: per (source version, settings version of the case): its runtime
+        self.runtimes: dict[tuple[int, int | None], Runtime] = {}
+        self.compiled: dict[int, CompiledPathway] = {}
         self.sources: list[PathwayVersion] = []
         for version in versions:
             old = registry.compiled(version)
@@ -222,10 +237,12 @@ class _Context:
             assert version.id is not None
             self.sources.append(version)
             self.mappings[version.id] = mapping
-            try:
-                self.runtimes[version.id] = Runtime(old, from_parameters)
-            except ValueError as exc:
-                raise InputError(f"paramètres du parcours {key!r} : {exc}") from exc
+            self.compiled[version.id] = old
+            if from_parameters is not None:
+                try:
+                    self.runtimes[(version.id, None)] = Runtime(old, from_parameters)
+                except ValueError as exc:
+                    raise InputError(f"paramètres du parcours {key!r} : {exc}") from exc
         if mapping_text is not None and not self.sources \
                 and _declared_from(mapping_text) is not None:
             raise InputError(f"aucune version publiée de {key} ne déclare « version: "
@@ -238,22 +255,48 @@ class _Context:
     def source_ids(self) -> list[int]:
         return [v.id for v in self.sources if v.id is not None]
 
+    def candidates(self, session: Session) -> ColumnElement[bool]:
+        """Open cases of the pathway on a source version; on the target version itself,
+        only those under other settings than the target's."""
+        c = CASE_TABLE.c
+        others = [i for i in self.source_ids if i != self.target.id]
+        moved = in_ids(c.pathway_version_id, others, session) if others else false()
+        if self.target.id in self.source_ids:
+            moved = or_(moved, and_(c.pathway_version_id == self.target.id,
+                                    c.settings_version_id.is_distinct_from(
+                                        self.target_settings_id)))
+        return and_(c.pathway_key == self.key, c.closed_at.is_(None), moved)
+
     def case_ids(self, session: Session, after: int, limit: int) -> list[int]:
         if not self.source_ids:
             return []
         c = CASE_TABLE.c
         return list(session.execute(
-            select(c.id).where(c.pathway_key == self.key,
-                               in_ids(c.pathway_version_id, self.source_ids, session),
-                               c.closed_at.is_(None), c.id > after)
+            select(c.id).where(self.candidates(session), c.id > after)
             .order_by(c.id).limit(limit)).scalars())
+
+    def old_runtime(self, batch: Batch, case_id: int) -> Runtime:
+        """The runtime the case runs with today: its version under its own settings."""
+        row = batch.cases[case_id]
+        version_id = row.pathway_version_id
+        found = self.runtimes.get((version_id, None)) if self.from_parameters is not None \
+            else None
+        if found is None:
+            settings = batch.settings_of(case_id)
+            key = (version_id, settings.id if settings is not None else None)
+            found = self.runtimes.get(key)
+            if found is None:
+                compiled = self.compiled[version_id]
+                found = self.runtimes[key] = Runtime(
+                    compiled, territory.effective_parameters(compiled, settings))
+        return found
 
     def move(self, batch: Batch, case_id: int, now: datetime, run: int | None,
              case: Case | None = None) -> Move | Refusal:
         row = batch.cases[case_id]
         version = batch.versions[row.pathway_version_id]
         return migrate_case(case or batch.case(case_id), self.mappings[row.pathway_version_id],
-                            self.runtimes[row.pathway_version_id], self.new_runtime,
+                            self.old_runtime(batch, case_id), self.new_runtime,
                             batch.subject(case_id), now, version.version, self.target.version,
                             run)
 
@@ -326,11 +369,9 @@ def apply(engine: Engine, key: str, to_version: int, now: datetime, *,
             col(MigrationRun.to_version_id) == ctx.target.id,
             col(MigrationRun.mapping_hash) == ctx.digest,
             col(MigrationRun.status) == RUNNING).order_by(col(MigrationRun.id))).first()
-        c = CASE_TABLE.c
         total = int(session.scalar(
-            select(func.count()).select_from(CASE_TABLE).where(
-                c.pathway_key == key, in_ids(c.pathway_version_id, ctx.source_ids, session),
-                c.closed_at.is_(None))) or 0) if ctx.source_ids else 0
+            select(func.count()).select_from(CASE_TABLE).where(ctx.candidates(session)))
+            or 0) if ctx.source_ids else 0
         if run is None and total == 0:   # nothing to migrate: no run to record
             return PlanReport(key, to_version, [v.version for v in ctx.sources])
         if run is None:
@@ -423,13 +464,16 @@ def _apply_batch(session: Session, ctx: _Context, ids: Sequence[int], now: datet
                 "created": [e.ref for e in result.effects if isinstance(e, TaskCreated)],
                 "cancelled": [e.ref for e in result.effects if isinstance(e, TaskCancelled)],
                 "retargeted": [[ref, old_tasks[ref].key, old_tasks[ref].state]
-                               for ref, _, _ in result.retargeted]}})
+                               for ref, _, _ in result.retargeted],
+                "from_settings_id": row.settings_version_id}})
     writer.flush()
     if not moved:
         return
+    values: dict[str, Any] = {"pathway_version_id": ctx.target.id}
+    if ctx.manage_settings:
+        values["settings_version_id"] = ctx.target_settings_id
     session.execute(update(CASE_TABLE).where(
-        in_ids(CASE_TABLE.c.id, [m["case_id"] for m in moved], session))
-        .values(pathway_version_id=ctx.target.id))
+        in_ids(CASE_TABLE.c.id, [m["case_id"] for m in moved], session)).values(**values))
     _retarget(session, retarget)
     insert_rows(session, MIGRATION_CASE_TABLE, moved)
 
@@ -561,8 +605,11 @@ def _rollback_batch(session: Session, rows: Sequence[MigrationCase], target: Pat
     if not back:
         return 0, refused
     for mc, _ in back:
+        values: dict[str, Any] = {"pathway_version_id": mc.from_version_id}
+        if "from_settings_id" in mc.changes:  # the settings it ran under before, too
+            values["settings_version_id"] = mc.changes["from_settings_id"]
         session.execute(update(CASE_TABLE).where(CASE_TABLE.c.id == mc.case_id)
-                        .values(pathway_version_id=mc.from_version_id))
+                        .values(**values))
         mc.status = "rolled_back"
         session.add(mc)
     _retarget(session, retarget)

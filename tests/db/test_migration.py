@@ -15,7 +15,7 @@ from engine.clock import PARIS
 from engine.store import migration
 from engine.store.db import transaction
 from engine.store.exceptions import InputError
-from engine.store.tables import CaseEvent, MigrationRun, OutboxRow
+from engine.store.tables import CaseEvent, CaseRow, MigrationRun, OutboxRow
 from tests.db import migration_world as w
 from tests.db.world import T0, build
 
@@ -319,19 +319,30 @@ def test_parameters_changed_rearm_timers_from_their_anchor(svc, engine: Engine) 
     assert moved.fire_at == anchor.replace(month=anchor.month + 6)
 
 
-@pytest.mark.xfail(strict=True, reason="needs settings branch")
 def test_parameters_changed_by_territory_settings(svc, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Territory settings published for the CPTS reach running cases through migration."""
-    import importlib
+    """Territory settings published for the CPTS reach running cases through migration: the
+    plan counts them, apply re-arms their timer from its anchor under the new interval and
+    records the settings version, a second apply finds nothing, rollback restores both."""
+    from engine.store import settings
 
-    settings = importlib.import_module("engine.store.settings")
     case = w.enrol_in_suivi(svc, MARIE)
     timer = w.timers(engine, case)["hba1c_due"]
-    path = w.write(tmp_path, "exemple-suivi.settings.yaml", "hba1c_interval: P6M\n")
-    settings.publish_settings(engine, w.KEY, path, LATER)
-    migration.apply(engine, w.KEY, 1, LATER)
     anchor = timer.anchor_at.astimezone(PARIS)
+    assert timer.fire_at.astimezone(PARIS) == anchor.replace(month=anchor.month + 3)
+    with transaction(engine) as s:
+        published = settings.publish(s, "hba1c_interval: P6M\n", "exemple-suivi.settings.yaml",
+                                     w.KEY, "Claire Roux", LATER)
+    assert migration.plan(engine, w.KEY, 1, LATER).counts()["migrated"] == 1
+    report = migration.apply(engine, w.KEY, 1, LATER)
+    assert report.counts()["migrated"] == 1
     assert w.timers(engine, case)["hba1c_due"].fire_at == anchor.replace(month=anchor.month + 6)
+    with transaction(engine) as s:
+        assert s.get(CaseRow, case).settings_version_id == published.id  # type: ignore[union-attr]
+    assert migration.plan(engine, w.KEY, 1, LATER).counts()["migrated"] == 0  # nothing left
+    migration.rollback(engine, report.run or 0, LATER)
+    assert w.timers(engine, case)["hba1c_due"].fire_at == timer.fire_at
+    with transaction(engine) as s:
+        assert s.get(CaseRow, case).settings_version_id is None  # type: ignore[union-attr]
 
 
 def test_bad_mapping_is_refused_with_positions_and_nothing_written(svc, engine: Engine,  # type: ignore[no-untyped-def]
