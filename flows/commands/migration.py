@@ -11,8 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from engine.settings import Settings
-from flows.commands.common import add_json, add_now, dump, engine_of, guarded, now_of
+from flows.commands.common import Settings, add_json, add_now, dump, engine_of, guarded, now_of
 
 
 def _progress(verb: str) -> Any:

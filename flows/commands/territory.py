@@ -14,8 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.exceptions import PathwayDefinitionError
-from engine.settings import Settings
-from flows.commands.common import add_json, add_now, dump, engine_of, fmt, guarded, now_of, service
+from flows.commands.common import (
+    Settings,
+    add_json,
+    add_now,
+    dump,
+    engine_of,
+    fmt,
+    guarded,
+    now_of,
+    service,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
