@@ -454,7 +454,8 @@ def test_impossible_date_is_reported_at_its_line(tmp_path: Path,
 def test_missing_timeline_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "absent.yaml"
     assert main(["run", PATHWAY, "--timeline", str(path)]) == 1
-    assert capsys.readouterr().err == f"{path}: cannot read file: No such file or directory\n"
+    assert capsys.readouterr().err == (f"{path}:1:1: cannot read file: No such file or "
+                                       "directory [file]\n")
 
 
 def test_invalid_pathway_is_reported_before_the_timeline(
