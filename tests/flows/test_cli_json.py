@@ -48,6 +48,7 @@ JSON_COMMANDS: dict[str, list[str]] = {
     "migrate plan": ["migrate", "plan", "exemple-suivi", "--to", "1", "--now", LATER],
     "migrate apply": ["migrate", "apply", "exemple-suivi", "--to", "1", "--now", LATER],
     "migrate runs": ["migrate", "runs"],
+    "fhir clients list": ["fhir", "clients", "list"],
     "run": ["run", str(EXAMPLE), "--timeline",
             str(EXAMPLE.with_name("exemple-suivi.timeline.yaml"))],
 }
