@@ -32,7 +32,7 @@ from engine import events
 from engine.case import HospitalEventUndone, TaskCancelled
 from engine.clock import PARIS, ensure_aware
 from engine.pathway.compiler import ALWAYS, CompiledPathway
-from engine.store import people, registry, results, task_actions
+from engine.store import people, queue, registry, results, task_actions
 from engine.store.tables import (
     CaseEvent,
     CaseRow,
@@ -355,6 +355,31 @@ class _Sentences:
         return (f"{self.task(line.case_id, line.data)} à réattribuer : {name} a été "
                 f"désactivé(e){self.by(line)}")
 
+    # -- the coordinator's work queue (engine.store.queue) ----------------------------------
+
+    def role_filled(self, line: Line) -> str:
+        d = line.data
+        who = self.person(d.get("assignee_id"))
+        role = _quoted(self.role(line.case_id, str(d.get("role") or "")))
+        return (f"rôle {role} confié à {who.name if who else 'un professionnel'} : "
+                f"{self.task(line.case_id, d)} lui revient{self.by(line)}")
+
+    def inbound_corrected(self, line: Line) -> str:
+        what = "corrigé puis appliqué" if line.data.get("corrected") else "appliqué de nouveau"
+        return f"événement reçu n° {line.data.get('inbox_id')} {what}{self.by(line)}"
+
+    def inbound_discarded(self, line: Line) -> str:
+        reason = line.data.get("reason")
+        return (f"événement reçu n° {line.data.get('inbox_id')} écarté{self.by(line)}"
+                + (f" (motif : {reason})" if reason else ""))
+
+    def message_resent(self, line: Line) -> str:
+        address = " à une adresse corrigée" if line.data.get("address_changed") else ""
+        return f"message n° {line.data.get('outbox_id')} renvoyé{address}{self.by(line)}"
+
+    def timers_retried(self, line: Line) -> str:
+        return f"échéances en échec relancées{self.by(line)}"
+
     def care_team_changed(self, line: Line) -> str:
         d = line.data
         role = _quoted(self.role(line.case_id, str(d.get("role") or "")))
@@ -389,6 +414,9 @@ SENTENCES: dict[str, Callable[[_Sentences, Line], str]] = {
     task_actions.TASK_ACCEPTED: _S.task_accepted, task_actions.TASK_DECLINED: _S.task_declined,
     task_actions.TASK_REASSIGNED: _S.task_reassigned,
     people.TASK_RELEASED: _S.task_released, people.CARE_TEAM_CHANGED: _S.care_team_changed,
+    queue.ROLE_FILLED: _S.role_filled, queue.INBOUND_CORRECTED: _S.inbound_corrected,
+    queue.INBOUND_DISCARDED: _S.inbound_discarded, queue.MESSAGE_RESENT: _S.message_resent,
+    queue.TIMERS_RETRIED: _S.timers_retried,
 }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from engine import events, narrative
 from engine.case import HospitalEventUndone
 from engine.pathway.loader import load_file
-from engine.store import people
+from engine.store import people, queue
 from engine.store.db import transaction
 from engine.store.service import CaseService
 from engine.store.tables import CaseEvent, TaskRow
@@ -114,6 +114,22 @@ SAMPLES: dict[str, tuple[narrative.Line, str]] = {
         "role": "infirmier", "change": people.REPLACED, "professional_id": NURSE,
         "previous_id": GP}, actor=("coordinator", COORDINATOR)),
         "équipe de soins : Anne Bernard devient « Infirmier » à la place de Paul Martin"),
+    queue.ROLE_FILLED: (_line(queue.ROLE_FILLED, {"task_id": 11, "role": "infirmier",
+                                                  "assignee_id": NURSE},
+                              actor=("coordinator", COORDINATOR)),
+                        "rôle « Infirmier » confié à Anne Bernard"),
+    queue.INBOUND_CORRECTED: (_line(queue.INBOUND_CORRECTED, {"inbox_id": 7, "corrected": True},
+                                    actor=("coordinator", COORDINATOR)),
+                              "événement reçu n° 7 corrigé puis appliqué par Claire Roux"),
+    queue.INBOUND_DISCARDED: (_line(queue.INBOUND_DISCARDED, {"inbox_id": 7, "reason": "doublon"},
+                                    actor=("coordinator", COORDINATOR)),
+                              "événement reçu n° 7 écarté par Claire Roux, coordination "
+                              "(motif : doublon)"),
+    queue.MESSAGE_RESENT: (_line(queue.MESSAGE_RESENT, {"outbox_id": 3, "address_changed": True},
+                                 actor=("coordinator", COORDINATOR)),
+                           "message n° 3 renvoyé à une adresse corrigée"),
+    queue.TIMERS_RETRIED: (_line(queue.TIMERS_RETRIED, {}, actor=("coordinator", COORDINATOR)),
+                           "échéances en échec relancées par Claire Roux"),
 }
 
 
