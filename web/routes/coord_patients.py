@@ -11,8 +11,6 @@ search words travel in the query string of a GET form (never logged by the app).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +29,7 @@ from engine.store.writer import Actor
 from web.auth.guard import coordinator
 from web.auth.sessions import check_csrf
 from web.context import client_ip, context_of
+from web.csv_export import csv_response
 from web.exceptions import NotVisible
 from web.pages import render
 from web.views import patient_block
@@ -40,17 +39,6 @@ REASON_MAX = 200
 
 
 # -- CSV ------------------------------------------------------------------------------------
-# TODO(lead): use coordweb's shared ``web/csv_export.py`` once merged; same format.
-def csv_response(name: str, header: list[str], rows: list[list[Any]]) -> Response:
-    """A CSV as French spreadsheets open it: UTF-8 with a BOM, ``;`` separator."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
 async def _form(request: Request) -> FormData:
     form = await request.form()
     token = form.get("csrf")
@@ -80,7 +68,7 @@ def export(request: Request, q: str = "") -> Response:
     ctx = context_of(request)
     with transaction(ctx.engine) as db:
         hits = people.all_patients(db, q[:200])
-    return csv_response("patients.csv", ["n°", "nom", "prénoms", "date de naissance", "INS",
+    return csv_response("patients", ["n°", "nom", "prénoms", "date de naissance", "INS",
                                          "identifiant local"],
                         [[h.id, h.family_name, h.given_names, f"{h.birth_date:%d/%m/%Y}",
                           h.ins or "", h.local_id or ""] for h in hits])

@@ -19,9 +19,10 @@ from notifications.channels.registry import LABELS as CHANNEL_LABELS
 from notifications.profile import DAYS_FR, MODES, NEW_TASKS, read_preferences
 from web.auth.guard import coordinator
 from web.context import WebContext, context_of
+from web.csv_export import csv_response
 from web.exceptions import NotVisible
 from web.pages import render
-from web.routes.coord_patients import _form, csv_response
+from web.routes.coord_patients import _form
 from web.routes.coordination import STATUS_FR
 
 router = APIRouter()
@@ -48,7 +49,7 @@ def export(request: Request, q: str = "") -> Response:
     with transaction(ctx.engine) as db:
         lines = people.professionals(db, q[:200], ctx.now())
     return csv_response(
-        "professionnels.csv", ["n°", "RPPS", "nom", "prénoms", "profession", "e-mail",
+        "professionnels", ["n°", "RPPS", "nom", "prénoms", "profession", "e-mail",
                                "MSSanté", "téléphone", "actif", "tâches ouvertes",
                                "tâches en retard"],
         [[p.professional.id, p.professional.rpps, p.professional.family_name,
