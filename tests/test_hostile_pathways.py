@@ -177,6 +177,11 @@ def _with_guard(guard: str) -> str:
     ("[0] * 300000000 == event.value", "builds a value longer than 10000"),
     ("300000000 * 'a' == event.value", "builds a value longer than 10000"),
     ("10 ** 10000000 > event.value", "computes a number over 4096 bits"),
+    ("'a'.ljust(300000000) == event.value", "builds a value longer than 10000"),
+    ("'x'|center(300000000) == event.value", "No filter named 'center'; available filters: "),
+    ("'%300000000d' % 1 == event.value", "text formatting with % is not available"),
+    ("'{:>300000000}'.format(1) == event.value", "text formatting is not available"),
+    ("'x'|random == event.value", "No filter named 'random'"),
 ])
 def test_costly_literal_guards_are_refused_quickly(guard: str, expected: str) -> None:
     import tracemalloc
@@ -209,26 +214,6 @@ def test_costly_values_built_at_run_time_are_refused() -> None:
         with pytest.raises(SecurityError):
             expression.evaluate(scope(10**8))
     assert compile_expression("'ab' * params.n").evaluate(scope(3)) == "ababab"
-
-
-@pytest.mark.parametrize(("guard", "expected"), [
-    ("'a'.ljust(300000000) == event.value", "builds a value longer than 10000"),
-    ("'x'|center(300000000) == event.value", "No filter named 'center'; available filters: "),
-    ("'%300000000d' % 1 == event.value", "text formatting with % is not available"),
-    ("'{:>300000000}'.format(1) == event.value", "text formatting is not available"),
-    ("'x'|random == event.value", "No filter named 'random'"),
-])
-def test_text_building_literals_are_refused_quickly(guard: str, expected: str) -> None:
-    import tracemalloc
-
-    tracemalloc.start()
-    started = time.thread_time()
-    problems = _one(_with_guard(guard))
-    elapsed = time.thread_time() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert elapsed < 5 and peak < 64 * 1024 * 1024
-    assert any(expected in p and "[expression-syntax]" in p for p in problems), problems
 
 
 def _scope(**params: object):  # type: ignore[no-untyped-def]
