@@ -27,8 +27,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import hl7
-from hl7.exceptions import HL7Exception
+from hl7.util import unescape
 
 from engine.intake.exceptions import RefusedMessage, UnreadableMessage
 
@@ -39,6 +38,7 @@ CHARSETS = {
     "UNICODE UTF-8": "utf-8", "UTF-8": "utf-8", "UNICODE": "utf-8",
 }
 ENCODING_CHARACTERS = "^~\\&"
+_SEGMENT = re.compile(r"^[A-Z][A-Z0-9]{2}(\||$)")
 _TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?([+-]\d{4})?$")
 
 
@@ -62,8 +62,44 @@ def decode(raw: bytes) -> str:
             f"octet {raw[exc.start]:#04x} en position {exc.start} ; vérifiez MSH-18") from exc
 
 
+#: segments whose MSH-1 and MSH-2 (the separators) are fields of their own (python-hl7)
+_HEADERS = ("MSH", "BHS", "FHS")
+_DEEPER = ("~", "^", "&")
+
+
+class _Separators:
+    """What ``hl7.util.unescape`` reads of a message: the escape and separator characters
+    (always the standard ones here: ``Message`` refuses any other MSH-2)."""
+
+    esc = "\\"
+    separators = "\r|~^&"
+
+
+def _unescape(value: str) -> str:
+    """python-hl7's unescaping (``\\F\\``, ``\\X..\\``…), only when there is an escape."""
+    return unescape(_Separators, value) if "\\" in value else value
+
+
+def _fields(line: str) -> list[str]:
+    """A segment's fields, split exactly as python-hl7 does (index n is field n; for MSH,
+    index 1 is MSH-1 and 2 is MSH-2)."""
+    name = line[:3]
+    if name in _HEADERS:
+        end = line.find(line[3], 4)
+        rest = line[end + 1:]
+        return [name, line[3], line[4:end], *(rest.split("|") if rest else ())]
+    return line.split("|")
+
+
 class Message:
-    """A parsed HL7 v2 message with 1-based, never-failing field access."""
+    """A parsed HL7 v2 message with 1-based, never-failing field access.
+
+    The parse is a light one: segments on ``\\r``, fields on ``|``, and the field
+    asked for on ``~``, ``^`` and ``&``, only when asked; it gives exactly what
+    python-hl7's ``parse`` and ``extract_field`` give, quirks included (a segment
+    without any field is filed under its first letter, like python-hl7 does), and
+    unescapes with python-hl7 (``tests/intake/test_light_reader.py`` checks both
+    ways on the test corpus and on generated messages)."""
 
     def __init__(self, text: str) -> None:
         text = text.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
@@ -73,18 +109,24 @@ class Message:
             raise UnreadableMessage(
                 f"caractères d'encodage invalides {text[3:8]!r} dans MSH-1/MSH-2 ; attendus "
                 f"'|{ENCODING_CHARACTERS}'")
-        for number, line in enumerate(text.split("\r"), start=1):
-            if not re.match(r"^[A-Z][A-Z0-9]{2}(\||$)", line):
+        lines = text.split("\r")
+        for number, line in enumerate(lines, start=1):
+            if not _SEGMENT.match(line):
                 raise UnreadableMessage(f"segment {number} mal formé : {line[:20]!r}")
-        try:
-            self.parsed = hl7.parse(text)
-        except (HL7Exception, IndexError, ValueError) as exc:
-            raise UnreadableMessage(f"message illisible : {exc}") from exc
         self.text = text
-        #: the segments by id, looked up once (python-hl7 scans the message on every access)
-        self.segments: dict[str, list[Any]] = {}
-        for segment in self.parsed:
-            self.segments.setdefault(str(segment[0][0]), []).append(segment)
+        #: the segment names in order (``has``, ``count``)
+        self.names: list[str] = []
+        #: the segments by id, each a list of its fields (``get``, ``repeats``)
+        self.segments: dict[str, list[list[str]]] = {}
+        if text != text.rstrip():   # python-hl7 parses the message stripped of whitespace
+            lines = text.strip().split("\r")
+        for line in lines:
+            name = line[:3]
+            self.names.append(name)
+            if len(line) == 3:   # no field at all: python-hl7 files it under name[0]
+                self.segments.setdefault(name[0], []).append([name])
+            else:
+                self.segments.setdefault(name, []).append(_fields(line))
         self.type = self.get("MSH", 9, 1, 1)
         self.trigger = self.get("MSH", 9, 1, 2)
         self.control_id = self.get("MSH", 10)
@@ -93,10 +135,43 @@ class Message:
                                     "message) sont obligatoires")
 
     def has(self, segment: str) -> bool:
-        return any(str(s[0]) == segment for s in self.parsed)
+        return segment in self.names
 
     def count(self, segment: str) -> int:
-        return sum(1 for s in self.parsed if str(s[0]) == segment)
+        return self.names.count(segment)
+
+    def extract(self, segment: str, occurrence: int, field: int, repeat: int, component: int,
+                sub: int) -> str:
+        """python-hl7's ``Segment.extract_field`` on the light parse: the value, or
+        ``IndexError`` (``KeyError`` when there is no such segment)."""
+        fields = self.segments[segment][occurrence - 1]
+        field, repeat, component, sub = field or 1, repeat or 1, component or 1, sub or 1
+        if field >= len(fields):
+            if repeat == 1 and component == 1 and sub == 1:
+                return ""  # a field not present
+            raise IndexError(field)
+        value = fields[field]
+        header = field < 3 and fields[0] in _HEADERS
+        if header or not any(c in value for c in _DEEPER):   # a leaf
+            if repeat != 1 or component != 1 or sub != 1:
+                raise IndexError(field)
+            return value if header and fields[0] == "MSH" else _unescape(value)
+        rep = value.split("~")[repeat - 1]
+        if "^" not in rep and "&" not in rep:   # a leaf repetition
+            if component == 1:
+                if sub == 1:
+                    return _unescape(rep)
+                raise IndexError(sub)
+            if sub == 1:
+                return ""
+            raise IndexError(component)
+        components = rep.split("^")
+        if component > len(components):
+            if sub == 1:
+                return ""
+            raise IndexError(component)
+        subs = components[component - 1].split("&")
+        return _unescape(subs[sub - 1]) if sub <= len(subs) else ""
 
     def get(self, segment: str, field: int, repeat: int = 1, component: int = 1,
             sub: int = 1, occurrence: int = 1) -> str:
@@ -105,10 +180,10 @@ class Message:
         if not 0 < occurrence <= len(found):
             return ""
         try:
-            value = found[occurrence - 1].extract_field(occurrence, field, repeat, component, sub)
+            value = self.extract(segment, occurrence, field, repeat, component, sub)
         except (KeyError, IndexError):
             return ""
-        return str(value).strip()
+        return value.strip()
 
     def repeats(self, segment: str, field: int, occurrence: int = 1) -> int:
         """How many repetitions ``segment-field`` has (0 when the segment is absent)."""
@@ -118,7 +193,7 @@ class Message:
         count = 0
         while True:
             try:
-                found[occurrence - 1].extract_field(occurrence, field, count + 1, 1, 1)
+                self.extract(segment, occurrence, field, count + 1, 1, 1)
             except (KeyError, IndexError):
                 return count
             count += 1
