@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from hl7.util import unescape

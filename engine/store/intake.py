@@ -1,13 +1,16 @@
-"""Messages from interfaces into the durable inbox: one transaction per message.
+"""Messages from interfaces into the durable inbox: one transaction per message (or per
+group of pipelined messages).
 
 ``receive_hl7`` takes the bytes of one HL7 v2 message, and in one
 transaction stores it as received (an inbox row of kind ``message``, its
 event id the sender and MSH-10) together with the events it carries (one
 pending inbox row each, idempotent by the stay/movement or result ids); the
-caller acknowledges only after the commit. A refused message is stored too,
-``failed`` with its French error, for the coordinator's queue; ``retry`` of
-that row reads it again (``reread``), once the coordinator has, say, linked
-the facility's identifier to the patient.
+caller acknowledges only after the commit. ``receive_many`` stores the messages a
+sender has already pipelined on one connection in one transaction (group commit), each
+exactly as it would be alone, and they are acknowledged, in order, after that commit.
+A refused message is stored too, ``failed`` with its French error, for the
+coordinator's queue; ``retry`` of that row reads it again (``reread``), once the
+coordinator has, say, linked the facility's identifier to the patient.
 """
 
 from __future__ import annotations
@@ -90,24 +93,35 @@ def _refused(session: Session, intake: Intake, payload: dict[str, Any], now: dat
 
 def receive_hl7(engine: Engine, raw: bytes, now: datetime, zone: ZoneInfo) -> Receipt:
     """Store one HL7 v2 message (committed when this returns) and say how to acknowledge it."""
+    return receive_many(engine, [raw], now, zone)[0]
+
+
+def receive_many(engine: Engine, raws: list[bytes], now: datetime, zone: ZoneInfo,
+                 ) -> list[Receipt]:
+    """Store messages in one transaction (group commit: committed, all of them, when this
+    returns; if it raises, none is stored) and say how to acknowledge each, in order.
+    Each is stored as it would be alone: a later message sees what an earlier one wrote
+    (a facility identifier linked, a movement already received)."""
+    with transaction(engine) as session:
+        return [_receive(session, raw, now, zone) for raw in raws]
+
+
+def _receive(session: Session, raw: bytes, now: datetime, zone: ZoneInfo) -> Receipt:
     try:
         text, intake = read_hl7(raw, zone)
     except IntakeError as exc:
-        return _unreadable(engine, raw, now, exc)
-    with transaction(engine) as session:
-        receipt = store_intake(session, intake, _raw_payload(raw, text), now)
+        return _unreadable(session, raw, now, exc)
+    receipt = store_intake(session, intake, _raw_payload(raw, text), now)
     receipt.text = text
     return receipt
 
 
-def _unreadable(engine: Engine, raw: bytes, now: datetime, exc: IntakeError) -> Receipt:
+def _unreadable(session: Session, raw: bytes, now: datetime, exc: IntakeError) -> Receipt:
     """A message that could not be read at all is kept too, as bytes, with its error."""
     digest = hashlib.sha256(raw).hexdigest()[:40]
-    text = raw.decode("latin-1")
     intake = Intake(message_id=f"{HL7V2}:illisible:{digest}", source="HL7v2", identity=None)
-    with transaction(engine) as session:
-        receipt = _refused(session, intake, _raw_payload(raw, None), now, exc)
-    receipt.text = text
+    receipt = _refused(session, intake, _raw_payload(raw, None), now, exc)
+    receipt.text = raw.decode("latin-1")
     return receipt
 
 
@@ -135,7 +149,17 @@ def reread(service: CaseService, row: InboxRow, now: datetime) -> Applied:
 
 def respond(engine: Engine, raw: bytes, now: datetime, zone: ZoneInfo) -> bytes:
     """Store one message, then its ACK (raises, and so sends no ACK, if it was not stored)."""
-    receipt = receive_hl7(engine, raw, now, zone)
+    return respond_many(engine, [raw], now, zone)[0]
+
+
+def respond_many(engine: Engine, raws: list[bytes], now: datetime, zone: ZoneInfo,
+                 ) -> list[bytes]:
+    """Store messages in one transaction, then their ACKs in the same order (raises, and
+    so sends no ACK at all, if they were not stored)."""
+    return [_ack(receipt, now) for receipt in receive_many(engine, raws, now, zone)]
+
+
+def _ack(receipt: Receipt, now: datetime) -> bytes:
     error_code = "" if receipt.code == ack.ACCEPTED else ack.ERROR_CODES[
         "unreadable" if receipt.code == ack.UNREADABLE else "refused"]
     text = ack.build(receipt.code, receipt.text, now, uuid.uuid4().hex[:20], receipt.error,

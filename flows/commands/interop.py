@@ -2,7 +2,8 @@
 
 ``parcours mllp`` listens (host/port/TLS from settings, ``--port`` to
 override; it prints the port it listens on); ``parcours mllp send FILE…``
-sends files of HL7 v2 messages one by one, each after the previous one's ACK;
+sends files of HL7 v2 messages one by one, each after the previous one's ACK
+(``--window N``: up to N sent ahead of their ACKs, which the listener stores together);
 ``parcours import fhir FILE_OR_FOLDER…`` imports FHIR bundles, each all or
 nothing, with a French report per file (``--apply``: then enrol the imported
 patients where eligible and apply the inbox). ``parcours fhir clients add|list|revoke``
@@ -37,7 +38,7 @@ def mllp_serve(args: argparse.Namespace) -> int:
 
     from engine.clock import SystemClock
     from engine.intake import mllp
-    from engine.store.intake import respond
+    from engine.store.intake import respond, respond_many
 
     settings = Settings()
     engine = engine_of(settings, pre_ping=False)   # see make_engine: no ACK, resent
@@ -49,9 +50,13 @@ def mllp_serve(args: argparse.Namespace) -> int:
     def handle(raw: bytes) -> bytes:
         return respond(engine, raw, clock.now(), zone)
 
+    def handle_many(raws: list[bytes]) -> list[bytes]:   # pipelined: one transaction
+        return respond_many(engine, raws, clock.now(), zone)
+
     async def main() -> None:
         server = await mllp.start(handle, args.host or settings.mllp_host,
-                                  settings.mllp_port if args.port is None else args.port, tls)
+                                  settings.mllp_port if args.port is None else args.port, tls,
+                                  handle_many)
         port = server.sockets[0].getsockname()[1]
         print(f"écoute MLLP sur {args.host or settings.mllp_host}:{port}"
               + (" (TLS)" if tls else ""), flush=True)
@@ -79,7 +84,7 @@ def mllp_send(args: argparse.Namespace) -> int:
     try:
         for sent in mllp.send(args.host or settings.mllp_host,
                               settings.mllp_port if args.port is None else args.port,
-                              messages, timeout=args.timeout, tls=tls):
+                              messages, timeout=args.timeout, tls=tls, window=args.window):
             counts[sent.ack_code] = counts.get(sent.ack_code, 0) + 1
             if sent.ack_code != "AA" or args.verbose:
                 print(f"{sent.control_id} : {sent.ack_code} "
@@ -209,6 +214,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--port", type=bounded_int(1, 65_535))
     q.add_argument("--timeout", type=float, default=30.0)
     q.add_argument("--verbose", action="store_true", help="afficher chaque ACK")
+    q.add_argument("--window", type=bounded_int(1, 1000), default=1, metavar="N",
+                   help="envoyer jusqu'à N messages sans attendre leurs ACK (pipelining ; "
+                        "les ACK reviennent dans l'ordre des messages ; défaut : 1, chaque "
+                        "message après l'ACK du précédent)")
     q.add_argument("--tls-ca", metavar="PEM", help="MLLP sur TLS : certificat de l'autorité "
                                                    "qui a signé celui de l'écoute")
     q.set_defaults(handler=h + "mllp_send")

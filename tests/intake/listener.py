@@ -26,9 +26,10 @@ class Listener:
             raise RuntimeError(f"listener did not start: {line!r} {self.process.stderr.read()}")
         self.port = int(line.split(":")[-1].split()[0])
 
-    def send(self, *messages: str, charset: str = "latin-1") -> list[mllp.Sent]:
+    def send(self, *messages: str, charset: str = "latin-1", window: int = 1,
+             ) -> list[mllp.Sent]:
         return list(mllp.send("127.0.0.1", self.port, [m.encode(charset) for m in messages],
-                              timeout=30))
+                              timeout=30, window=window))
 
     def stop(self) -> str:
         """Stop it and return what it wrote on stderr (must hold no traceback)."""

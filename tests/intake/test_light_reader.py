@@ -112,7 +112,7 @@ def corpus() -> Iterator[tuple[str, bytes]]:
                          patient=pid(family="ŒUVRE", given="ÉLÉONORE")).encode("iso-8859-15")
     yield "UTF-8", adt("A01", "U8", charset="UNICODE UTF-8",
                        patient=pid(family="LEFÈVRE")).encode("utf-8")
-    for text in day_messages(60, 7, "B", 3):
+    for text in day_messages(12, 7, "B", 3):
         yield "bench", text.encode("latin-1")
 
 
