@@ -151,3 +151,19 @@ def test_mllp_over_tls_with_the_send_command(
     finally:
         assert "Traceback" not in secure.stop()
     assert len([r for r in world.inbox_rows(engine) if r.kind == events.MESSAGE]) == 2
+
+
+def test_a_pipelined_window_gets_its_acks_in_order_each_message_stored_once(
+        listener: Listener, service: CaseService, engine: Engine) -> None:
+    from collections import Counter
+
+    cases = [(adt("A01", f"W{n}", stay=f"SW{n}", movement=f"MW{n}"), "AA") for n in range(6)]
+    cases[2] = (adt("A01", "W2").replace("\rPV1|", "\rPV1 broken|"), "AR")       # unreadable
+    cases[4] = (adt("A01", "W4", stay="SX", patient=pid(ins=None, ipp="IPP-X")), "AE")
+    acks = listener.send(*[text for text, _ in cases] * 2, window=16)   # and all resent
+    assert [a.ack_code for a in acks] == [code for _, code in cases] * 2
+    assert [a.control_id for a in acks] == [f"W{n}" for n in range(6)] * 2
+    rows = world.inbox_rows(engine)
+    messages = Counter(r.event_id for r in rows if r.kind == events.MESSAGE)
+    assert len(messages) == 6 and set(messages.values()) == {1}
+    assert len([r for r in rows if r.kind == events.ADMISSION]) == 4
