@@ -4,9 +4,13 @@ Run: ``.venv/bin/python benchmarks/intake.py [--messages N] [--connections C]
 [--patients P] [--day D]`` (PostgreSQL at ``PARCOURS_BENCH_PG``, a fresh database).
 
 1. ``mllp``: ``parcours mllp`` started as a subprocess on loopback; N PAM-FR
-   admissions/discharges sent over one connection, each after its ACK (which the
-   listener sends only once the message and its events are committed); then the
-   same over C connections at once.
+   admissions/discharges/results sent over one connection with the client of
+   ``parcours mllp send`` (``engine.intake.mllp.send``), each after its ACK (which the
+   listener sends only once the message and its events are committed): not pipelined;
+   then N others over one connection pipelined (``--window W`` messages sent ahead of
+   their ACKs; the listener stores those it already holds in one transaction, group
+   commit); then N others over C connections at once, not pipelined. ``--only mllp``
+   runs this phase alone.
 2. ``day``: a day of a 200 000-inhabitant territory (D messages: admissions,
    discharges and ORU^R01 HbA1c results for P patients enrolled in the diabetes and
    hospital pathways) sent over MLLP, then applied through the inbox
@@ -85,12 +89,13 @@ def day_messages(count: int, patients: int, tag: str, day: int) -> list[str]:
     return out
 
 
-def send_all(listener: Listener, messages: list[str], connections: int) -> float:
+def send_all(listener: Listener, messages: list[str], connections: int, window: int = 1,
+             ) -> float:
     chunks = [messages[i::connections] for i in range(connections)]
     codes: list[str] = []
 
     def run(chunk: list[str]) -> None:
-        codes.extend(s.ack_code for s in listener.send(*chunk))
+        codes.extend(s.ack_code for s in listener.send(*chunk, window=window))
 
     started = time.perf_counter()
     threads = [threading.Thread(target=run, args=(c,)) for c in chunks]
@@ -196,7 +201,9 @@ def rest() -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=("rest",), help="run this phase alone")
+    parser.add_argument("--only", choices=("mllp", "rest"), help="run this phase alone")
+    parser.add_argument("--window", type=int, default=32,
+                        help="messages sent ahead of their ACKs in the pipelined MLLP run")
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--patients", type=int, default=500)
@@ -212,14 +219,22 @@ def main() -> None:
         territory(url, args.patients)
         listener = Listener(url)
         try:
+            send_all(listener, day_messages(100, args.patients, "W", 2), 1)   # warm-up
             one = day_messages(args.messages, args.patients, "A", 3)
             elapsed = send_all(listener, one, 1)
-            print(f"mllp, 1 connection: {len(one)} messages in {elapsed:.1f} s = "
-                  f"{len(one) / elapsed:.0f} messages/s", flush=True)
+            print(f"mllp, 1 connection, not pipelined: {len(one)} messages in {elapsed:.1f} s "
+                  f"= {len(one) / elapsed:.0f} messages/s", flush=True)
+            piped = day_messages(args.messages, args.patients, "P", 4)
+            elapsed = send_all(listener, piped, 1, args.window)
+            print(f"mllp, 1 connection, pipelined (window {args.window}): {len(piped)} "
+                  f"messages in {elapsed:.1f} s = {len(piped) / elapsed:.0f} messages/s",
+                  flush=True)
             many = day_messages(args.messages, args.patients, "B", 6)
             elapsed = send_all(listener, many, args.connections)
-            print(f"mllp, {args.connections} connections: {len(many)} messages in "
-                  f"{elapsed:.1f} s = {len(many) / elapsed:.0f} messages/s", flush=True)
+            print(f"mllp, {args.connections} connections, not pipelined: {len(many)} messages "
+                  f"in {elapsed:.1f} s = {len(many) / elapsed:.0f} messages/s", flush=True)
+            if args.only == "mllp":
+                return
             drain_all(url)  # apply those first: the day below starts from an empty inbox
             day = day_messages(args.day, args.patients, "D", 9)
             received = send_all(listener, day, args.connections)

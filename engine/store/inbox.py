@@ -172,14 +172,18 @@ def row_of(kind: str, *, effective_at: datetime, received_at: datetime,
 
 
 def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Rows of ``row_of`` in one statement (idempotent by event id); returns the ids of
-    those it created, by event id (a row already received is left out)."""
+    """Rows of ``row_of`` in one statement, in their order (idempotent by event id);
+    returns the ids of those it created, by event id (a row already received is left
+    out)."""
     if not rows:
         return {}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(_INBOX).values(rows).on_conflict_do_nothing(
+    # rows as parameters, not in the statement: compiled once and cached, sent as one
+    # multi-row INSERT (SQLAlchemy's "insertmanyvalues"); a row whose event id is already
+    # there, or earlier in ``rows``, is left out
+    stmt = dialect.insert(_INBOX).on_conflict_do_nothing(
         index_elements=["event_id"]).returning(_INBOX.c.id, _INBOX.c.event_id)
-    return {event_id: row_id for row_id, event_id in session.execute(stmt)}
+    return {event_id: row_id for row_id, event_id in session.execute(stmt, rows)}
 
 
 # -- applying ----------------------------------------------------------------------------------

@@ -62,11 +62,19 @@ def _raw_payload(raw: bytes, text: str | None) -> dict[str, Any]:
 def store_intake(session: Session, intake: Intake, payload: dict[str, Any], now: datetime,
                  ) -> Receipt:
     """The message row and its events, in the caller's transaction (patient matched first)."""
-    receipt = Receipt(ack.ACCEPTED)
+    receipt, rows = _prepare(session, intake, payload, now)
+    _insert(session, [(receipt, rows)])
+    return receipt
+
+
+def _prepare(session: Session, intake: Intake, payload: dict[str, Any], now: datetime,
+             ) -> tuple[Receipt, list[dict[str, Any]]]:
+    """The patient matched (``match`` may link identifiers) and the inbox rows to write:
+    the events, then the message (refused: the message alone, ``failed``)."""
     try:  # match writes nothing when it refuses
         patient = match(session, intake.identity, now) if intake.identity else None
     except RefusedMessage as exc:
-        return _refused(session, intake, payload, now, exc)
+        return _refused(intake, payload, now, exc)
     ref = None if patient is None else patient.id
     rows = [row_of(event.kind, effective_at=event.effective_at, received_at=now,
                    event_id=event.event_id, source=intake.source, patient_ref=ref,
@@ -76,19 +84,30 @@ def store_intake(session: Session, intake: Intake, payload: dict[str, Any], now:
                        event_id=intake.message_id, source=intake.source, patient_ref=ref,
                        payload={**payload, "events": ids, "note": intake.note},
                        status="applied", processed_at=now))
-    created = enqueue_many(session, rows)   # the message and its events: one statement
-    receipt.inbox_ids.extend(created[i] for i in ids if i in created)
-    receipt.duplicate = rows[-1]["event_id"] not in created
-    return receipt
+    return Receipt(ack.ACCEPTED), rows
 
 
-def _refused(session: Session, intake: Intake, payload: dict[str, Any], now: datetime,
-             exc: IntakeError) -> Receipt:
-    row = enqueue(session, events.MESSAGE, effective_at=intake.sent_at or now, received_at=now,
-                  event_id=intake.message_id, source=intake.source, payload=payload,
-                  status="failed", error=str(exc), processed_at=now)
+def _refused(intake: Intake, payload: dict[str, Any], now: datetime, exc: IntakeError,
+             ) -> tuple[Receipt, list[dict[str, Any]]]:
+    row = row_of(events.MESSAGE, effective_at=intake.sent_at or now, received_at=now,
+                 event_id=intake.message_id, source=intake.source, payload=payload,
+                 status="failed", error=str(exc), processed_at=now)
     location = (exc.segment, exc.field) if isinstance(exc, RefusedMessage) else ("", None)
-    return Receipt(exc.ack, str(exc), location, duplicate=not row.created)
+    return Receipt(exc.ack, str(exc), location), [row]
+
+
+def _insert(session: Session, prepared: list[tuple[Receipt, list[dict[str, Any]]]]) -> None:
+    """The rows of messages in one statement, in order (a message's events before it, and
+    before the next message's); each receipt learns its rows' ids and whether its message
+    had already been received (before, or earlier in ``prepared``)."""
+    created = enqueue_many(session, [row for _, rows in prepared for row in rows])
+    claimed: set[str] = set()
+    for receipt, rows in prepared:
+        receipt.inbox_ids.extend(created[r["event_id"]] for r in rows[:-1]
+                                 if r["event_id"] in created)
+        message = rows[-1]["event_id"]
+        receipt.duplicate = message not in created or message in claimed
+        claimed.add(message)
 
 
 def receive_hl7(engine: Engine, raw: bytes, now: datetime, zone: ZoneInfo) -> Receipt:
@@ -100,29 +119,31 @@ def receive_many(engine: Engine, raws: list[bytes], now: datetime, zone: ZoneInf
                  ) -> list[Receipt]:
     """Store messages in one transaction (group commit: committed, all of them, when this
     returns; if it raises, none is stored) and say how to acknowledge each, in order.
-    Each is stored as it would be alone: a later message sees what an earlier one wrote
-    (a facility identifier linked, a movement already received)."""
+    Each is stored as it would be alone: a later message sees the identifiers an earlier
+    one linked, and a message or event already received earlier in the group is kept
+    once, as if received before; the inbox rows of all of them are written, in order,
+    in one statement."""
     with transaction(engine) as session:
-        return [_receive(session, raw, now, zone) for raw in raws]
+        prepared = [_read(session, raw, now, zone) for raw in raws]
+        _insert(session, prepared)
+    return [receipt for receipt, _ in prepared]
 
 
-def _receive(session: Session, raw: bytes, now: datetime, zone: ZoneInfo) -> Receipt:
+def _read(session: Session, raw: bytes, now: datetime, zone: ZoneInfo,
+          ) -> tuple[Receipt, list[dict[str, Any]]]:
     try:
         text, intake = read_hl7(raw, zone)
     except IntakeError as exc:
-        return _unreadable(session, raw, now, exc)
-    receipt = store_intake(session, intake, _raw_payload(raw, text), now)
+        # a message that could not be read at all is kept too, as bytes, with its error
+        digest = hashlib.sha256(raw).hexdigest()[:40]
+        unreadable = Intake(message_id=f"{HL7V2}:illisible:{digest}", source="HL7v2",
+                            identity=None)
+        receipt, rows = _refused(unreadable, _raw_payload(raw, None), now, exc)
+        receipt.text = raw.decode("latin-1")
+        return receipt, rows
+    receipt, rows = _prepare(session, intake, _raw_payload(raw, text), now)
     receipt.text = text
-    return receipt
-
-
-def _unreadable(session: Session, raw: bytes, now: datetime, exc: IntakeError) -> Receipt:
-    """A message that could not be read at all is kept too, as bytes, with its error."""
-    digest = hashlib.sha256(raw).hexdigest()[:40]
-    intake = Intake(message_id=f"{HL7V2}:illisible:{digest}", source="HL7v2", identity=None)
-    receipt = _refused(session, intake, _raw_payload(raw, None), now, exc)
-    receipt.text = raw.decode("latin-1")
-    return receipt
+    return receipt, rows
 
 
 def reread(service: CaseService, row: InboxRow, now: datetime) -> Applied:
