@@ -61,12 +61,42 @@ def _describe(identity: Identity) -> str:
     return ", ".join(parts) or "aucun identifiant"
 
 
-def match(session: Session, identity: Identity, now: datetime) -> Patient:
-    """Our patient for ``identity``; ``RefusedMessage`` (unknown patient) otherwise."""
+class Lookups:
+    """What ``match`` reads, read at once for a group of identities (the messages a sender
+    pipelined, stored in one transaction): two queries for the group instead of two per
+    message. The identifiers ``match`` links are added as it links them, so that a later
+    identity of the group finds them, as it would in the database."""
+
+    def __init__(self, session: Session, identities: list[Identity]) -> None:
+        inses = {ins.value for who in identities if (ins := who.qualified_ins) is not None}
+        local = [i for who in identities for i in who.local]
+        self.by_ins: dict[str | None, Patient] = {} if not inses else {
+            p.ins: p for p in session.scalars(select(Patient).where(col(Patient.ins).in_(inses)))}
+        self.owners = {(i.system, i.value): owner for i, owner in owners(session, local).items()}
+        ids = set(self.owners.values()) - {p.id for p in self.by_ins.values()}
+        #: held here: the session's identity map only holds them weakly (``session.get``)
+        self.loaded = [] if not ids else list(session.scalars(
+            select(Patient).where(col(Patient.id).in_(ids))))
+
+    def owned(self, identifiers: list[Identifier]) -> dict[Identifier, int]:
+        """``owners`` of these identifiers, from what was read and linked."""
+        wanted = {(i.system, i.value): i for i in identifiers}
+        return {i: self.owners[key] for key, i in wanted.items() if key in self.owners}
+
+
+def match(session: Session, identity: Identity, now: datetime,
+          lookups: Lookups | None = None) -> Patient:
+    """Our patient for ``identity``; ``RefusedMessage`` (unknown patient) otherwise.
+    ``lookups``: read beforehand for a group of identities (``Lookups``)."""
     ins = identity.qualified_ins
-    by_ins = session.scalar(select(Patient).where(col(Patient.ins) == ins.value)) \
-        if ins is not None else None
-    known = owners(session, identity.local)
+    if ins is None:
+        by_ins = None
+    elif lookups is None:
+        by_ins = session.scalar(select(Patient).where(col(Patient.ins) == ins.value))
+    else:
+        by_ins = lookups.by_ins.get(ins.value)
+    known = owners(session, identity.local) if lookups is None else \
+        lookups.owned(identity.local)
     local = set(known.values())
     if by_ins is not None:
         if local - {by_ins.id}:
@@ -75,6 +105,10 @@ def match(session: Session, identity: Identity, now: datetime) -> Patient:
                 f"l'établissement le patient {sorted(local)[0]} ; rien n'a été appliqué",
                 "PID", 3)
         link(session, by_ins.id or 0, identity.local, now, known)
+        if lookups is not None:
+            for identifier in identity.local:
+                lookups.owners.setdefault((identifier.system, identifier.value),
+                                          by_ins.id or 0)
         by_ins.ins_oid = ins.system if ins is not None else None
         by_ins.identity_status = identity.status
         return by_ins

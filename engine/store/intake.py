@@ -33,7 +33,7 @@ from engine.intake.model import Intake
 from engine.intake.reader import read_hl7, read_text
 from engine.store.db import transaction
 from engine.store.exceptions import InputError
-from engine.store.identity import match
+from engine.store.identity import Lookups, match
 from engine.store.inbox import enqueue, enqueue_many, row_of
 from engine.store.service import Applied, CaseService
 from engine.store.tables import INBOX_TABLE, InboxRow
@@ -68,11 +68,11 @@ def store_intake(session: Session, intake: Intake, payload: dict[str, Any], now:
 
 
 def _prepare(session: Session, intake: Intake, payload: dict[str, Any], now: datetime,
-             ) -> tuple[Receipt, list[dict[str, Any]]]:
+             lookups: Lookups | None = None) -> tuple[Receipt, list[dict[str, Any]]]:
     """The patient matched (``match`` may link identifiers) and the inbox rows to write:
     the events, then the message (refused: the message alone, ``failed``)."""
     try:  # match writes nothing when it refuses
-        patient = match(session, intake.identity, now) if intake.identity else None
+        patient = match(session, intake.identity, now, lookups) if intake.identity else None
     except RefusedMessage as exc:
         return _refused(intake, payload, now, exc)
     ref = None if patient is None else patient.id
@@ -121,29 +121,37 @@ def receive_many(engine: Engine, raws: list[bytes], now: datetime, zone: ZoneInf
     returns; if it raises, none is stored) and say how to acknowledge each, in order.
     Each is stored as it would be alone: a later message sees the identifiers an earlier
     one linked, and a message or event already received earlier in the group is kept
-    once, as if received before; the inbox rows of all of them are written, in order,
-    in one statement."""
+    once, as if received before. The patients of the group are looked up at once
+    (``Lookups``), and the inbox rows of all its messages written, in order, in one
+    statement."""
+    read = [_read(raw, zone) for raw in raws]
     with transaction(engine) as session:
-        prepared = [_read(session, raw, now, zone) for raw in raws]
+        lookups = Lookups(session, [intake.identity for _, intake, _ in read
+                                    if isinstance(intake, Intake) and intake.identity])
+        prepared = [_prepare(session, intake, _raw_payload(raw, text), now, lookups)
+                    if isinstance(intake, Intake) else _unreadable(raw, now, intake)
+                    for raw, intake, text in read]
         _insert(session, prepared)
+    for (receipt, _), (raw, _, text) in zip(prepared, read, strict=True):
+        receipt.text = raw.decode("latin-1") if text is None else text
     return [receipt for receipt, _ in prepared]
 
 
-def _read(session: Session, raw: bytes, now: datetime, zone: ZoneInfo,
-          ) -> tuple[Receipt, list[dict[str, Any]]]:
+def _read(raw: bytes, zone: ZoneInfo) -> tuple[bytes, Intake | IntakeError, str | None]:
+    """The message read, or why it could not be (and its decoded text, when it could)."""
     try:
         text, intake = read_hl7(raw, zone)
     except IntakeError as exc:
-        # a message that could not be read at all is kept too, as bytes, with its error
-        digest = hashlib.sha256(raw).hexdigest()[:40]
-        unreadable = Intake(message_id=f"{HL7V2}:illisible:{digest}", source="HL7v2",
-                            identity=None)
-        receipt, rows = _refused(unreadable, _raw_payload(raw, None), now, exc)
-        receipt.text = raw.decode("latin-1")
-        return receipt, rows
-    receipt, rows = _prepare(session, intake, _raw_payload(raw, text), now)
-    receipt.text = text
-    return receipt, rows
+        return raw, exc, None
+    return raw, intake, text
+
+
+def _unreadable(raw: bytes, now: datetime, exc: IntakeError,
+                ) -> tuple[Receipt, list[dict[str, Any]]]:
+    """A message that could not be read at all is kept too, as bytes, with its error."""
+    digest = hashlib.sha256(raw).hexdigest()[:40]
+    intake = Intake(message_id=f"{HL7V2}:illisible:{digest}", source="HL7v2", identity=None)
+    return _refused(intake, _raw_payload(raw, None), now, exc)
 
 
 def reread(service: CaseService, row: InboxRow, now: datetime) -> Applied:

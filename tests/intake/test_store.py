@@ -114,11 +114,11 @@ def test_a_group_that_cannot_be_stored_stores_nothing(
 
     calls = []
 
-    def failing(session, intake_, payload, now):  # type: ignore[no-untyped-def]
+    def failing(session, intake_, *args):  # type: ignore[no-untyped-def]
         calls.append(intake_.message_id)
         if len(calls) == 3:   # the last one: the first two have linked identifiers
             raise RuntimeError("database gone")
-        return store(session, intake_, payload, now)
+        return store(session, intake_, *args)
 
     store = intake._prepare
     monkeypatch.setattr(intake, "_prepare", failing)
