@@ -28,11 +28,11 @@ from sqlmodel import col
 from engine.pathway.compiler import CompiledPathway
 from engine.store import registry
 from engine.store.tables import (
-    OPEN_TASK_STATUSES,
     CaseRow,
     CaseStateRow,
     PathwayVersion,
     TaskRow,
+    task_is_open,
 )
 
 COMPLETED = "completed"
@@ -130,7 +130,7 @@ def board(session: Session, now: datetime, today: date, pathway: str | None = No
             title = order[state].title if state in order else state
             b.states.append(StateCount(state, title or state,
                                        region_of(compiled, state) if compiled else None, n))
-    open_ = col(TaskRow.status).in_(OPEN_TASK_STATUSES)
+    open_ = task_is_open()
     task_filter = [col(CaseRow.pathway_key) == pathway] if pathway else []
     for key, n_open, n_late in session.execute(
             select(col(CaseRow.pathway_key), func.count(), func.count().filter(
@@ -147,7 +147,7 @@ def board(session: Session, now: datetime, today: date, pathway: str | None = No
 def role_counts(session: Session, now: datetime, pathway: str | None = None
                 ) -> dict[str, tuple[int, int]]:
     """role → (open tasks, overdue tasks)."""
-    open_ = col(TaskRow.status).in_(OPEN_TASK_STATUSES)
+    open_ = task_is_open()
     query = select(col(TaskRow.role), func.count(),
                    func.count().filter(col(TaskRow.due_at) < now)).where(open_)
     if pathway:
@@ -176,7 +176,7 @@ def monthly_tasks(session: Session, now: datetime, today: date, pathway: str | N
     created = grouped(col(TaskRow.created_at))
     done = grouped(col(TaskRow.closed_at), col(TaskRow.status) == COMPLETED)
     overdue = grouped(col(TaskRow.due_at), col(TaskRow.due_at) < now, or_(
-        col(TaskRow.status).in_(OPEN_TASK_STATUSES),
+        task_is_open(),
         and_(col(TaskRow.status) == COMPLETED, col(TaskRow.closed_at) > col(TaskRow.due_at))))
     return {m: (created[m], done[m], overdue[m]) for m in months}
 

@@ -8,6 +8,8 @@ from Prefect's REST API (``web/flow_runs.py``), and the page renders without the
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -15,7 +17,7 @@ from engine.store import dashboard, queue, worklist
 from engine.store.db import transaction
 from web.auth.guard import coordinator
 from web.charts import SVG_CSP, grouped_bars
-from web.context import context_of
+from web.context import WebContext, context_of
 from web.csv_export import csv_response
 from web.flow_runs import latest_runs
 from web.pages import render
@@ -30,30 +32,37 @@ def month_fr(key: str) -> str:
     return f"{MONTHS_FR[int(month) - 1]} {year}"
 
 
-def _board(request: Request, parcours: str) -> dashboard.Dashboard:
+def _board(request: Request, parcours: str) -> tuple[dashboard.Dashboard, datetime]:
+    """The territory's counts (kept ``counts_ttl`` seconds: ``web.snapshots``)."""
     ctx = context_of(request)
-    with transaction(ctx.engine) as db:
-        return dashboard.board(db, ctx.now(), ctx.today(), parcours or None)
+
+    def compute() -> dashboard.Dashboard:
+        with transaction(ctx.engine) as db:
+            return dashboard.board(db, ctx.now(), ctx.today(), parcours or None)
+    return ctx.counts.get(("board", parcours), compute)
 
 
 @router.get("/coordination/tableau-de-bord")
 def dashboard_page(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    board = _board(request, parcours)
-    with transaction(ctx.engine) as db:
+    board, computed_at = _board(request, parcours)
+    with transaction(ctx.engine) as db:  # the problems are counted live (indexed counts)
         problems = queue.counts(db, ctx.now())
         keys = sorted(worklist.pathway_titles(db).items())
-    runs = latest_runs(ctx.settings.prefect_api_url, ctx.settings.prefect_timeout)
+    settings = ctx.settings
+    runs, _ = ctx.counts.get(("runs",), lambda: latest_runs(settings.prefect_api_url,
+                                                            settings.prefect_timeout))
     months = [(month_fr(m), *v) for m, v in board.months.items()]
     return render(request, "coord_dashboard.html", board=board, problems=problems,
-                  runs=runs, months=months, parcours=parcours, keys=keys)
+                  runs=runs, months=months, parcours=parcours, keys=keys,
+                  computed_at=computed_at.astimezone(ctx.zone), ttl=round(settings.counts_ttl))
 
 
 @router.get("/coordination/tableau-de-bord/etats.csv")
 def states_csv(request: Request, parcours: str = "") -> Response:
     coordinator(request)
-    board = _board(request, parcours)
+    board, _ = _board(request, parcours)
     rows = [(b.title, s.region or "", s.title, s.cases) for b in board.pathways
             for s in b.states]
     return csv_response("dossiers-par-etat", ["Parcours", "Région", "État", "Dossiers"], rows,
@@ -64,8 +73,7 @@ def states_csv(request: Request, parcours: str = "") -> Response:
 def roles_chart(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    with transaction(ctx.engine) as db:
-        roles = dashboard.role_counts(db, ctx.now(), parcours or None)
+    roles, _ = ctx.counts.get(("roles", parcours), lambda: _roles(ctx, parcours))
     labels = list(roles)
     svg = grouped_bars("Tâches ouvertes par rôle", labels, {
         "ouvertes": [roles[r][0] for r in labels], "en retard": [roles[r][1] for r in labels]})
@@ -77,8 +85,7 @@ def roles_chart(request: Request, parcours: str = "") -> Response:
 def months_chart(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    with transaction(ctx.engine) as db:
-        months = dashboard.monthly_tasks(db, ctx.now(), ctx.today(), parcours or None)
+    months, _ = ctx.counts.get(("months", parcours), lambda: _months(ctx, parcours))
     labels = [month_fr(m) for m in months]
     values = list(months.values())
     svg = grouped_bars("Tâches par mois", labels, {
@@ -86,3 +93,13 @@ def months_chart(request: Request, parcours: str = "") -> Response:
         "en retard": [v[2] for v in values]})
     return Response(svg, media_type="image/svg+xml",
                     headers={"Content-Security-Policy": SVG_CSP})
+
+
+def _roles(ctx: WebContext, parcours: str) -> dict[str, tuple[int, int]]:
+    with transaction(ctx.engine) as db:
+        return dashboard.role_counts(db, ctx.now(), parcours or None)
+
+
+def _months(ctx: WebContext, parcours: str) -> dict[str, tuple[int, int, int]]:
+    with transaction(ctx.engine) as db:
+        return dashboard.monthly_tasks(db, ctx.now(), ctx.today(), parcours or None)
