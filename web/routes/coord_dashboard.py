@@ -73,10 +73,7 @@ def states_csv(request: Request, parcours: str = "") -> Response:
 def roles_chart(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    roles, _ = ctx.counts.get(("roles", parcours), lambda: _roles(ctx, parcours))
-    labels = list(roles)
-    svg = grouped_bars("Tâches ouvertes par rôle", labels, {
-        "ouvertes": [roles[r][0] for r in labels], "en retard": [roles[r][1] for r in labels]})
+    svg, _ = ctx.counts.get(("roles.svg", parcours), lambda: _roles_svg(ctx, parcours))
     return Response(svg, media_type="image/svg+xml",
                     headers={"Content-Security-Policy": SVG_CSP})
 
@@ -85,21 +82,25 @@ def roles_chart(request: Request, parcours: str = "") -> Response:
 def months_chart(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    months, _ = ctx.counts.get(("months", parcours), lambda: _months(ctx, parcours))
-    labels = [month_fr(m) for m in months]
-    values = list(months.values())
-    svg = grouped_bars("Tâches par mois", labels, {
-        "créées": [v[0] for v in values], "terminées": [v[1] for v in values],
-        "en retard": [v[2] for v in values]})
+    svg, _ = ctx.counts.get(("mois.svg", parcours), lambda: _months_svg(ctx, parcours))
     return Response(svg, media_type="image/svg+xml",
                     headers={"Content-Security-Policy": SVG_CSP})
 
 
-def _roles(ctx: WebContext, parcours: str) -> dict[str, tuple[int, int]]:
+def _roles_svg(ctx: WebContext, parcours: str) -> str:
+    """The chart of open tasks by role (drawn once per ``counts_ttl``, like its counts)."""
     with transaction(ctx.engine) as db:
-        return dashboard.role_counts(db, ctx.now(), parcours or None)
+        roles = dashboard.role_counts(db, ctx.now(), parcours or None)
+    labels = list(roles)
+    return grouped_bars("Tâches ouvertes par rôle", labels, {
+        "ouvertes": [roles[r][0] for r in labels], "en retard": [roles[r][1] for r in labels]})
 
 
-def _months(ctx: WebContext, parcours: str) -> dict[str, tuple[int, int, int]]:
+def _months_svg(ctx: WebContext, parcours: str) -> str:
     with transaction(ctx.engine) as db:
-        return dashboard.monthly_tasks(db, ctx.now(), ctx.today(), parcours or None)
+        months = dashboard.monthly_tasks(db, ctx.now(), ctx.today(), parcours or None)
+    labels = [month_fr(m) for m in months]
+    values = list(months.values())
+    return grouped_bars("Tâches par mois", labels, {
+        "créées": [v[0] for v in values], "terminées": [v[1] for v in values],
+        "en retard": [v[2] for v in values]})
