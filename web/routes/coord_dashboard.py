@@ -17,7 +17,7 @@ from engine.store import dashboard, queue, worklist
 from engine.store.db import transaction
 from web.auth.guard import coordinator
 from web.charts import SVG_CSP, grouped_bars
-from web.context import WebContext, context_of
+from web.context import context_of
 from web.csv_export import csv_response
 from web.flow_runs import latest_runs
 from web.pages import render
@@ -73,7 +73,7 @@ def states_csv(request: Request, parcours: str = "") -> Response:
 def roles_chart(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    svg, _ = ctx.counts.get(("roles.svg", parcours), lambda: _roles_svg(ctx, parcours))
+    svg, _ = ctx.counts.get(("roles.svg", parcours), lambda: _roles_svg(request, parcours))
     return Response(svg, media_type="image/svg+xml",
                     headers={"Content-Security-Policy": SVG_CSP})
 
@@ -82,23 +82,22 @@ def roles_chart(request: Request, parcours: str = "") -> Response:
 def months_chart(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    svg, _ = ctx.counts.get(("mois.svg", parcours), lambda: _months_svg(ctx, parcours))
+    svg, _ = ctx.counts.get(("mois.svg", parcours), lambda: _months_svg(request, parcours))
     return Response(svg, media_type="image/svg+xml",
                     headers={"Content-Security-Policy": SVG_CSP})
 
 
-def _roles_svg(ctx: WebContext, parcours: str) -> str:
-    """The chart of open tasks by role (drawn once per ``counts_ttl``, like its counts)."""
-    with transaction(ctx.engine) as db:
-        roles = dashboard.role_counts(db, ctx.now(), parcours or None)
+def _roles_svg(request: Request, parcours: str) -> str:
+    """The chart of open tasks by role, from the dashboard's counts (drawn once per
+    ``counts_ttl``, like them)."""
+    roles = _board(request, parcours)[0].roles
     labels = list(roles)
     return grouped_bars("Tâches ouvertes par rôle", labels, {
         "ouvertes": [roles[r][0] for r in labels], "en retard": [roles[r][1] for r in labels]})
 
 
-def _months_svg(ctx: WebContext, parcours: str) -> str:
-    with transaction(ctx.engine) as db:
-        months = dashboard.monthly_tasks(db, ctx.now(), ctx.today(), parcours or None)
+def _months_svg(request: Request, parcours: str) -> str:
+    months = _board(request, parcours)[0].months
     labels = [month_fr(m) for m in months]
     values = list(months.values())
     return grouped_bars("Tâches par mois", labels, {
