@@ -49,7 +49,7 @@ from engine.store.tables import (
     TaskRow,
     task_is_open,
 )
-from engine.store.task_actions import _tell
+from engine.store.task_actions import _tell, required_reason
 
 if TYPE_CHECKING:
     from engine.store.service import CaseService
@@ -61,7 +61,6 @@ MESSAGE_RESENT, TIMERS_RETRIED = "message_resent", "timers_retried"
 ADVANCE_FAILED = "advance_failed"
 #: Inbox and outbox statuses read and written here.
 FAILED, PENDING, DISCARDED, DEAD = "failed", "pending", "discarded", "dead"
-REASON_MAX = 500
 #: rows of each list on the page (the most urgent first; the CSV has them all)
 LIMIT = 100
 #: rows of a CSV download of a list (the page shows ``LIMIT``)
@@ -281,12 +280,8 @@ def failed_row(session: Session, row_id: int) -> InboxRow:
 
 def discard_inbound(session: Session, row_id: int, reason: str, by: int,
                     now: datetime) -> None:
-    reason = " ".join(reason.split())
-    if not reason:
-        raise InputError("motif : obligatoire pour écarter un événement (par exemple "
-                         "« doublon saisi à la main »)")
-    if len(reason) > REASON_MAX:
-        raise InputError(f"motif : {len(reason)} caractères ; au plus {REASON_MAX}")
+    reason = required_reason(reason, "motif", "obligatoire pour écarter un événement (par "
+                             "exemple « doublon saisi à la main »)")
     row = failed_row(session, row_id)
     session.execute(update(INBOX_TABLE).where(INBOX_TABLE.c.id == row_id).values(
         status=DISCARDED, processed_at=now,
