@@ -167,10 +167,13 @@ def _insert_json(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     spec = ", ".join(f'"{c}" {kind}' for c, kind in types.items())
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
-    with raw.cursor() as cursor:
+    cursor = raw.cursor()
+    try:
         cursor.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM '
                        f"json_to_recordset(%s::json) WITH ORDINALITY AS v({spec}, _n) "
                        "ORDER BY _n", (dumps(rows),))
+    finally:
+        cursor.close()
 
 
 def columns_of(session: Session, table: Table, params: Sequence[str],
@@ -183,10 +186,28 @@ def columns_of(session: Session, table: Table, params: Sequence[str],
     for param, name in zip(params, columns or params, strict=True):
         values = [row[param] for row in rows]
         column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite":
+            out.append(_sqlite_times(values))
+            continue
         process: Callable[[Any], Any] | None = (
-            _sqlite_time if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite"
-            else column_type.dialect_impl(dialect).bind_processor(dialect))
+            column_type.dialect_impl(dialect).bind_processor(dialect))
         out.append([process(v) for v in values] if process is not None else values)
+    return out
+
+
+def _sqlite_times(values: list[datetime | None]) -> list[str | None]:
+    """``_sqlite_time`` of each value, each distinct time converted once (the times of a
+    batch repeat: when it was recorded, when its timers fired)."""
+    seen: dict[datetime, str] = {}
+    out: list[str | None] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        written = seen.get(value)
+        if written is None:
+            written = seen[value] = _sqlite_time(value)  # type: ignore[assignment]
+        out.append(written)
     return out
 
 
@@ -196,7 +217,9 @@ def _sqlite_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: every time must carry its zone")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
