@@ -23,6 +23,7 @@ from sqlalchemy import JSON, Boolean, Enum, Integer, String, Table, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
+from sqlmodel.sql.sqltypes import AutoString
 
 from engine.store.types import UTCDateTime
 
@@ -138,7 +139,8 @@ def _record_type(column: Any) -> str | None:
         return "boolean"
     if isinstance(kind, Integer):
         return "bigint"
-    if isinstance(kind, String) and not isinstance(kind, Enum):
+    if isinstance(kind, AutoString) or (isinstance(kind, String)
+                                        and not isinstance(kind, Enum)):
         return "text"
     return None
 
@@ -170,8 +172,8 @@ def _insert_json(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     cursor = raw.cursor()
     try:
         cursor.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM '
-                       f"json_to_recordset(%s::json) WITH ORDINALITY AS v({spec}, _n) "
-                       "ORDER BY _n", (dumps(rows),))
+                       f"ROWS FROM (json_to_recordset(%s::json) AS ({spec})) "
+                       f"WITH ORDINALITY AS v({names}, _n) ORDER BY _n", (dumps(rows),))
     finally:
         cursor.close()
 
