@@ -563,23 +563,25 @@ class CaseService:
             ids = claim_due(session, now, size, case_ids)
             if not ids:
                 return [], {}, {}, {}
-            with collector_paused():
-                batch = load_batch(session, ids, as_of(now))
-                writer = Writer(session, batch, now)
-                failures = {}
-                for case_id in ids:
-                    try:
-                        outcome = self.runtime(batch.pathway(case_id),
-                                               batch.settings_of(case_id)).advance(
-                            batch.case(case_id), batch.subject(case_id), now)
-                    except ParcoursError as exc:
-                        failures[case_id] = str(exc)
-                        continue
-                    writer.record(case_id, outcome)
-                self._postpone(session, writer, failures, now)
-                writer.flush()
+            batch = load_batch(session, ids, as_of(now))
+            writer = Writer(session, batch, now)
+            failures = {}
+            for case_id in ids:
+                try:
+                    outcome = self.runtime(batch.pathway(case_id),
+                                           batch.settings_of(case_id)).advance(
+                        batch.case(case_id), batch.subject(case_id), now)
+                except ParcoursError as exc:
+                    failures[case_id] = str(exc)
+                    continue
+                writer.record(case_id, outcome)
+            self._postpone(session, writer, failures, now)
+            writer.flush()
             return ids, writer.counts, failures, _moves(batch, writer)
-        ids, counts, failures, moves = self._unit(work)
+        # The collector stays off until the batch's objects are freed (commit included):
+        # back on while they are alive, its first pass would walk all of them for nothing.
+        with collector_paused():
+            ids, counts, failures, moves = self._unit(work)
         if ids:
             report.batches += 1
             report.cases += len(ids)
