@@ -41,6 +41,7 @@ from jinja2.utils import consume
 from engine.clock import calendar_days
 from engine.exceptions import ExpressionError, ParcoursError
 from engine.pathway.datefuncs import days_between, within
+from engine.pathway.direct import compile_direct
 
 ROOTS = ("params", "facts", "obs", "patient", "event", "now", "history", "days_since",
          "days_between", "within")
@@ -288,15 +289,35 @@ def days_since(moment: Any, now: datetime | None = None) -> int | None:
     return None
 
 
+#: the names of ``ROOTS`` that hold data (the others are functions)
+DATA_ROOTS = ("params", "facts", "obs", "patient", "event", "now", "history")
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledExpression:
-    """A parsed, sandboxed expression; evaluate it inside a ``Scope``."""
+    """A parsed, sandboxed expression; evaluate it inside a ``Scope``.
+
+    A simple expression (see ``engine.pathway.direct``) also has ``_direct``: the same
+    operations on the scope's names, without the Jinja context; ``_budgeted`` says whether
+    they include one that charges the budget (then reset first, as for the sandbox).
+    """
 
     source: str
     _root: Callable[[Context], Iterator[Any]]
     names: tuple[tuple[str, ...], ...]
+    _direct: Callable[[dict[str, Any]], Any] | None = None
+    _budgeted: bool = True
 
     def evaluate(self, scope: Scope) -> Any:
+        direct = self._direct
+        if direct is not None:
+            if self._budgeted:
+                _BUDGET.left = MAX_COST
+            return direct(scope.values)
+        return self.evaluate_sandboxed(scope)
+
+    def evaluate_sandboxed(self, scope: Scope) -> Any:
+        """The evaluation by Jinja2's sandbox, whatever the expression."""
         ctx = scope.context
         _BUDGET.left = MAX_COST
         consume(self._root(ctx))
@@ -435,6 +456,8 @@ def _check_static_call(node: nodes.Call) -> None:
 
 def compile_expression(source: str) -> CompiledExpression:
     expr = parse(source)
+    # before Jinja2 folds the constants of ``expr`` in place
+    direct = compile_direct(expr, ENV, frozenset(_GLOBALS))
     _BUDGET.left = MAX_COST  # constant folding runs the filters of literal input
     try:
         body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
@@ -447,7 +470,8 @@ def compile_expression(source: str) -> CompiledExpression:
         if "no filter named" in message.lower():
             message += "; available filters: " + ", ".join(ALLOWED_FILTERS)
         raise ExpressionError(source, f"invalid expression: {message}") from exc
-    return CompiledExpression(source, template.root_render_func, tuple(references(expr)))
+    return CompiledExpression(source, template.root_render_func, tuple(references(expr)),
+                              *(direct or ()))
 
 
 def references(expr: nodes.Node) -> Iterator[tuple[str, ...]]:
