@@ -291,6 +291,9 @@ def days_since(moment: Any, now: datetime | None = None) -> int | None:
 
 #: the names of ``ROOTS`` that hold data (the others are functions)
 DATA_ROOTS = ("params", "facts", "obs", "patient", "event", "now", "history")
+#: names an expression finds elsewhere than in its scope's values: the sandbox's globals and
+#: the functions of ``now`` (``Scope.context``); an expression reading one is left to Jinja2
+_HIDDEN = frozenset((*_GLOBALS, "days_since", "within"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,9 +337,6 @@ class Scope:
     __slots__ = ("_context", "values")
 
     def __init__(self, values: dict[str, Any]) -> None:
-        now = values.get("now")
-        values["days_since"] = lambda moment: days_since(moment, now)
-        values["within"] = lambda moment, delay: within(moment, delay, now)
         self.values = values
         self._context: Context | None = None
 
@@ -344,8 +344,12 @@ class Scope:
     def context(self) -> Context:
         context = self._context
         if context is None:
-            context = self._context = new_context(ENV, None, {}, {**_GLOBALS, **self.values},
-                                                  shared=True)
+            now = self.values.get("now")
+            context = self._context = new_context(
+                ENV, None, {}, {**_GLOBALS, **self.values,
+                                "days_since": lambda moment: days_since(moment, now),
+                                "within": lambda moment, delay: within(moment, delay, now)},
+                shared=True)
         return context
 
     def set_fact(self, name: str, value: Any) -> None:
@@ -457,7 +461,7 @@ def _check_static_call(node: nodes.Call) -> None:
 def compile_expression(source: str) -> CompiledExpression:
     expr = parse(source)
     # before Jinja2 folds the constants of ``expr`` in place
-    direct = compile_direct(expr, ENV, frozenset(_GLOBALS))
+    direct = compile_direct(expr, ENV, _HIDDEN)
     _BUDGET.left = MAX_COST  # constant folding runs the filters of literal input
     try:
         body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
