@@ -37,6 +37,8 @@ from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import _PassArg
 
+from engine.exceptions import ParcoursError
+
 #: the parameter of the compiled function: the scope's dict of names
 _VALUES = "v"
 
@@ -51,8 +53,8 @@ _UNARY: dict[type[nodes.UnaryExpr], tuple[str, type[ast.unaryop]]] = {
     nodes.Neg: ("-", ast.USub), nodes.Pos: ("+", ast.UAdd), nodes.Not: ("not", ast.Not)}
 
 
-class _Unsupported(Exception):
-    """The expression uses a construct left to the sandbox."""
+class _Unsupported(ParcoursError):
+    """The expression uses a construct left to the sandbox (never leaves this module)."""
 
 
 class _Builder:
