@@ -28,13 +28,14 @@ from engine.store.db import make_engine
 from engine.store.service import CaseService
 from notifications.channels import Channel
 from notifications.settings import NotificationSettings
-from web.context import WebContext
+from web.context import WebContext, context_of
 from web.exceptions import NotVisible, SignInRequired, WebError
 from web.fhir.errors import is_fhir, outcome_response
 from web.fhir.settings import FhirSettings
 from web.oidc.settings import OidcSettings
 from web.pages import render
 from web.settings import WebSettings, resolve_secret
+from web.snapshots import Snapshots
 
 STATIC = Path(__file__).with_name("static")
 log = logging.getLogger("parcours.web")
@@ -65,7 +66,8 @@ def create_app(web: WebSettings | None = None, settings: Settings | None = None,
                      service=CaseService(engine, settings),
                      notify_settings=notify or NotificationSettings(base_url=web.base_url),
                      channels=channels,
-                     oidc_provider=oidc.provider_name if oidc.enabled else None)
+                     oidc_provider=oidc.provider_name if oidc.enabled else None,
+                     counts=Snapshots(web.counts_ttl))
     app = FastAPI(title="Parcours", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = ctx
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -109,6 +111,10 @@ async def _security_headers(request: Request,
     response = await call_next(request)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.method == "POST" and request.url.path.startswith("/coordination/"):
+        # a coordinator's change: this process's dashboard counts are computed again
+        # (after the change is committed; ``web.snapshots``)
+        context_of(request).counts.clear()
     return response
 
 

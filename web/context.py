@@ -19,6 +19,7 @@ from engine.store.service import CaseService
 from notifications.channels import Channel
 from notifications.settings import NotificationSettings
 from web.settings import WebSettings
+from web.snapshots import Snapshots
 
 
 @dataclass
@@ -34,6 +35,8 @@ class WebContext:
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Paris"))
     #: The OpenID provider's name on the sign-in page (« Se connecter avec … »); None: off.
     oidc_provider: str | None = None
+    #: the dashboard's territory-wide counts, kept ``settings.counts_ttl`` seconds
+    counts: Snapshots = field(default_factory=lambda: Snapshots(30.0))
 
     def now(self) -> datetime:
         return self.clock.now()

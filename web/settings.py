@@ -52,6 +52,9 @@ class WebSettings(BaseSettings):
                                  validation_alias=AliasChoices("PARCOURS_WEB_PREFECT_API_URL",
                                                                "PREFECT_API_URL",
                                                                "prefect_api_url"))
+    counts_ttl: float = Field(30.0, ge=0, le=3600, description="Seconds the dashboard's "
+                              "territory-wide counts and charts are kept by each web process "
+                              "before they are computed again (0: every request)")
     prefect_timeout: float = Field(1.5, gt=0, description="Seconds the dashboard waits for "
                                    "Prefect before saying it is unreachable")
 

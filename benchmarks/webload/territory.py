@@ -60,6 +60,11 @@ def seed(engine: Engine, patients: int, professionals: int, enrolled_at: datetim
         coordinator = _coordination_work(session, ids, enrolled_at)
         open_tasks = session.scalar(select(func.count()).select_from(TaskRow)
                                     .where(col(TaskRow.status) == "requested")) or 0
+    if engine.dialect.name == "postgresql":
+        # a territory in use has statistics (autovacuum); right after a bulk load it has none
+        # yet, and the planner then joins every care-team row to every open task
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
     return Territory(patients, pros, open_tasks, coordinator)
 
 
@@ -106,6 +111,11 @@ def existing(engine: Engine) -> Territory:
         patients = session.scalar(select(func.count()).select_from(Patient)) or 0
         open_tasks = session.scalar(select(func.count()).select_from(TaskRow)
                                     .where(col(TaskRow.status) == "requested")) or 0
+    if engine.dialect.name == "postgresql":
+        # a territory in use has statistics (autovacuum); right after a bulk load it has none
+        # yet, and the planner then joins every care-team row to every open task
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
     return Territory(patients, pros, open_tasks, coordinator)
 
 

@@ -21,18 +21,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from engine.pathway.compiler import CompiledPathway
 from engine.store import registry
 from engine.store.tables import (
-    OPEN_TASK_STATUSES,
     CaseRow,
     CaseStateRow,
     PathwayVersion,
     TaskRow,
+    task_is_open,
 )
 
 COMPLETED = "completed"
@@ -130,55 +130,75 @@ def board(session: Session, now: datetime, today: date, pathway: str | None = No
             title = order[state].title if state in order else state
             b.states.append(StateCount(state, title or state,
                                        region_of(compiled, state) if compiled else None, n))
-    open_ = col(TaskRow.status).in_(OPEN_TASK_STATUSES)
-    task_filter = [col(CaseRow.pathway_key) == pathway] if pathway else []
-    for key, n_open, n_late in session.execute(
-            select(col(CaseRow.pathway_key), func.count(), func.count().filter(
-                col(TaskRow.due_at) < now))
-            .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
-            .where(open_, col(CaseRow.closed_at).is_(None), *task_filter)
-            .group_by(col(CaseRow.pathway_key))):
+    by_pathway, roles = task_counts(session, now, pathway)
+    for key, (n_open, n_late) in by_pathway.items():
         if key in boards:
             boards[key].open_tasks, boards[key].overdue_tasks = n_open, n_late
-    return Dashboard(list(boards.values()), role_counts(session, now, pathway),
-                     monthly_tasks(session, now, today, pathway))
+    return Dashboard(list(boards.values()), roles, monthly_tasks(session, now, today, pathway))
+
+
+def task_counts(session: Session, now: datetime, pathway: str | None = None
+                ) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    """Open and overdue tasks (open, overdue) by pathway (open cases only) and by role, from
+    one grouped pass over the open tasks."""
+    open_case = col(CaseRow.closed_at).is_(None)
+    late = col(TaskRow.due_at) < now
+    query = (select(col(CaseRow.pathway_key), col(TaskRow.role), func.count(),
+                    func.count().filter(late), func.count().filter(open_case),
+                    func.count().filter(and_(late, open_case)))
+             .join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
+             .where(task_is_open())
+             .group_by(col(CaseRow.pathway_key), col(TaskRow.role)))
+    if pathway:
+        query = query.where(col(CaseRow.pathway_key) == pathway)
+    by_pathway: dict[str, tuple[int, int]] = {}
+    by_role: dict[str, tuple[int, int]] = {}
+    for key, role, n_open, n_late, n_open_case, n_late_case in session.execute(query):
+        o, la = by_pathway.get(key, (0, 0))
+        by_pathway[key] = (o + n_open_case, la + n_late_case)
+        o, la = by_role.get(role, (0, 0))
+        by_role[role] = (o + n_open, la + n_late)
+    return by_pathway, dict(sorted(by_role.items()))
 
 
 def role_counts(session: Session, now: datetime, pathway: str | None = None
                 ) -> dict[str, tuple[int, int]]:
     """role → (open tasks, overdue tasks)."""
-    open_ = col(TaskRow.status).in_(OPEN_TASK_STATUSES)
-    query = select(col(TaskRow.role), func.count(),
-                   func.count().filter(col(TaskRow.due_at) < now)).where(open_)
-    if pathway:
-        query = query.join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id)).where(
-            col(CaseRow.pathway_key) == pathway)
-    return {role: (n_open, n_late) for role, n_open, n_late in
-            session.execute(query.group_by(col(TaskRow.role)).order_by(col(TaskRow.role)))}
+    return task_counts(session, now, pathway)[1]
 
 
 def monthly_tasks(session: Session, now: datetime, today: date, pathway: str | None = None
                   ) -> dict[str, tuple[int, int, int]]:
-    """Tasks created, completed and overdue in each of the last twelve months."""
+    """Tasks created, completed and overdue in each of the last twelve months, from one
+    grouped pass over the tasks touched since then."""
     months = last_months(today)
     year, month = (int(part) for part in months[0].split("-"))
     start = datetime(year, month, 1, tzinfo=UTC) - timedelta(days=1)  # Paris is ahead of UTC
     dialect = session.get_bind().dialect.name
-
-    def grouped(column: Any, *where: Any) -> Counter[str]:
-        month = month_key(column, dialect)
-        query = select(month, func.count()).where(column >= start, *where)
-        if pathway:
-            query = query.join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id)).where(
-                col(CaseRow.pathway_key) == pathway)
-        return Counter({m: n for m, n in session.execute(query.group_by(month))})
-
-    created = grouped(col(TaskRow.created_at))
-    done = grouped(col(TaskRow.closed_at), col(TaskRow.status) == COMPLETED)
-    overdue = grouped(col(TaskRow.due_at), col(TaskRow.due_at) < now, or_(
-        col(TaskRow.status).in_(OPEN_TASK_STATUSES),
-        and_(col(TaskRow.status) == COMPLETED, col(TaskRow.closed_at) > col(TaskRow.due_at))))
-    return {m: (created[m], done[m], overdue[m]) for m in months}
+    completed = col(TaskRow.status) == COMPLETED
+    overdue = and_(col(TaskRow.due_at) < now, or_(
+        task_is_open(), and_(completed, col(TaskRow.closed_at) > col(TaskRow.due_at))))
+    created_m = month_key(col(TaskRow.created_at), dialect)
+    done_m = case((completed, month_key(col(TaskRow.closed_at), dialect)))
+    late_m = case((overdue, month_key(col(TaskRow.due_at), dialect)))
+    query = (select(created_m, done_m, late_m, func.count())
+             .where(or_(col(TaskRow.created_at) >= start,
+                        and_(completed, col(TaskRow.closed_at) >= start),
+                        col(TaskRow.due_at) >= start))
+             .group_by(created_m, done_m, late_m))
+    if pathway:
+        query = query.join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id)).where(
+            col(CaseRow.pathway_key) == pathway)
+    created: Counter[str] = Counter()
+    done: Counter[str] = Counter()
+    late: Counter[str] = Counter()
+    for c_month, d_month, l_month, n in session.execute(query):
+        created[c_month] += n
+        if d_month is not None:
+            done[d_month] += n
+        if l_month is not None:
+            late[l_month] += n
+    return {m: (created[m], done[m], late[m]) for m in months}
 
 
 def _latest_compiled(session: Session) -> dict[str, CompiledPathway]:

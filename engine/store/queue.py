@@ -47,8 +47,9 @@ from engine.store.tables import (
     Patient,
     Professional,
     TaskRow,
+    task_is_open,
 )
-from engine.store.task_actions import _tell
+from engine.store.task_actions import _tell, required_reason
 
 if TYPE_CHECKING:
     from engine.store.service import CaseService
@@ -60,7 +61,6 @@ MESSAGE_RESENT, TIMERS_RETRIED = "message_resent", "timers_retried"
 ADVANCE_FAILED = "advance_failed"
 #: Inbox and outbox statuses read and written here.
 FAILED, PENDING, DISCARDED, DEAD = "failed", "pending", "discarded", "dead"
-REASON_MAX = 500
 #: rows of each list on the page (the most urgent first; the CSV has them all)
 LIMIT = 100
 #: rows of a CSV download of a list (the page shows ``LIMIT``)
@@ -107,7 +107,7 @@ def _tasks(session: Session, *where: Any, limit: int = LIMIT) -> list[QueueTask]
     """
     order = (col(TaskRow.due_at), col(TaskRow.id))
     chosen = (select(col(TaskRow.id).label("task_id"))
-              .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), *where)
+              .where(task_is_open(), *where)
               .order_by(*order).limit(limit).subquery())
     # aliased SQLModel classes are typed as the class itself: Any keeps mypy out of it
     assignee: Any = aliased(Professional)
@@ -138,7 +138,7 @@ def overdue_tasks(session: Session, now: datetime, limit: int = LIMIT) -> list[Q
 def overdue_counts(session: Session, now: datetime) -> list[tuple[int | None, str, int]]:
     """(professional id, name, overdue open tasks) for every assignee, by name."""
     counts = (select(col(TaskRow.assignee_id).label("who"), func.count().label("n"))
-              .where(col(TaskRow.status).in_(OPEN_TASK_STATUSES), col(TaskRow.due_at) < now)
+              .where(task_is_open(), col(TaskRow.due_at) < now)
               .group_by(col(TaskRow.assignee_id)).subquery())
     rows = session.execute(
         select(counts.c.who, col(Professional.given_names), col(Professional.family_name),
@@ -201,14 +201,15 @@ def failed_timers(session: Session, limit: int = LIMIT) -> list[FailedTimers]:
 
 def counts(session: Session, now: datetime) -> dict[str, int]:
     """How many of each kind of problem (the dashboard's and the menu's badge)."""
-    open_ = col(TaskRow.status).in_(OPEN_TASK_STATUSES)
-    overdue, vacant, declined = session.execute(select(
-        func.count().filter(col(TaskRow.due_at) < now),
-        func.count().filter(col(TaskRow.unassigned_role)),
-        func.count().filter(col(TaskRow.status) == "declined")).where(open_)).one()
+    open_ = task_is_open()
+    # one count per index (``ix_task_open_due``, ``ix_task_vacant``, ``ix_task_status_due``)
+    # rather than one pass over every open task
+    overdue = session.scalar(select(func.count()).where(open_, col(TaskRow.due_at) < now))
+    vacant = session.scalar(select(func.count()).where(open_, col(TaskRow.unassigned_role)))
+    declined = session.scalar(select(func.count()).where(col(TaskRow.status) == "declined"))
     refused = session.scalar(select(func.count()).where(col(InboxRow.status) == FAILED))
     dead = session.scalar(select(func.count()).where(col(OutboxRow.status) == DEAD))
-    return {"overdue": overdue, "vacant": vacant, "declined": declined,
+    return {"overdue": overdue or 0, "vacant": vacant or 0, "declined": declined or 0,
             "refused": refused or 0, "undelivered": dead or 0,
             "timers": len(failed_timers(session, CSV_LIMIT))}
 
@@ -252,7 +253,7 @@ def fill_vacant_role(session: Session, task_id: int, professional_id: int, by: i
     waiting = list(session.scalars(
         select(TaskRow).join(CaseRow, col(CaseRow.id) == col(TaskRow.case_id))
         .where(col(CaseRow.patient_id) == case.patient_id, col(TaskRow.role) == task.role,
-               col(TaskRow.unassigned_role), col(TaskRow.status).in_(OPEN_TASK_STATUSES))
+               col(TaskRow.unassigned_role), task_is_open())
         .order_by(col(TaskRow.id)).with_for_update()))
     for waiting_task in waiting:
         waiting_task.assignee_id, waiting_task.unassigned_role = pro.id, False
@@ -279,12 +280,8 @@ def failed_row(session: Session, row_id: int) -> InboxRow:
 
 def discard_inbound(session: Session, row_id: int, reason: str, by: int,
                     now: datetime) -> None:
-    reason = " ".join(reason.split())
-    if not reason:
-        raise InputError("motif : obligatoire pour écarter un événement (par exemple "
-                         "« doublon saisi à la main »)")
-    if len(reason) > REASON_MAX:
-        raise InputError(f"motif : {len(reason)} caractères ; au plus {REASON_MAX}")
+    reason = required_reason(reason, "motif", "obligatoire pour écarter un événement (par "
+                             "exemple « doublon saisi à la main »)")
     row = failed_row(session, row_id)
     session.execute(update(INBOX_TABLE).where(INBOX_TABLE.c.id == row_id).values(
         status=DISCARDED, processed_at=now,

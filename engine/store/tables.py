@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, event, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index, UniqueConstraint, event, literal_column, text
+from sqlmodel import Field, SQLModel, col
 
 from engine.caseformat import CURRENT as CASE_FORMAT
 from engine.store.search import (
@@ -29,6 +29,9 @@ from engine.store.types import JsonType, UTCDateTime
 TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "declined", "completed",
                  "cancelled", "failed")
 OPEN_TASK_STATUSES = ("requested", "accepted", "in-progress", "on-hold", "declined")
+#: SQL: the task is open, written with literal values so that PostgreSQL can match it to the
+#: partial index ``ix_task_open_due`` even in a prepared statement's generic plan
+OPEN_TASK_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_TASK_STATUSES))
 #: the statuses as coordinators and professionals read them
 TASK_STATUS_TITLES = {"requested": "à faire", "accepted": "prise en charge",
                       "in-progress": "en cours", "on-hold": "en attente",
@@ -112,7 +115,9 @@ class Professional(SQLModel, table=True):
 
 class CareTeamMember(SQLModel, table=True):
     __tablename__ = "care_team"
-    __table_args__ = (Index("ix_care_team_patient_role", "patient_id", "role"),)
+    __table_args__ = (Index("ix_care_team_patient_role", "patient_id", "role"),
+                      # a professional's patients (their task list): migration 0015
+                      Index("ix_care_team_professional", "professional_id"))
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     professional_id: int = Field(foreign_key="professional.id")
@@ -251,7 +256,15 @@ class TaskRow(SQLModel, table=True):
     __tablename__ = "task"
     __table_args__ = (UniqueConstraint("case_id", "ref"),
                       Index("ix_task_status_due", "status", "due_at"),
-                      Index("ix_task_assignee", "assignee_id", "status"))
+                      Index("ix_task_assignee", "assignee_id", "status"),
+                      # the coordinator's queue (migration 0015): open tasks oldest due
+                      # first, and tasks whose role nobody holds, read in order from an index
+                      Index("ix_task_open_due", "due_at", "id", "assignee_id",
+                            postgresql_where=text(OPEN_TASK_SQL),
+                            sqlite_where=text(OPEN_TASK_SQL)),
+                      Index("ix_task_vacant", "due_at", "id",
+                            postgresql_where=text("unassigned_role"),
+                            sqlite_where=text("unassigned_role = 1")))
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="pathway_case.id")
     ref: str = Field(max_length=120)
@@ -281,6 +294,12 @@ class TaskRow(SQLModel, table=True):
     declined_by: int | None = Field(default=None, foreign_key="professional.id")
     declined_at: datetime | None = _ts(default=None)
     decline_reason: str | None = Field(default=None, max_length=500)
+
+
+def task_is_open() -> Any:
+    """SQL: ``task.status IN ('requested', …)`` with the open statuses as literals (not bound
+    parameters), which lets PostgreSQL use the partial index ``ix_task_open_due``."""
+    return col(TaskRow.status).in_([literal_column(f"'{s}'") for s in OPEN_TASK_STATUSES])
 
 
 class TimerRow(SQLModel, table=True):

@@ -54,6 +54,17 @@ def open_task(session: Session, task_id: int) -> TaskRow:
     return task
 
 
+def required_reason(reason: str, label: str, missing: str) -> str:
+    """A reason typed by a person: spaces folded, required (``label : missing``), at most
+    ``REASON_MAX`` characters."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InputError(f"{label} : {missing}")
+    if len(reason) > REASON_MAX:
+        raise InputError(f"{label} : {len(reason)} caractères ; au plus {REASON_MAX}")
+    return reason
+
+
 def take(session: Session, task_id: int, professional_id: int, now: datetime) -> TaskRow:
     task = open_task(session, task_id)
     if task.status == ACCEPTED and task.assignee_id == professional_id:
@@ -67,12 +78,8 @@ def take(session: Session, task_id: int, professional_id: int, now: datetime) ->
 
 def decline(session: Session, task_id: int, professional_id: int, reason: str,
             now: datetime) -> TaskRow:
-    reason = " ".join(reason.split())
-    if not reason:
-        raise InputError("motif du refus : obligatoire (par exemple « patient suivi par un "
-                         "autre cabinet »)")
-    if len(reason) > REASON_MAX:
-        raise InputError(f"motif du refus : {len(reason)} caractères ; au plus {REASON_MAX}")
+    reason = required_reason(reason, "motif du refus", "obligatoire (par exemple « patient "
+                             "suivi par un autre cabinet »)")
     task = open_task(session, task_id)
     if task.assignee_id != professional_id:
         raise InputError("seul le professionnel à qui la tâche est confiée peut la refuser")

@@ -20,7 +20,7 @@ from engine.store.exceptions import InputError
 from engine.store.overview import territory_counts
 from engine.store.report import monthly_report, parse_month
 from engine.store.tables import CaseEvent, CaseRow, PathwayVersion, TaskRow
-from tests.web.conftest import COORDINATOR, NOW, T0, Web, sign_in
+from tests.web.conftest import COORDINATOR, NOW, T0, Web, csrf_of, sign_in
 from web.flow_runs import latest_runs
 
 GLYCEMIE_WAIT, FEET_EXAM = "suivi.glycemie.attente", "suivi.pieds.examen"
@@ -252,3 +252,26 @@ def test_a_report_without_hospital_events_says_so(web: Web) -> None:
     assert bad.status_code == 400 and "AAAA-MM" in bad.text
     with pytest.raises(InputError, match="AAAA-MM"):
         parse_month("2026/03")
+
+
+def test_the_counts_are_kept_for_counts_ttl_and_a_coordinator_change_recomputes_them(
+        web: Web) -> None:
+    _both_enrolled(web)
+    client = web.signed_in(COORDINATOR)
+    page = client.get("/coordination/tableau-de-bord")
+    assert "<strong>2</strong> dossier(s) ouvert(s)" in page.text
+    assert "recalculés au plus toutes les 30 secondes" in page.text
+    with transaction(web.engine) as db:
+        marie, other = db.scalars(select(CaseRow.id).order_by(CaseRow.id)).all()
+    web.service.close_case(other, "déménagement", NOW)     # not through the web pages
+    kept = client.get("/coordination/tableau-de-bord")
+    assert "<strong>2</strong> dossier(s) ouvert(s)" in kept.text      # within the ttl
+    fresh = web.client(counts_ttl=0)
+    sign_in(fresh, web, COORDINATOR)
+    assert "<strong>1</strong> dossier(s) ouvert(s)" in fresh.get(
+        "/coordination/tableau-de-bord").text
+    closed = client.post(f"/coordination/cases/{marie}/cloture",
+                         data={"csrf": csrf_of(page.text), "motif": "déménagement"})
+    assert closed.status_code == 200
+    after = client.get("/coordination/tableau-de-bord")
+    assert "<strong>0</strong> dossier(s) ouvert(s)" in after.text

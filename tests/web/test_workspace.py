@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from engine.store.db import transaction
@@ -22,6 +23,7 @@ from tests.web.conftest import (
     Web,
     post_form,
 )
+from web.routes import tasks as tasks_routes
 
 
 def test_completing_a_task_moves_the_case_and_says_what_comes_next(web: Web) -> None:
@@ -124,3 +126,24 @@ def test_web_never_imports_prefect_or_flows() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_inbox_lists_one_page_at_a_time_most_urgent_first(
+        web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tasks_routes, "INBOX_PAGE", 1)
+    web.service.enroll("195031234567890", "exemple-suivi", T0)
+    web.service.enroll("P-002", "exemple-suivi", T0)       # two initial assessments for the GP
+    gp = web.signed_in(GP)
+    first = gp.get("/tasks").text
+    assert first.count('<li class="task') == 1 and "Tâches 1 à 1 sur 2" in first
+    assert "<strong>2</strong> tâche(s) ouverte(s)" in first       # the counts cover all pages
+    assert 'href="/tasks?page=2"' in first and "page-precedente" not in first
+    second = gp.get("/tasks?page=2").text
+    assert second.count('<li class="task') == 1 and "Tâches 2 à 2 sur 2" in second
+    assert 'href="/tasks?page=1"' in second and "page-suivante" not in second
+    titles = {line for line in (first + second).splitlines() if 'id="tache-' in line}
+    assert len(titles) == 2                                          # each task once
+    assert "Tâches 2 à 2 sur 2" in gp.get("/tasks?page=99").text   # past the end: the last
+    assert gp.get("/tasks?page=abc").status_code == 404   # as every malformed address
+    only_one = gp.get("/tasks?parcours=exemple-suivi&page=1").text  # filters kept in links
+    assert 'href="/tasks?parcours=exemple-suivi&amp;page=2"' in only_one

@@ -84,13 +84,15 @@ def care_plans(db: Session, patient_id: int, limit: int) -> list[dict[str, Any]]
     return out
 
 
-def care_plan(db: Session, caller: Caller, case_id: int, day: date) -> dict[str, Any]:
+def care_plan(db: Session, caller: Caller, case_id: int, day: date
+              ) -> tuple[dict[str, Any], int]:
+    """The case as a ``CarePlan``, and its patient's id."""
     case = db.get(CaseRow, case_id)
     if case is None or not caller.may_see(db, case.patient_id, day):
         raise not_found(f"CarePlan/{case_id}")
     version = worklist.version_of(db, case)
     tasks = _task_ids(db, case.id or 0)
-    return resources.care_plan(case, version, _titles(case, version), tasks)
+    return resources.care_plan(case, version, _titles(case, version), tasks), case.patient_id
 
 
 def care_team(db: Session, patient_id: int, day: date) -> dict[str, Any]:

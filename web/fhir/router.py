@@ -82,12 +82,7 @@ def fhir_router(settings: FhirSettings) -> APIRouter:
 
     @router.get("/CarePlan/{ident}")
     def get_care_plan(request: Request, ident: str) -> Response:
-        caller = authorize(request, "CarePlan", "read")
-        ctx = context_of(request)
-        with transaction(ctx.engine) as db:
-            body = read.care_plan(db, caller, read.number(ident, "CarePlan"), ctx.today())
-            log_read(request, caller, db, int(body["subject"]["reference"].split("/")[1]))
-        return FhirResponse(body)
+        return _read_one(request, "CarePlan", ident, read.care_plan)
 
     @router.get("/CareTeam")
     def search_care_teams(request: Request, patient: str | None = None) -> Response:
@@ -101,17 +96,24 @@ def fhir_router(settings: FhirSettings) -> APIRouter:
 
     @router.get("/Task/{ident}")
     def get_task(request: Request, ident: str) -> Response:
-        caller = authorize(request, "Task", "read")
-        ctx = context_of(request)
-        with transaction(ctx.engine) as db:
-            body, patient_id = read.task(db, caller, read.number(ident, "Task"), ctx.today())
-            log_read(request, caller, db, patient_id)
-        return FhirResponse(body)
+        return _read_one(request, "Task", ident, read.task)
 
     return router
 
 
 Finder = Callable[[Session, int, date], list[dict[str, Any]]]
+#: (session, caller, resource id, today) → (resource, its patient's id)
+Reader = Callable[[Session, Any, int, date], tuple[dict[str, Any], int]]
+
+
+def _read_one(request: Request, kind: str, ident: str, reader: Reader) -> Response:
+    """One resource read by id, its patient's file access logged."""
+    caller = authorize(request, kind, "read")
+    ctx = context_of(request)
+    with transaction(ctx.engine) as db:
+        body, patient_id = reader(db, caller, read.number(ident, kind), ctx.today())
+        log_read(request, caller, db, patient_id)
+    return FhirResponse(body)
 
 
 def _poster(kind: str, settings: FhirSettings) -> Callable[[Request], Awaitable[Response]]:

@@ -8,6 +8,8 @@ from Prefect's REST API (``web/flow_runs.py``), and the page renders without the
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -30,30 +32,37 @@ def month_fr(key: str) -> str:
     return f"{MONTHS_FR[int(month) - 1]} {year}"
 
 
-def _board(request: Request, parcours: str) -> dashboard.Dashboard:
+def _board(request: Request, parcours: str) -> tuple[dashboard.Dashboard, datetime]:
+    """The territory's counts (kept ``counts_ttl`` seconds: ``web.snapshots``)."""
     ctx = context_of(request)
-    with transaction(ctx.engine) as db:
-        return dashboard.board(db, ctx.now(), ctx.today(), parcours or None)
+
+    def compute() -> dashboard.Dashboard:
+        with transaction(ctx.engine) as db:
+            return dashboard.board(db, ctx.now(), ctx.today(), parcours or None)
+    return ctx.counts.get(("board", parcours), compute)
 
 
 @router.get("/coordination/tableau-de-bord")
 def dashboard_page(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    board = _board(request, parcours)
-    with transaction(ctx.engine) as db:
+    board, computed_at = _board(request, parcours)
+    with transaction(ctx.engine) as db:  # the problems are counted live (indexed counts)
         problems = queue.counts(db, ctx.now())
         keys = sorted(worklist.pathway_titles(db).items())
-    runs = latest_runs(ctx.settings.prefect_api_url, ctx.settings.prefect_timeout)
+    settings = ctx.settings
+    runs, _ = ctx.counts.get(("runs",), lambda: latest_runs(settings.prefect_api_url,
+                                                            settings.prefect_timeout))
     months = [(month_fr(m), *v) for m, v in board.months.items()]
     return render(request, "coord_dashboard.html", board=board, problems=problems,
-                  runs=runs, months=months, parcours=parcours, keys=keys)
+                  runs=runs, months=months, parcours=parcours, keys=keys,
+                  computed_at=computed_at.astimezone(ctx.zone), ttl=round(settings.counts_ttl))
 
 
 @router.get("/coordination/tableau-de-bord/etats.csv")
 def states_csv(request: Request, parcours: str = "") -> Response:
     coordinator(request)
-    board = _board(request, parcours)
+    board, _ = _board(request, parcours)
     rows = [(b.title, s.region or "", s.title, s.cases) for b in board.pathways
             for s in b.states]
     return csv_response("dossiers-par-etat", ["Parcours", "Région", "État", "Dossiers"], rows,
@@ -64,11 +73,7 @@ def states_csv(request: Request, parcours: str = "") -> Response:
 def roles_chart(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    with transaction(ctx.engine) as db:
-        roles = dashboard.role_counts(db, ctx.now(), parcours or None)
-    labels = list(roles)
-    svg = grouped_bars("Tâches ouvertes par rôle", labels, {
-        "ouvertes": [roles[r][0] for r in labels], "en retard": [roles[r][1] for r in labels]})
+    svg, _ = ctx.counts.get(("roles.svg", parcours), lambda: _roles_svg(request, parcours))
     return Response(svg, media_type="image/svg+xml",
                     headers={"Content-Security-Policy": SVG_CSP})
 
@@ -77,12 +82,24 @@ def roles_chart(request: Request, parcours: str = "") -> Response:
 def months_chart(request: Request, parcours: str = "") -> Response:
     coordinator(request)
     ctx = context_of(request)
-    with transaction(ctx.engine) as db:
-        months = dashboard.monthly_tasks(db, ctx.now(), ctx.today(), parcours or None)
-    labels = [month_fr(m) for m in months]
-    values = list(months.values())
-    svg = grouped_bars("Tâches par mois", labels, {
-        "créées": [v[0] for v in values], "terminées": [v[1] for v in values],
-        "en retard": [v[2] for v in values]})
+    svg, _ = ctx.counts.get(("mois.svg", parcours), lambda: _months_svg(request, parcours))
     return Response(svg, media_type="image/svg+xml",
                     headers={"Content-Security-Policy": SVG_CSP})
+
+
+def _roles_svg(request: Request, parcours: str) -> str:
+    """The chart of open tasks by role, from the dashboard's counts (drawn once per
+    ``counts_ttl``, like them)."""
+    roles = _board(request, parcours)[0].roles
+    labels = list(roles)
+    return grouped_bars("Tâches ouvertes par rôle", labels, {
+        "ouvertes": [roles[r][0] for r in labels], "en retard": [roles[r][1] for r in labels]})
+
+
+def _months_svg(request: Request, parcours: str) -> str:
+    months = _board(request, parcours)[0].months
+    labels = [month_fr(m) for m in months]
+    values = list(months.values())
+    return grouped_bars("Tâches par mois", labels, {
+        "créées": [v[0] for v in values], "terminées": [v[1] for v in values],
+        "en retard": [v[2] for v in values]})

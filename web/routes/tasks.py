@@ -32,10 +32,13 @@ from web.pages import days_late, render
 from web.views import STATUS_FR, task_page
 
 router = APIRouter()
+#: tasks listed on one page of « Mes tâches », most urgent first (read on a phone)
+INBOX_PAGE = 50
 
 
 @router.get("/tasks")
-def my_tasks(request: Request, patient: str = "", parcours: str = "") -> Response:
+def my_tasks(request: Request, patient: str = "", parcours: str = "", page: int = 1
+             ) -> Response:
     who = signed_in(request)
     ctx = context_of(request)
     today = ctx.today()
@@ -46,12 +49,16 @@ def my_tasks(request: Request, patient: str = "", parcours: str = "") -> Respons
     pathways = sorted({i.pathway_key for i in items})
     shown = [i for i in items if (not patient or str(i.patient_id) == patient)
              and (not parcours or i.pathway_key == parcours)]
+    pages = max(1, -(-len(shown) // INBOX_PAGE))
+    page = min(max(page, 1), pages)
+    listed = shown[(page - 1) * INBOX_PAGE:page * INBOX_PAGE]
     late = {i.task_id: days_late(i.due_at, today, ctx.zone) for i in shown}
-    return render(request, "inbox.html", items=shown, late=late, patients=patients,
-                  pathways=pathways, titles=titles, patient=patient, parcours=parcours,
-                  overdue=sum(1 for n in late.values() if n > 0),
+    return render(request, "inbox.html", items=shown, listed=listed, late=late,
+                  patients=patients, pathways=pathways, titles=titles, patient=patient,
+                  parcours=parcours, overdue=sum(1 for n in late.values() if n > 0),
                   mine=sum(1 for i in shown if i.mine), total=len(items),
-                  status_fr=STATUS_FR)
+                  status_fr=STATUS_FR, page=page, pages=pages,
+                  first=(page - 1) * INBOX_PAGE + 1, last=(page - 1) * INBOX_PAGE + len(listed))
 
 
 @router.get("/tasks/{task_id}")
