@@ -4,7 +4,9 @@ Author text is never passed to ``eval``/``exec``: Jinja2 parses it into its
 own AST, the sandbox refuses any attribute that starts with ``_`` or belongs
 to Python internals, and the only names in scope are the ones listed in
 ``ROOTS``. Evaluation is fast because one Jinja context is built per *event*
-and shared by every guard evaluated for it.
+and shared by every guard evaluated for it, and because most expressions do not
+need it: ``engine.pathway.direct`` evaluates the simple ones on the scope's
+names with the sandbox's own operations.
 
 Names an expression can read:
 
