@@ -24,12 +24,16 @@ The headline figure is guarded transitions per second over ``pieds`` and
 ``hba1c``: full ``Runtime.apply`` calls (validation, timers, Jinja2 sandbox
 guards, effects, new immutable case). It is measured in one process, then
 with the cases split over ``--workers`` processes (default: one per core),
-each with its own compiled pathway, phases started together.
+each with its own compiled pathway, phases started together. Each phase runs
+with the cyclic garbage collector paused, as the service's batch loops do
+(``engine.store.bulk.collector_paused``: the timer sweep, the inbox drain);
+``--gc`` leaves it on.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import multiprocessing
@@ -52,6 +56,7 @@ from engine.clock import PARIS
 from engine.durations import add_months
 from engine.pathway import load_file
 from engine.runtime import Runtime
+from engine.store.bulk import collector_paused
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHWAY = ROOT / "pathways" / "examples" / "exemple-suivi.yaml"
@@ -72,8 +77,9 @@ class Bench:
     """The phases over cases ``first`` … ``first + count - 1`` of the synthetic territory."""
 
     def __init__(self, count: int, first: int = 0, profile: str | None = None,
-                 sync: Callable[[], object] | None = None, verbose: bool = True) -> None:
-        self.count, self.first = count, first
+                 sync: Callable[[], object] | None = None, verbose: bool = True,
+                 collect: bool = False) -> None:
+        self.count, self.first, self.collect = count, first, collect
         self.profile, self.sync, self.verbose = profile, sync, verbose
         self.runtime = Runtime(load_file(str(PATHWAY)))
         self.subjects = [Subject(date(1940 + i % 45, 1 + i % 12, 1 + i % 28), "FM"[i % 2])
@@ -95,12 +101,13 @@ class Bench:
         profiler = cProfile.Profile() if self.profile == phase else None
         if profiler:
             profiler.enable()
-        started = time.perf_counter()
-        for i, case in enumerate(self.cases):
-            outcome = step(i, case)
-            keep(outcome.case)
-            transitions += list(map(type, outcome.effects)).count(Transitioned)
-        elapsed = time.perf_counter() - started
+        with contextlib.nullcontext() if self.collect else collector_paused():
+            started = time.perf_counter()
+            for i, case in enumerate(self.cases):
+                outcome = step(i, case)
+                keep(outcome.case)
+                transitions += list(map(type, outcome.effects)).count(Transitioned)
+            elapsed = time.perf_counter() - started
         if profiler:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
@@ -165,18 +172,19 @@ def headline(results: Results, cases: int, peak: str) -> None:
 # -- several processes ----------------------------------------------------------------------
 
 
-def _worker(count: int, first: int, barrier: Any, queue: Any) -> None:
-    results = Bench(count, first, sync=barrier.wait, verbose=False).run()
+def _worker(count: int, first: int, barrier: Any, queue: Any, collect: bool) -> None:
+    results = Bench(count, first, sync=barrier.wait, verbose=False, collect=collect).run()
     queue.put((results, peak_rss_mib()))
 
 
-def parallel(cases: int, workers: int) -> None:
+def parallel(cases: int, workers: int, collect: bool = False) -> None:
     """The same phases, the cases split over ``workers`` processes started together."""
     context = multiprocessing.get_context("fork")
     barrier, queue = context.Barrier(workers), context.Queue()
     share = -(-cases // workers)
     firsts = list(range(0, cases, share))
-    processes = [context.Process(target=_worker, args=(min(share, cases - f), f, barrier, queue))
+    processes = [context.Process(target=_worker, args=(min(share, cases - f), f, barrier, queue,
+                                                           collect))
                  for f in firsts]
     for process in processes:
         process.start()
@@ -203,19 +211,21 @@ def main() -> int:
                         help="processes for the second run (default: one per core; 1: skip it)")
     parser.add_argument("--profile", choices=PHASES,
                         help="print a cProfile of one phase of the one-process run")
+    parser.add_argument("--gc", action="store_true",
+                        help="leave the garbage collector on during the phases")
     args = parser.parse_args()
     print(f"engine benchmark · {datetime.now(PARIS):%Y-%m-%d %H:%M} · {machine()}")
     print(f"pathway {PATHWAY.relative_to(ROOT)}, {args.cases} cases in memory; "
           f"RSS before: {rss_mib():.0f} MiB")
     print("one process:")
-    bench = Bench(args.cases, profile=args.profile)
+    bench = Bench(args.cases, profile=args.profile, collect=args.gc)
     results = bench.run()
     headline(results, args.cases, f"peak RSS {peak_rss_mib():.0f} MiB")
     del bench
     gc.collect()
     if args.workers > 1:
         print(f"{args.workers} processes, {-(-args.cases // args.workers)} cases each:")
-        parallel(args.cases, args.workers)
+        parallel(args.cases, args.workers, args.gc)
     return 0
 
 

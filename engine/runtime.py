@@ -64,10 +64,11 @@ from engine.pathway.compiler import CompiledActions, CompiledPathway, CompiledTr
 from engine.pathway.expressions import CompiledExpression, Scope, evaluate_value, plain
 from engine.pathway.statetree import ROOT
 from engine.units import same_unit, to_declared
-from engine.values import check_fields, check_value
+from engine.values import check_fields, check_value, plainly_valid
 
 MAX_TIMER_FIRINGS = 10_000
 _TIMER_ORDER = attrgetter("fire_at", "name")
+_FIRE_AT = attrgetter("fire_at")
 
 
 class _EventScope(Scope):
@@ -304,8 +305,9 @@ class Runtime:
         kind, arg = self._kind(event.name)
         if kind == events.OBSERVATION:
             spec = self.pathway.definition.observations[arg]
-            check_value(spec.title, event.value, spec.type, spec.minimum, spec.maximum,
-                        spec.choices, spec.unit)
+            if not plainly_valid(event.value, spec.type, spec.minimum, spec.maximum):
+                check_value(spec.title, event.value, spec.type, spec.minimum, spec.maximum,
+                            spec.choices, spec.unit)
         elif kind == events.TIMER:
             raise RuntimeEventError("timer events are fired by the runtime, not sent to it")
         elif events.is_hospital(event.name) and (event.data or event.name in events.CANCELS):
@@ -362,8 +364,9 @@ class Runtime:
         return _EventScope(values)
 
     def _obs_view(self, value: ObservationValue, now: datetime) -> dict[str, Any]:
-        return {"value": value.value, "unit": value.unit, "date": value.at,
-                "days_ago": self._calendar.days(value.at, now)}
+        at = value.at  # the event's own value is of its day (equal instants, equal dates)
+        return {"value": value.value, "unit": value.unit, "date": at,
+                "days_ago": 0 if at == now else self._calendar.days(at, now)}
 
     def _remember(self, work: _Work, key: str, value: ObservationValue, now: datetime) -> None:
         work.history = {**work.history, key: history.record(
@@ -375,9 +378,10 @@ class Runtime:
         for _ in range(MAX_TIMER_FIRINGS):
             if work.closed_at is not None or not work.timers:
                 return
-            timer = min(work.timers.values(), key=self._firing_order)
-            if timer.fire_at > now:
+            timers = work.timers.values()
+            if min(timers, key=_FIRE_AT).fire_at > now:  # the common case: none is due
                 return
+            timer = min(timers, key=self._firing_order)
             slot = (timer.state, timer.name)
             del work.timers[slot]
             if timer.every is not None:
@@ -446,8 +450,9 @@ class Runtime:
                     if transition not in chosen:
                         chosen.append(transition)
                     break
-        for tid, error in dict.fromkeys(scope.guard_errors):  # once, whatever the regions
-            work.effects.append(GuardFailed(now, tid, error))
+        if scope.guard_errors:
+            for tid, error in dict.fromkeys(scope.guard_errors):  # once, whatever the regions
+                work.effects.append(GuardFailed(now, tid, error))
         for transition in chosen:
             if work.closed_at is None and self._is_active(work, transition.source):
                 self._take(work, transition, scope, now, event_name)

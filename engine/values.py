@@ -129,13 +129,17 @@ def check_fields(title: str, values: Mapping[str, Any], spec: Mapping[str, Field
 
 
 def _plainly_valid(value: Any, spec: FieldSpec) -> bool:
+    return plainly_valid(value, spec.type, spec.minimum, spec.maximum)
+
+
+def plainly_valid(value: Any, kind: str, minimum: float | None,
+                  maximum: float | None) -> bool:
     """The common case of ``check_value`` without building its messages: a finite number
     within its bounds (a whole one for an integer field). Anything else goes through
     ``check_value``, which accepts it or says why not."""
-    if spec.type not in ("number", "integer") or isinstance(value, bool) \
+    if kind not in ("number", "integer") or isinstance(value, bool) \
             or not isinstance(value, int | float) or not math.isfinite(value):
         return False
-    if spec.type == "integer" and not float(value).is_integer():
+    if kind == "integer" and not float(value).is_integer():
         return False
-    return (spec.minimum is None or value >= spec.minimum) and \
-        (spec.maximum is None or value <= spec.maximum)
+    return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)

@@ -4,7 +4,9 @@ Author text is never passed to ``eval``/``exec``: Jinja2 parses it into its
 own AST, the sandbox refuses any attribute that starts with ``_`` or belongs
 to Python internals, and the only names in scope are the ones listed in
 ``ROOTS``. Evaluation is fast because one Jinja context is built per *event*
-and shared by every guard evaluated for it.
+and shared by every guard evaluated for it, and because most expressions do not
+need it: ``engine.pathway.direct`` evaluates the simple ones on the scope's
+names with the sandbox's own operations.
 
 Names an expression can read:
 
@@ -41,6 +43,7 @@ from jinja2.utils import consume
 from engine.clock import calendar_days
 from engine.exceptions import ExpressionError, ParcoursError
 from engine.pathway.datefuncs import days_between, within
+from engine.pathway.direct import compile_direct
 
 ROOTS = ("params", "facts", "obs", "patient", "event", "now", "history", "days_since",
          "days_between", "within")
@@ -288,15 +291,38 @@ def days_since(moment: Any, now: datetime | None = None) -> int | None:
     return None
 
 
+#: the names of ``ROOTS`` that hold data (the others are functions)
+DATA_ROOTS = ("params", "facts", "obs", "patient", "event", "now", "history")
+#: names an expression finds elsewhere than in its scope's values: the sandbox's globals and
+#: the functions of ``now`` (``Scope.context``); an expression reading one is left to Jinja2
+_HIDDEN = frozenset((*_GLOBALS, "days_since", "within"))
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledExpression:
-    """A parsed, sandboxed expression; evaluate it inside a ``Scope``."""
+    """A parsed, sandboxed expression; evaluate it inside a ``Scope``.
+
+    A simple expression (see ``engine.pathway.direct``) also has ``_direct``: the same
+    operations on the scope's names, without the Jinja context; ``_budgeted`` says whether
+    they include one that charges the budget (then reset first, as for the sandbox).
+    """
 
     source: str
     _root: Callable[[Context], Iterator[Any]]
     names: tuple[tuple[str, ...], ...]
+    _direct: Callable[[dict[str, Any]], Any] | None = None
+    _budgeted: bool = True
 
     def evaluate(self, scope: Scope) -> Any:
+        direct = self._direct
+        if direct is not None:
+            if self._budgeted:
+                _BUDGET.left = MAX_COST
+            return direct(scope.values)
+        return self.evaluate_sandboxed(scope)
+
+    def evaluate_sandboxed(self, scope: Scope) -> Any:
+        """The evaluation by Jinja2's sandbox, whatever the expression."""
         ctx = scope.context
         _BUDGET.left = MAX_COST
         consume(self._root(ctx))
@@ -313,9 +339,6 @@ class Scope:
     __slots__ = ("_context", "values")
 
     def __init__(self, values: dict[str, Any]) -> None:
-        now = values.get("now")
-        values["days_since"] = lambda moment: days_since(moment, now)
-        values["within"] = lambda moment, delay: within(moment, delay, now)
         self.values = values
         self._context: Context | None = None
 
@@ -323,8 +346,12 @@ class Scope:
     def context(self) -> Context:
         context = self._context
         if context is None:
-            context = self._context = new_context(ENV, None, {}, {**_GLOBALS, **self.values},
-                                                  shared=True)
+            now = self.values.get("now")
+            context = self._context = new_context(
+                ENV, None, {}, {**_GLOBALS, **self.values,
+                                "days_since": lambda moment: days_since(moment, now),
+                                "within": lambda moment, delay: within(moment, delay, now)},
+                shared=True)
         return context
 
     def set_fact(self, name: str, value: Any) -> None:
@@ -435,6 +462,8 @@ def _check_static_call(node: nodes.Call) -> None:
 
 def compile_expression(source: str) -> CompiledExpression:
     expr = parse(source)
+    # before Jinja2 folds the constants of ``expr`` in place
+    direct = compile_direct(expr, ENV, _HIDDEN)
     _BUDGET.left = MAX_COST  # constant folding runs the filters of literal input
     try:
         body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
@@ -447,7 +476,8 @@ def compile_expression(source: str) -> CompiledExpression:
         if "no filter named" in message.lower():
             message += "; available filters: " + ", ".join(ALLOWED_FILTERS)
         raise ExpressionError(source, f"invalid expression: {message}") from exc
-    return CompiledExpression(source, template.root_render_func, tuple(references(expr)))
+    return CompiledExpression(source, template.root_render_func, tuple(references(expr)),
+                              *(direct or ()))
 
 
 def references(expr: nodes.Node) -> Iterator[tuple[str, ...]]:
