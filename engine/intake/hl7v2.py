@@ -22,13 +22,20 @@ Library: python-hl7 (``hl7``), chosen over ``hl7apy`` after comparing both:
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import hl7.util
 from hl7.util import unescape
 
 from engine.intake.exceptions import RefusedMessage, UnreadableMessage
+
+# python-hl7 logs a field's whole value when it meets a malformed escape sequence (a
+# patient's name, a result): that value must not reach a log. Its logger is named after its
+# file; we keep what it would have unescaped and say nothing.
+logging.getLogger(hl7.util.__file__).disabled = True
 
 #: MSH-18 (HL7 table 0211) → Python codec. An empty MSH-18 means ASCII in the standard;
 #: we read it as UTF-8, ASCII's superset.
