@@ -35,7 +35,6 @@ from web.fhir.settings import FhirSettings
 from web.oidc.settings import OidcSettings
 from web.pages import render
 from web.settings import WebSettings, resolve_secret
-from web.snapshots import Snapshots
 
 STATIC = Path(__file__).with_name("static")
 log = logging.getLogger("parcours.web")
@@ -66,8 +65,7 @@ def create_app(web: WebSettings | None = None, settings: Settings | None = None,
                      service=CaseService(engine, settings),
                      notify_settings=notify or NotificationSettings(base_url=web.base_url),
                      channels=channels,
-                     oidc_provider=oidc.provider_name if oidc.enabled else None,
-                     counts=Snapshots(web.counts_ttl))
+                     oidc_provider=oidc.provider_name if oidc.enabled else None)
     app = FastAPI(title="Parcours", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = ctx
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -36,7 +36,10 @@ class WebContext:
     #: The OpenID provider's name on the sign-in page (« Se connecter avec … »); None: off.
     oidc_provider: str | None = None
     #: the dashboard's territory-wide counts, kept ``settings.counts_ttl`` seconds
-    counts: Snapshots = field(default_factory=lambda: Snapshots(30.0))
+    counts: Snapshots = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = Snapshots(self.settings.counts_ttl)
 
     def now(self) -> datetime:
         return self.clock.now()

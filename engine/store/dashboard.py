@@ -161,12 +161,6 @@ def task_counts(session: Session, now: datetime, pathway: str | None = None
     return by_pathway, dict(sorted(by_role.items()))
 
 
-def role_counts(session: Session, now: datetime, pathway: str | None = None
-                ) -> dict[str, tuple[int, int]]:
-    """role → (open tasks, overdue tasks)."""
-    return task_counts(session, now, pathway)[1]
-
-
 def monthly_tasks(session: Session, now: datetime, today: date, pathway: str | None = None
                   ) -> dict[str, tuple[int, int, int]]:
     """Tasks created, completed and overdue in each of the last twelve months, from one

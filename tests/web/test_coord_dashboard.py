@@ -128,7 +128,7 @@ def test_monthly_task_counts(web: Web) -> None:
     task = web.marie_in_follow_up()
     with transaction(web.engine) as db:
         months = dashboard.monthly_tasks(db, NOW, NOW.date())
-        roles = dashboard.role_counts(db, NOW)
+        roles = dashboard.task_counts(db, NOW)[1]
     assert list(months)[-1] == "2026-01" and len(months) == 12
     assert months["2026-01"] == (2, 1, 0)      # two created, the initial assessment done
     assert roles == {"infirmier": (1, 0)}
