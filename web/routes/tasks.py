@@ -51,14 +51,15 @@ def my_tasks(request: Request, patient: str = "", parcours: str = "", page: int 
              and (not parcours or i.pathway_key == parcours)]
     pages = max(1, -(-len(shown) // INBOX_PAGE))
     page = min(max(page, 1), pages)
-    listed = shown[(page - 1) * INBOX_PAGE:page * INBOX_PAGE]
+    start = (page - 1) * INBOX_PAGE
+    listed = shown[start:start + INBOX_PAGE]
     late = {i.task_id: days_late(i.due_at, today, ctx.zone) for i in shown}
     return render(request, "inbox.html", items=shown, listed=listed, late=late,
                   patients=patients, pathways=pathways, titles=titles, patient=patient,
                   parcours=parcours, overdue=sum(1 for n in late.values() if n > 0),
                   mine=sum(1 for i in shown if i.mine), total=len(items),
                   status_fr=STATUS_FR, page=page, pages=pages,
-                  first=(page - 1) * INBOX_PAGE + 1, last=(page - 1) * INBOX_PAGE + len(listed))
+                  first=start + 1, last=start + len(listed))
 
 
 @router.get("/tasks/{task_id}")
