@@ -59,14 +59,6 @@ def _raw_payload(raw: bytes, text: str | None) -> dict[str, Any]:
     return {"format": HL7V2, "base64": base64.b64encode(raw).decode("ascii")}
 
 
-def store_intake(session: Session, intake: Intake, payload: dict[str, Any], now: datetime,
-                 ) -> Receipt:
-    """The message row and its events, in the caller's transaction (patient matched first)."""
-    receipt, rows = _prepare(session, intake, payload, now)
-    _insert(session, [(receipt, rows)])
-    return receipt
-
-
 def _prepare(session: Session, intake: Intake, payload: dict[str, Any], now: datetime,
              lookups: Lookups | None = None) -> tuple[Receipt, list[dict[str, Any]]]:
     """The patient matched (``match`` may link identifiers) and the inbox rows to write:
