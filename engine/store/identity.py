@@ -11,15 +11,20 @@ the wrong patient.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, String, and_, bindparam, cast, null, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from engine.intake.exceptions import RefusedMessage, UnknownPatient
 from engine.intake.model import IDENTITY_STATUSES, Identifier, Identity
-from engine.store.tables import Patient, PatientIdentifier
+from engine.store.search import fold
+from engine.store.tables import PATIENT_TABLE, Patient, PatientIdentifier
+
+_IDENTIFIER_TABLE = PatientIdentifier.__table__  # type: ignore[attr-defined]
 
 
 def owners(session: Session, identifiers: list[Identifier]) -> dict[Identifier, int]:
@@ -50,6 +55,88 @@ def link(session: Session, patient_id: int, identifiers: list[Identifier], now: 
                                           value=identifier.value,
                                           type_code=identifier.type_code or None,
                                           created_at=now))
+
+
+@dataclass(frozen=True)
+class Found:
+    """What ``match`` reads for one identity, read in one statement (``lookup``)."""
+
+    #: the patient of its qualified INS
+    by_ins: int | None
+    #: the owners of its facility identifiers (as ``owners``)
+    known: dict[Identifier, int]
+    #: that patient already records what ``match`` writes on them (the INS OID, the
+    #: identity status, the names folded by ``tables._refold_names``): nothing to update
+    current: bool = True
+
+
+_LOOKUPS: dict[tuple[bool, int], Any] = {}
+
+
+def _lookup_statement(ins: bool, local: int) -> Any:
+    """The patient of an INS (``:ins``), and the owners of ``local`` identifiers (``:s<n>``,
+    ``:v<n>``), in one statement; a row of the patient has no system. Built once per shape."""
+    key = (ins, local)
+    if key not in _LOOKUPS:
+        p, i = PATIENT_TABLE.c, _IDENTIFIER_TABLE.c
+        none = cast(null(), String)
+        parts = []
+        if ins:
+            parts.append(select(p.id, none, none, p.ins_oid, p.identity_status, p.family_name,
+                                p.given_names, p.search_family, p.search_given)
+                         .where(p.ins == bindparam("ins")))
+        if local:
+            parts.append(select(i.patient_id, i.system, i.value, none, none, none, none, none,
+                                none).where(or_(*(
+                and_(i.system == bindparam(f"s{n}"), i.value == bindparam(f"v{n}"))
+                for n in range(local)))))
+        _LOOKUPS[key] = parts[0] if len(parts) == 1 else union_all(*parts)
+    return _LOOKUPS[key]
+
+
+def lookup(connection: Connection, identity: Identity) -> Found:
+    """What ``match`` reads for ``identity`` (the patient of its qualified INS, the
+    ``owners`` of its facility identifiers), in one statement on a Core connection."""
+    ins = identity.qualified_ins
+    wanted = {(i.system, i.value): i for i in identity.local}
+    if ins is None and not wanted:
+        return Found(None, {})
+    params: dict[str, str] = {} if ins is None else {"ins": ins.value}
+    for n, (system, value) in enumerate(wanted):
+        params[f"s{n}"], params[f"v{n}"] = system, value
+    by_ins, known, current = None, {}, True
+    for row in connection.execute(_lookup_statement(ins is not None, len(wanted)), params):
+        if row[1] is None:   # the patient of the INS
+            by_ins = row[0]
+            current = ins is not None and (row[3], row[4]) == (ins.system, identity.status) \
+                and (row[7], row[8]) == (fold(row[5]), fold(row[6]))
+        else:
+            known[wanted[(row[1], row[2])]] = row[0]
+    return Found(by_ins, known, current)
+
+
+def match_one(connection: Connection, identity: Identity, now: datetime) -> int:
+    """``match`` on a Core connection, for one message alone: the same reads (in one
+    statement, ``lookup``), the same decision (``resolve``) and the same writes (the
+    identifiers linked; the patient's identity recorded, through the ORM as ``match``
+    does, only when it changes): the id of our patient, or ``RefusedMessage``."""
+    found = lookup(connection, identity)
+    patient_id, new = resolve(identity, found.by_ins, found.known)
+    # not by INS: a patient that owns an identifier exists (foreign key), as ``match``
+    # finds with ``session.get``
+    if new:
+        connection.execute(_IDENTIFIER_TABLE.insert(), [
+            {"patient_id": patient_id, "system": i.system, "value": i.value,
+             "type_code": i.type_code or None, "created_at": now} for i in new])
+    if found.by_ins is not None and not found.current:
+        ins = identity.qualified_ins
+        with Session(bind=connection) as session:   # joins the connection's transaction
+            patient = session.get(Patient, patient_id)
+            assert patient is not None   # just read in this transaction
+            patient.ins_oid = ins.system if ins is not None else None
+            patient.identity_status = identity.status
+            session.flush()
+    return patient_id
 
 
 def _describe(identity: Identity) -> str:
@@ -97,13 +184,8 @@ def match(session: Session, identity: Identity, now: datetime,
         by_ins = lookups.by_ins.get(ins.value)
     known = owners(session, identity.local) if lookups is None else \
         lookups.owned(identity.local)
-    local = set(known.values())
+    patient_id, _ = resolve(identity, None if by_ins is None else by_ins.id or 0, known)
     if by_ins is not None:
-        if local - {by_ins.id}:
-            raise RefusedMessage(
-                f"identité en conflit : l'INS désigne le patient {by_ins.id}, l'identifiant de "
-                f"l'établissement le patient {sorted(local)[0]} ; rien n'a été appliqué",
-                "PID", 3)
         link(session, by_ins.id or 0, identity.local, now, known)
         if lookups is not None:
             for identifier in identity.local:
@@ -112,15 +194,38 @@ def match(session: Session, identity: Identity, now: datetime,
         by_ins.ins_oid = ins.system if ins is not None else None
         by_ins.identity_status = identity.status
         return by_ins
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise unknown(identity)
+    return patient
+
+
+def resolve(identity: Identity, by_ins: int | None, known: dict[Identifier, int],
+            ) -> tuple[int, list[Identifier]]:
+    """The decision of ``match``, without the database: the patient ``identity`` designates,
+    given the patient its qualified INS names (``by_ins``) and the owners of its
+    identifiers (``known``, from ``owners``), and the identifiers to link to them (matched
+    by INS: those not linked yet); ``RefusedMessage`` when they disagree or name nobody."""
+    local = set(known.values())
+    if by_ins is not None:
+        if local - {by_ins}:
+            raise RefusedMessage(
+                f"identité en conflit : l'INS désigne le patient {by_ins}, l'identifiant de "
+                f"l'établissement le patient {sorted(local)[0]} ; rien n'a été appliqué",
+                "PID", 3)
+        return by_ins, [i for i in identity.local if i not in known]
     if len(local) == 1:
-        patient = session.get(Patient, local.pop())
-        if patient is not None:
-            return patient
+        return local.pop(), []
     if len(local) > 1:
         raise RefusedMessage(f"identifiants de l'établissement rattachés à plusieurs patients "
                              f"({sorted(local)}) : identité en conflit", "PID", 3)
-    hint = "" if ins is not None or identity.ins is None else \
+    raise unknown(identity)
+
+
+def unknown(identity: Identity) -> UnknownPatient:
+    """The refusal of a message whose patient none of its identifiers names."""
+    hint = "" if identity.qualified_ins is not None or identity.ins is None else \
         " ; l'INS n'est utilisée que si l'identité est qualifiée (PID-32 = QUAL)"
-    raise UnknownPatient(f"patient inconnu : {_describe(identity)}{hint} ; rattachez "
-                         "l'identifiant de l'établissement au patient (parcours patients link) "
-                         "puis relancez la ligne (parcours inbox retry)", "PID", 3)
+    return UnknownPatient(f"patient inconnu : {_describe(identity)}{hint} ; rattachez "
+                          "l'identifiant de l'établissement au patient (parcours patients "
+                          "link) puis relancez la ligne (parcours inbox retry)", "PID", 3)

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -171,19 +171,24 @@ def row_of(kind: str, *, effective_at: datetime, received_at: datetime,
             "error": None if error is None else error[:2000], "processed_at": processed_at}
 
 
-def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Rows of ``row_of`` in one statement, in their order (idempotent by event id);
-    returns the ids of those it created, by event id (a row already received is left
-    out)."""
+def enqueue_many(session: Session | Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows of ``row_of`` in one statement, in their order (idempotent by event id), in a
+    session's or a Core connection's transaction; returns the ids of those it created, by
+    event id (a row already received is left out)."""
     if not rows:
         return {}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    bind = session if isinstance(session, Connection) else session.get_bind()
     # rows as parameters, not in the statement: compiled once and cached, sent as one
     # multi-row INSERT (SQLAlchemy's "insertmanyvalues"); a row whose event id is already
     # there, or earlier in ``rows``, is left out
-    stmt = dialect.insert(_INBOX).on_conflict_do_nothing(
-        index_elements=["event_id"]).returning(_INBOX.c.id, _INBOX.c.event_id)
+    stmt = _ENQUEUE[bind.dialect.name == "postgresql"]
     return {event_id: row_id for row_id, event_id in session.execute(stmt, rows)}
+
+
+#: the statement of ``enqueue_many``, built once (by "is PostgreSQL")
+_ENQUEUE = {pg: dialect.insert(_INBOX).on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(_INBOX.c.id, _INBOX.c.event_id)
+            for pg, dialect in ((True, postgresql), (False, sqlite))}
 
 
 # -- applying ----------------------------------------------------------------------------------
