@@ -5,9 +5,13 @@ group of pipelined messages).
 transaction stores it as received (an inbox row of kind ``message``, its
 event id the sender and MSH-10) together with the events it carries (one
 pending inbox row each, idempotent by the stay/movement or result ids); the
-caller acknowledges only after the commit. ``receive_many`` stores the messages a
-sender has already pipelined on one connection in one transaction (group commit), each
-exactly as it would be alone, and they are acknowledged, in order, after that commit.
+caller acknowledges only after the commit. A sender that waits for each ACK pays that
+transaction for every message, so it is kept short: a Core connection, no ORM session,
+the patient read in one statement (``identity.match_one``), the rows written in one.
+``receive_many`` stores the messages a sender has already pipelined on one connection in
+one transaction (group commit), each exactly as it would be alone (``receive_hl7``
+stores exactly what a group of one would: tests/intake/test_one_message.py), and they
+are acknowledged, in order, after that commit.
 A refused message is stored too, ``failed`` with its French error, for the
 coordinator's queue; ``retry`` of that row reads it again (``reread``), once the
 coordinator has, say, linked the facility's identifier to the patient.
