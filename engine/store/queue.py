@@ -199,19 +199,25 @@ def failed_timers(session: Session, limit: int = LIMIT) -> list[FailedTimers]:
             for cid, at, data, key, pid, g, f in session.execute(query)]
 
 
-def counts(session: Session, now: datetime) -> dict[str, int]:
-    """How many of each kind of problem (the dashboard's and the menu's badge)."""
+def counts(session: Session, now: datetime, overdue: int | None = None,
+           timers: int | None = None) -> dict[str, int]:
+    """How many of each kind of problem (the dashboard's and the menu's badge).
+
+    ``overdue`` and ``timers``, when the caller has already counted them (the queue page
+    sums ``overdue_counts`` and has the failed timers' list when it is shorter than
+    ``LIMIT``), are not counted again."""
     open_ = task_is_open()
     # one count per index (``ix_task_open_due``, ``ix_task_vacant``, ``ix_task_status_due``)
     # rather than one pass over every open task
-    overdue = session.scalar(select(func.count()).where(open_, col(TaskRow.due_at) < now))
+    if overdue is None:
+        overdue = session.scalar(select(func.count()).where(open_, col(TaskRow.due_at) < now))
     vacant = session.scalar(select(func.count()).where(open_, col(TaskRow.unassigned_role)))
     declined = session.scalar(select(func.count()).where(col(TaskRow.status) == "declined"))
     refused = session.scalar(select(func.count()).where(col(InboxRow.status) == FAILED))
     dead = session.scalar(select(func.count()).where(col(OutboxRow.status) == DEAD))
     return {"overdue": overdue or 0, "vacant": vacant or 0, "declined": declined or 0,
             "refused": refused or 0, "undelivered": dead or 0,
-            "timers": len(failed_timers(session, CSV_LIMIT))}
+            "timers": len(failed_timers(session, CSV_LIMIT)) if timers is None else timers}
 
 
 # -- fixes ------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tests.web.conftest import (
     MARIE,
     NURSE,
     OUTSIDER,
+    T0,
     Web,
     csrf_of,
     sign_in,
@@ -113,6 +114,11 @@ def test_search_without_accents_and_the_file_with_its_timeline(web: Web) -> None
         in page
     assert f"« {title} » demandée à Anne Bernard (Infirmier)" in page
     assert "Réaliser le bilan initial » terminée" in page
+    assert "Aucune observation enregistrée." in page
+    web.service.observe(MARIE, "4548-4", "7,9", "%", T0, T0)
+    page = client.get(f"/coordination/patients/{MARIE}").text
+    assert "Aucune observation enregistrée." not in page
+    assert "<tr><td>HbA1c</td><td>7,9 %</td>" in page  # French decimal comma
 
 
 def test_care_team_enrolment_and_closing(web: Web) -> None:

@@ -210,3 +210,24 @@ def test_actions_need_the_session_csrf_token(web: Web) -> None:
                                 data={"csrf": "forged", "professionnel": str(NURSE)})
     assert response.status_code == 403
     assert web.row(task).unassigned_role
+
+
+def test_the_menu_totals_are_the_live_counts(web: Web, monkeypatch: object) -> None:
+    """The page sums the per-professional overdue counts and counts the failed timers from
+    its list: the menu must say what ``queue.counts`` says, also when the list is cut."""
+    task = web.marie_in_follow_up()
+    with transaction(web.engine) as db:
+        db.get(TaskRow, task).due_at = NOW.replace(year=2025)  # type: ignore[union-attr]
+        case_id = db.scalars(select(CaseRow.id)).one()
+        db.execute(insert(CaseEvent).values(
+            case_id=case_id, at=NOW, recorded_at=NOW, actor_kind="system", kind="advance_failed",
+            data={"error": "garde invalide"}))
+    with transaction(web.engine) as db:
+        totals = queue.counts(db, NOW)
+    assert totals["overdue"] >= 1 and totals["timers"] == 1
+    coordinator = web.signed_in(COORDINATOR)
+    for limit in (queue.LIMIT, 1):  # 1: the timers' list is cut, so they are counted again
+        monkeypatch.setattr(queue, "LIMIT", limit)  # type: ignore[attr-defined]
+        page = coordinator.get(PAGE).text
+        assert f"Tâches en retard ({totals['overdue']})" in page
+        assert f"Échéances en échec ({totals['timers']})" in page

@@ -73,15 +73,21 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
     now, today = ctx.now(), ctx.today()
     with transaction(ctx.engine) as db:
         overdue = queue.overdue_tasks(db, now)
+        per_professional = queue.overdue_counts(db, now)
+        timers = queue.failed_timers(db)
         values = {
-            "groups": queue.by_professional(overdue), "overdue_total": queue.overdue_counts(
-                db, now), "limit": queue.LIMIT,
+            "groups": queue.by_professional(overdue), "overdue_total": per_professional,
+            "limit": queue.LIMIT,
             "late": {t.task_id: days_late(t.due_at, today, ctx.zone) for t in overdue},
             "vacant": queue.vacant_role_tasks(db), "declined": queue.declined_tasks(db),
             "refused": queue.refused_events(db), "undelivered": queue.undelivered(db),
-            "timers": queue.failed_timers(db), "professionals": worklist.professionals(db),
+            "timers": timers, "professionals": worklist.professionals(db),
             "titles": worklist.pathway_titles(db)}
-        values["totals"] = queue.counts(db, now)
+        # the overdue total is the sum of every professional's; the failed timers are
+        # counted again only when the list was cut at LIMIT
+        values["totals"] = queue.counts(
+            db, now, overdue=sum(n for _, _, n in per_professional),
+            timers=len(timers) if len(timers) < queue.LIMIT else None)
         done = request.query_params.get("fait", "")
         ident = request.query_params.get("id", "")
         outcome = ""
