@@ -78,6 +78,8 @@ STEPS: list[str | Callable[[Engine], None]] = [
     adt("A08", "M12", patient=_pid(_ipp("IPP-A"), INS_NIA)),      # another INS OID
     adt("A03", "M13", patient=_pid(_ipp("IPP-B", "1.2.3.4"), status=""), stay="S2",
         movement="V3"),                                  # the IPP just linked finds them
+    # the same IPP twice (as PI and as MR): linked twice, so not stored (no ACK), on both
+    # paths alike; kept here as it is, the single path must not differ
     adt("A01", "M14", patient=_pid(_ipp("IPP-C"), _ipp("IPP-C", kind="MR"), INS_NIR)),
 ]
 
