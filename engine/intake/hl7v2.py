@@ -34,8 +34,12 @@ from engine.intake.exceptions import RefusedMessage, UnreadableMessage
 
 # python-hl7 logs a field's whole value when it meets a malformed escape sequence (a
 # patient's name, a result): that value must not reach a log. Its logger is named after its
-# file; we keep what it would have unescaped and say nothing.
-logging.getLogger(hl7.util.__file__).disabled = True
+# file; we keep what it would have unescaped and say nothing. Disabled, and a filter that
+# drops every record: ``logging.config.dictConfig`` (Prefect's logging setup) enables the
+# loggers that already exist again, but leaves their filters.
+_HL7_LOG = logging.getLogger(hl7.util.__file__)
+_HL7_LOG.disabled = True
+_HL7_LOG.addFilter(lambda record: False)
 
 #: MSH-18 (HL7 table 0211) → Python codec. An empty MSH-18 means ASCII in the standard;
 #: we read it as UTF-8, ASCII's superset.
