@@ -64,8 +64,17 @@ class Identity:
 
     @property
     def local(self) -> list[Identifier]:
-        """The sender's own identifiers (IPP, medical record number…)."""
-        return [i for i in self.identifiers if not i.is_ins]
+        """The sender's own identifiers (IPP, medical record number…), each once: PID-3 may
+        repeat one value under two type codes (PI and MR), which is one identifier (linking
+        it twice would break the unique key, and the message could never be stored)."""
+        seen: set[tuple[str, str]] = set()
+        local = []
+        for identifier in self.identifiers:
+            key = (identifier.system, identifier.value)
+            if not identifier.is_ins and key not in seen:
+                seen.add(key)
+                local.append(identifier)
+        return local
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ NOW = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
 IDENTIFIERS = PatientIdentifier.__table__  # type: ignore[attr-defined]
 INS_NIA_OID = "1.2.250.1.213.1.4.9"
+INS_NIR_OID = "1.2.250.1.213.1.4.8"
 
 
 def _ipp(value: str, system: str = FACILITY_OID, kind: str = "PI") -> str:
@@ -78,8 +79,7 @@ STEPS: list[str | Callable[[Engine], None]] = [
     adt("A08", "M12", patient=_pid(_ipp("IPP-A"), INS_NIA)),      # another INS OID
     adt("A03", "M13", patient=_pid(_ipp("IPP-B", "1.2.3.4"), status=""), stay="S2",
         movement="V3"),                                  # the IPP just linked finds them
-    # the same IPP twice (as PI and as MR): linked twice, so not stored (no ACK), on both
-    # paths alike; kept here as it is, the single path must not differ
+    # the same IPP twice (as PI and as MR): one identifier, linked once
     adt("A01", "M14", patient=_pid(_ipp("IPP-C"), _ipp("IPP-C", kind="MR"), INS_NIR)),
 ]
 
@@ -134,17 +134,19 @@ def test_a_message_alone_is_stored_as_a_group_of_one(engine: Engine, tmp_path: P
     # what the steps were meant to show
     codes = [o.code if isinstance(o, intake.Receipt) else o for o in alone]
     assert codes == ["AA", "AA", "AA", "AA", "AR", "AR", "AE", "AE", "AE", "AE", "AE", "AA",
-                     "AA", "AA", "AA", "AA", "AA", "IntegrityError"]
+                     "AA", "AA", "AA", "AA", "AA", "AA"]
     duplicates = [o.duplicate for o in alone if isinstance(o, intake.Receipt)]
-    assert duplicates == [False, False, True, False, False, True] + [False] * 11
+    assert duplicates == [False, False, True, False, False, True] + [False] * 12
     inbox, identifiers, patients = alone_states[-1]
     assert [(i.value, i.patient_id) for i in identifiers] == [
-        ("IPP-777", 2), ("IPP-A", 1), ("IPP0042", 1), ("IPP-B", 1)]
+        ("IPP-777", 2), ("IPP-A", 1), ("IPP0042", 1), ("IPP-B", 1), ("IPP-C", 1)]
     durand = patients[0]
-    assert (durand.ins_oid, durand.identity_status) == (INS_NIA_OID, "QUAL")
+    m12 = next(i for i, step in enumerate(STEPS) if isinstance(step, str) and "|M12|" in step)
+    assert (alone_states[m12][2][0].ins_oid, durand.identity_status) == (INS_NIA_OID, "QUAL")
+    assert durand.ins_oid == INS_NIR_OID  # M14 names them by their NIR again
     assert (durand.search_family, durand.search_given) == ("durand", "marie")
     assert [r.kind for r in inbox if r.kind != "message"] == [
-        "admission", "observation", "discharge"]
+        "admission", "observation", "discharge", "admission"]
 
 
 def test_a_message_alone_that_cannot_be_stored_stores_nothing(
