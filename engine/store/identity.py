@@ -129,12 +129,10 @@ def match_one(connection: Connection, identity: Identity, now: datetime) -> int:
             {"patient_id": patient_id, "system": i.system, "value": i.value,
              "type_code": i.type_code or None, "created_at": now} for i in new])
     if found.by_ins is not None and not found.current:
-        ins = identity.qualified_ins
         with Session(bind=connection) as session:   # joins the connection's transaction
             patient = session.get(Patient, patient_id)
             assert patient is not None   # just read in this transaction
-            patient.ins_oid = ins.system if ins is not None else None
-            patient.identity_status = identity.status
+            _record_identity(patient, identity)
             session.flush()
     return patient_id
 
@@ -191,13 +189,20 @@ def match(session: Session, identity: Identity, now: datetime,
             for identifier in identity.local:
                 lookups.owners.setdefault((identifier.system, identifier.value),
                                           by_ins.id or 0)
-        by_ins.ins_oid = ins.system if ins is not None else None
-        by_ins.identity_status = identity.status
+        _record_identity(by_ins, identity)
         return by_ins
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise unknown(identity)
     return patient
+
+
+def _record_identity(patient: Patient, identity: Identity) -> None:
+    """What a message matched by its qualified INS records on our patient (``match`` and
+    ``match_one``): the INS's OID and the sender's identity reliability status."""
+    ins = identity.qualified_ins
+    patient.ins_oid = ins.system if ins is not None else None
+    patient.identity_status = identity.status
 
 
 def resolve(identity: Identity, by_ins: int | None, known: dict[Identifier, int],
