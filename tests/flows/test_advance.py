@@ -144,6 +144,20 @@ def gated(*args, **kwargs):  # both runs have started: wait for each other, then
     return listing(*args, **kwargs)
 
 flows.advance.due_pathways = gated
+
+from engine.store.service import CaseService
+mine = start.parent / f"claiming-{sys.argv[3]}"
+other = start.parent / f"claiming-{1 - int(sys.argv[3])}"
+advance = CaseService.advance_batch
+
+def claiming(self, *args, **kwargs):  # both runs claim at the same moment, whichever starts first
+    mine.touch()
+    deadline = time.monotonic() + 120
+    while not other.exists() and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return advance(self, *args, **kwargs)
+
+CaseService.advance_batch = claiming
 state = advance_due_cases(now=datetime.fromisoformat(sys.argv[2]), batch_size=100,
                           return_state=True)
 summary = state.result(raise_on_failure=False)
