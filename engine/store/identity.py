@@ -51,10 +51,13 @@ def link(session: Session, patient_id: int, identifiers: list[Identifier], now: 
                 "à vérifier par la cellule d'identitovigilance", "PID", 3)
     for identifier in identifiers:
         if identifier not in known:
-            session.add(PatientIdentifier(patient_id=patient_id, system=identifier.system,
-                                          value=identifier.value,
-                                          type_code=identifier.type_code or None,
-                                          created_at=now))
+            session.add(PatientIdentifier(**_identifier_row(patient_id, identifier, now)))
+
+
+def _identifier_row(patient_id: int, identifier: Identifier, now: datetime) -> dict[str, Any]:
+    """The ``patient_identifier`` row linking a facility identifier (``link``, ``match_one``)."""
+    return {"patient_id": patient_id, "system": identifier.system, "value": identifier.value,
+            "type_code": identifier.type_code or None, "created_at": now}
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,8 @@ def match_one(connection: Connection, identity: Identity, now: datetime) -> int:
     # not by INS: a patient that owns an identifier exists (foreign key), as ``match``
     # finds with ``session.get``
     if new:
-        connection.execute(_IDENTIFIER_TABLE.insert(), [
-            {"patient_id": patient_id, "system": i.system, "value": i.value,
-             "type_code": i.type_code or None, "created_at": now} for i in new])
+        connection.execute(_IDENTIFIER_TABLE.insert(),
+                           [_identifier_row(patient_id, i, now) for i in new])
     if found.by_ins is not None and not found.current:
         with Session(bind=connection) as session:   # joins the connection's transaction
             patient = session.get(Patient, patient_id)
