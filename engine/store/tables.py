@@ -161,7 +161,10 @@ class SettingsVersion(SQLModel, table=True):
 
 class CaseRow(SQLModel, table=True):
     __tablename__ = "pathway_case"
-    __table_args__ = (Index("ix_case_due", "next_due_at"),
+    __table_args__ = (# the sweep's claim, in claim order, open cases only (migration 0016)
+                      Index("ix_case_due_open", "next_due_at", "id",
+                            postgresql_where=text("closed_at IS NULL"),
+                            sqlite_where=text("closed_at IS NULL")),
                       Index("ix_case_patient", "patient_id", "pathway_key"),
                       # the coordinator's dashboard (migration 0009): open cases by pathway
                       # and the pathway of an open task, from the index alone

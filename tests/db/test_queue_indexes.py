@@ -1,4 +1,5 @@
-"""Migration 0015: the coordinator's queue reads its lists in order from partial indexes.
+"""Migrations 0015 and 0016: the queue and the sweep read their lists in order from partial
+indexes.
 
 The open statuses are written as literals in the queue's SQL (``task_is_open``) so that the
 database can prove that a query on open tasks may use the partial index ``WHERE status IN
@@ -77,3 +78,17 @@ def test_the_queue_lists_read_their_partial_index(pg: Engine, read: object,
 def test_the_overdue_count_reads_the_open_tasks_index(pg: Engine) -> None:
     plans = _plans(pg, lambda db: queue.counts(db, NOW))
     assert "ix_task_open_due" in plans[0], plans[0]
+
+
+def test_migration_0016_matches_the_tables(engine: Engine) -> None:
+    with engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert [d for d in diffs if "ix_case_due" in repr(d)] == []
+
+
+def test_the_sweep_claims_in_index_order_without_sorting(pg: Engine) -> None:
+    """Cases due at one instant are not sorted on each claim (migration 0016)."""
+    from engine.store.claims import claim_due
+
+    plans = _plans(pg, lambda db: claim_due(db, NOW, 100))
+    assert "Scan using ix_case_due_open " in plans[0] and "Sort" not in plans[0], plans[0]
