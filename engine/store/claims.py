@@ -11,6 +11,7 @@ process (and for several, which then simply take turns).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
@@ -19,17 +20,37 @@ from sqlmodel import col
 from engine.store.tables import CaseRow
 
 
-def due(now: datetime) -> ColumnElement[bool]:
-    """The one definition of a due case: open, with its next timer at or before ``now``."""
-    return and_(col(CaseRow.closed_at).is_(None), col(CaseRow.next_due_at) <= now)
+def due(now: datetime, closed_at: Any = None, next_due_at: Any = None) -> ColumnElement[bool]:
+    """The one definition of a due case: open, with its next timer at or before ``now``
+    (on ``pathway_case``'s columns, or on the same columns of a subquery)."""
+    closed_at = col(CaseRow.closed_at) if closed_at is None else closed_at
+    next_due_at = col(CaseRow.next_due_at) if next_due_at is None else next_due_at
+    return and_(closed_at.is_(None), next_due_at <= now)
 
 
 def claim_due(session: Session, now: datetime, limit: int,
               case_ids: list[int] | None = None) -> list[int]:
-    query = select(col(CaseRow.id)).where(due(now))
-    if case_ids is not None:
-        query = query.where(col(CaseRow.id).in_(case_ids))
-    query = query.order_by(col(CaseRow.next_due_at), col(CaseRow.id)).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+    """Lock up to ``limit`` due cases (of ``case_ids`` when given), in due order.
+
+    Given ids are locked by primary key first and checked for being due after: a condition
+    on the due time next to them let PostgreSQL, whose statistics may date from when the
+    timers were in the future, read every due case of the territory to find the batch's.
+    (A ``MATERIALIZED`` CTE takes no condition from its query: its plan stays on the key.)
+    """
+    pg = session.get_bind().dialect.name == "postgresql"
+    if case_ids is None:
+        query = select(col(CaseRow.id)).where(due(now)) \
+            .order_by(col(CaseRow.next_due_at), col(CaseRow.id)).limit(limit)
+        if pg:
+            query = query.with_for_update(skip_locked=True)
+    else:
+        by_key = select(col(CaseRow.id), col(CaseRow.closed_at), col(CaseRow.next_due_at)) \
+            .where(col(CaseRow.id).in_(case_ids))
+        if pg:
+            by_key = by_key.with_for_update(skip_locked=True)
+        batch = by_key.cte("batch")
+        if pg:
+            batch = batch.prefix_with("MATERIALIZED")
+        query = select(batch.c.id).where(due(now, batch.c.closed_at, batch.c.next_due_at)) \
+            .order_by(batch.c.next_due_at, batch.c.id).limit(limit)
     return [i for i in session.scalars(query) if i is not None]

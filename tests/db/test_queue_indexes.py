@@ -49,7 +49,7 @@ def _plans(engine: Engine, read: object) -> list[str]:
         conn.exec_driver_sql("SET enable_seqscan = off")
         conn.exec_driver_sql("SET enable_bitmapscan = off")
         for statement, parameters in seen:
-            if statement.lstrip().upper().startswith("SELECT"):
+            if statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).fetchall()  # type: ignore[arg-type]
                 plans.append("\n".join(str(row[0]) for row in rows))
     return plans
