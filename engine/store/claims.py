@@ -17,15 +17,14 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from engine.store.tables import CaseRow
+from engine.store.tables import CASE_TABLE, CaseRow
 
 
-def due(now: datetime, closed_at: Any = None, next_due_at: Any = None) -> ColumnElement[bool]:
+def due(now: datetime, columns: Any = None) -> ColumnElement[bool]:
     """The one definition of a due case: open, with its next timer at or before ``now``
-    (on ``pathway_case``'s columns, or on the same columns of a subquery)."""
-    closed_at = col(CaseRow.closed_at) if closed_at is None else closed_at
-    next_due_at = col(CaseRow.next_due_at) if next_due_at is None else next_due_at
-    return and_(closed_at.is_(None), next_due_at <= now)
+    (on ``pathway_case``'s columns, or on the same columns of a subquery: ``columns``)."""
+    c = CASE_TABLE.c if columns is None else columns
+    return and_(c.closed_at.is_(None), c.next_due_at <= now)
 
 
 def claim_due(session: Session, now: datetime, limit: int,
@@ -44,13 +43,10 @@ def claim_due(session: Session, now: datetime, limit: int,
         if pg:
             query = query.with_for_update(skip_locked=True)
     else:
-        by_key = select(col(CaseRow.id), col(CaseRow.closed_at), col(CaseRow.next_due_at)) \
-            .where(col(CaseRow.id).in_(case_ids))
-        if pg:
-            by_key = by_key.with_for_update(skip_locked=True)
-        batch = by_key.cte("batch")
-        if pg:
-            batch = batch.prefix_with("MATERIALIZED")
-        query = select(batch.c.id).where(due(now, batch.c.closed_at, batch.c.next_due_at)) \
+        by_key = select(CASE_TABLE.c.id, CASE_TABLE.c.closed_at, CASE_TABLE.c.next_due_at) \
+            .where(CASE_TABLE.c.id.in_(case_ids))
+        batch = by_key.with_for_update(skip_locked=True).cte("batch") \
+            .prefix_with("MATERIALIZED") if pg else by_key.cte("batch")
+        query = select(batch.c.id).where(due(now, batch.c)) \
             .order_by(batch.c.next_due_at, batch.c.id).limit(limit)
     return [i for i in session.scalars(query) if i is not None]
